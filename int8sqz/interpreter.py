@@ -1,0 +1,238 @@
+"""The interpreter, with the calls of TFLite's Python ``Interpreter``."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .errors import InterpreterError, ModelError, UnsupportedError
+from .model import Model, load_model
+from .ops import REGISTRY, SUPPORTED_TYPES, supported_operators
+from .ops.context import PrepareContext
+
+#: activations beyond this many bytes are refused before anything is allocated
+DEFAULT_MAX_ACTIVATION_BYTES = 1 << 30
+
+
+class Interpreter:
+    """Runs a TFLite model with integer arithmetic identical to TFLite's
+    reference kernels.
+
+    ``Interpreter(model_path=...)`` or ``Interpreter(model_content=...)``, then
+    ``allocate_tensors()``, ``set_tensor()``, ``invoke()``, ``get_tensor()``,
+    as with ``ai_edge_litert.interpreter.Interpreter``.
+
+    Every tensor has its own array, so every intermediate tensor stays
+    readable after ``invoke()``; ``experimental_preserve_all_tensors`` is
+    accepted for compatibility and changes nothing.
+    """
+
+    def __init__(self, model_path=None, model_content=None, *,
+                 experimental_preserve_all_tensors: bool = False,
+                 num_threads: int | None = None,
+                 max_activation_bytes: int = DEFAULT_MAX_ACTIVATION_BYTES):
+        if (model_path is None) == (model_content is None):
+            raise InterpreterError("give exactly one of model_path and model_content")
+        source = model_content if model_content is not None else model_path
+        self._model: Model = load_model(source)
+        self._preserve_all_tensors = bool(experimental_preserve_all_tensors)
+        self._num_threads = num_threads
+        self._max_activation_bytes = int(max_activation_bytes)
+        self._check_supported()
+        self._shapes = [t.shape for t in self._model.tensors]
+        self._resized = False
+        self._nodes = None
+        self._arrays = None
+        self._prepare()  # validates every operator now, as TFLite does at load
+
+    # -- loading ------------------------------------------------------------------
+    @property
+    def model(self) -> Model:
+        return self._model
+
+    def _check_supported(self) -> None:
+        m = self._model
+        if m.num_subgraphs != 1:
+            raise UnsupportedError(
+                f"{m.source}: the model has {m.num_subgraphs} subgraphs, expected 1 "
+                f"(control flow is not supported)"
+            )
+        for op in m.operators:
+            if op.name not in REGISTRY:
+                raise UnsupportedError(
+                    f"{m.source}: {op.describe()} is not supported; supported operators: "
+                    f"{', '.join(supported_operators())}"
+                )
+        used = set(m.inputs) | set(m.outputs)
+        for op in m.operators:
+            used.update(t for t in op.inputs if t >= 0)
+            used.update(op.outputs)
+        for i in sorted(used):
+            t = m.tensors[i]
+            if t.type_name not in SUPPORTED_TYPES:
+                raise UnsupportedError(
+                    f"{m.source}: {m.tensor_label(i)} has type {t.type_name}; supported "
+                    f"tensor types: {', '.join(SUPPORTED_TYPES)}"
+                )
+
+    def _prepare(self) -> None:
+        shapes = list(self._shapes)
+        ctx = PrepareContext(self._model, shapes, resized=self._resized)
+        nodes = []
+        for op in self._model.operators:
+            nodes.append(REGISTRY[op.name](op, ctx))
+        total = 0
+        for t in self._activation_indices():
+            total += math.prod(shapes[t]) * self._model.tensors[t].dtype.itemsize
+        if total > self._max_activation_bytes:
+            raise ModelError(
+                f"{self._model.source}: the activations need {total} bytes, more than the "
+                f"limit of {self._max_activation_bytes} bytes (max_activation_bytes)"
+            )
+        self._shapes = shapes
+        self._nodes = nodes
+
+    def _activation_indices(self):
+        m = self._model
+        seen = set(m.inputs)
+        for op in m.operators:
+            seen.update(op.outputs)
+        return sorted(i for i in seen if not m.tensors[i].is_constant)
+
+    # -- TFLite API -----------------------------------------------------------------
+    def allocate_tensors(self) -> None:
+        if self._nodes is None:
+            self._prepare()
+        arrays = [None] * len(self._model.tensors)
+        for t in self._model.tensors:
+            if t.is_constant:
+                arrays[t.index] = t.data
+        for i in self._activation_indices():
+            arrays[i] = np.zeros(self._shapes[i], dtype=self._model.tensors[i].dtype)
+        self._arrays = arrays
+
+    def invoke(self) -> None:
+        if self._arrays is None:
+            raise InterpreterError("invoke() called before allocate_tensors()")
+        arrays = self._arrays
+        for node in self._nodes:
+            node(arrays)
+
+    def _check_index(self, tensor_index) -> int:
+        try:
+            i = int(tensor_index)
+        except (TypeError, ValueError):
+            raise InterpreterError(
+                f"tensor index {tensor_index!r} is not an integer"
+            ) from None
+        if not 0 <= i < len(self._model.tensors):
+            raise InterpreterError(
+                f"tensor index {i} is out of range: the model has "
+                f"{len(self._model.tensors)} tensors (0..{len(self._model.tensors) - 1})"
+            )
+        return i
+
+    def _array(self, tensor_index):
+        i = self._check_index(tensor_index)
+        if self._arrays is None:
+            raise InterpreterError("tensors are not allocated: call allocate_tensors() first")
+        a = self._arrays[i]
+        if a is None:
+            t = self._model.tensors[i]
+            raise InterpreterError(
+                f"tensor {i} '{t.name}' has no data: it is neither a constant nor "
+                f"an input or output of any operator"
+            )
+        return i, a
+
+    def set_tensor(self, tensor_index, value) -> None:
+        i, a = self._array(tensor_index)
+        t = self._model.tensors[i]
+        if t.is_constant:
+            raise InterpreterError(f"tensor {i} '{t.name}' is a constant and cannot be set")
+        value = np.asarray(value)
+        if value.dtype != a.dtype:
+            raise InterpreterError(
+                f"tensor {i} '{t.name}': got a value of type {value.dtype.name}, "
+                f"expected {a.dtype.name}"
+            )
+        if value.shape != a.shape:
+            raise InterpreterError(
+                f"tensor {i} '{t.name}': got a value of shape {list(value.shape)}, "
+                f"expected {list(a.shape)}"
+            )
+        np.copyto(a, value)
+
+    def get_tensor(self, tensor_index) -> np.ndarray:
+        _, a = self._array(tensor_index)
+        return a.copy()
+
+    def tensor(self, tensor_index):
+        """A function that returns a read-write view of the tensor's array."""
+        self._array(tensor_index)
+        i = int(tensor_index)
+        return lambda: self._arrays[i]
+
+    def resize_tensor_input(self, input_index, tensor_size, strict: bool = False) -> None:
+        i = self._check_index(input_index)
+        if i not in self._model.inputs:
+            raise InterpreterError(
+                f"tensor {i} '{self._model.tensors[i].name}' is not a graph input"
+            )
+        try:
+            shape = tuple(int(d) for d in tensor_size)
+        except (TypeError, ValueError):
+            raise InterpreterError(f"new shape {tensor_size!r} is not a list of integers") from None
+        old = self._shapes[i]
+        if len(shape) != len(old) or any(d <= 0 for d in shape):
+            raise InterpreterError(
+                f"tensor {i}: new shape {list(shape)}, expected {len(old)} positive dimensions"
+            )
+        if strict:
+            sig = self._model.tensors[i].shape_signature
+            for d, s in zip(shape, sig):
+                if s != -1 and d != s:
+                    raise InterpreterError(
+                        f"tensor {i}: dimension {d} cannot change from the fixed {s} in strict mode"
+                    )
+        saved = (self._shapes, self._resized, self._nodes)
+        self._shapes = list(self._shapes)
+        self._shapes[i] = shape
+        self._resized = True
+        try:
+            self._prepare()
+        except ModelError:
+            self._shapes, self._resized, self._nodes = saved
+            raise
+        self._arrays = None
+
+    # -- details ------------------------------------------------------------------
+    def _details(self, i: int) -> dict:
+        t = self._model.tensors[i]
+        q = t.quantization
+        shape = np.array(self._shapes[i], dtype=np.int32)
+        dtype = t.dtype.type if t.dtype is not None else None
+        return {
+            "name": t.name,
+            "index": i,
+            "shape": shape,
+            "shape_signature": np.array(t.shape_signature, dtype=np.int32),
+            "dtype": dtype,
+            "quantization": (q.scale, q.zero_point) if q.scales.size == 1 else (0.0, 0),
+            "quantization_parameters": {
+                "scales": np.array(q.scales, dtype=np.float32),
+                "zero_points": np.array(q.zero_points, dtype=np.int32),
+                "quantized_dimension": int(q.quantized_dimension),
+            },
+            "sparsity_parameters": {},
+        }
+
+    def get_input_details(self) -> list:
+        return [self._details(i) for i in self._model.inputs]
+
+    def get_output_details(self) -> list:
+        return [self._details(i) for i in self._model.outputs]
+
+    def get_tensor_details(self) -> list:
+        return [self._details(t.index) for t in self._model.tensors]

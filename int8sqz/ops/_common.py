@@ -1,0 +1,117 @@
+"""Helpers every operator's prepare step shares: quantized multipliers,
+activation ranges, and the validation vocabulary.
+
+All float arithmetic of int8sqz happens here and in the prepare steps, done
+the way TFLite does it when it prepares a node (``quantization_util.cc``,
+``kernel_util.cc``), so the integers handed to the kernels are TFLite's.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import ModelError, UnsupportedError
+
+INT_RANGES = {
+    "INT8": (-128, 127),
+    "UINT8": (0, 255),
+    "INT16": (-32768, 32767),
+    "INT32": (-(1 << 31), (1 << 31) - 1),
+}
+
+
+def tflite_round(x: float) -> int:
+    """``std::round``: half away from zero."""
+    return int(math.copysign(math.floor(abs(x) + 0.5), x))
+
+
+def quantize_multiplier(real: float) -> tuple[int, int]:
+    """TFLite ``QuantizeMultiplier``: real = multiplier * 2**(shift - 31)."""
+    real = float(real)
+    if real == 0.0:
+        return 0, 0
+    if not math.isfinite(real):
+        raise ValueError(f"multiplier {real} is not finite")
+    q, shift = math.frexp(real)
+    q_fixed = tflite_round(q * (1 << 31))
+    if q_fixed == (1 << 31):
+        q_fixed //= 2
+        shift += 1
+    if shift < -31:
+        shift = 0
+        q_fixed = 0
+    return int(q_fixed), int(shift)
+
+
+def quantize_multiplier_smaller_than_one_exp(real: float) -> tuple[int, int]:
+    """TFLite ``QuantizeMultiplierSmallerThanOneExp`` (0 < real < 1)."""
+    q, shift = quantize_multiplier(real)
+    if shift > 0:
+        raise ValueError(f"multiplier {real} is not smaller than one")
+    return q, shift
+
+
+def quantize_multiplier_greater_than_one(real: float) -> tuple[int, int]:
+    """TFLite ``QuantizeMultiplierGreaterThanOne`` (real > 1)."""
+    q, shift = quantize_multiplier(real)
+    if shift < 0:
+        raise ValueError(f"multiplier {real} is not greater than one")
+    return q, shift
+
+
+def activation_range(activation: str, scale: float, zero_point: int, type_name: str):
+    """TFLite ``CalculateActivationRangeQuantized`` for a fused activation."""
+    qmin, qmax = INT_RANGES[type_name]
+    scale32 = np.float32(scale)
+
+    def quantize(f):
+        # float32 division and std::round, as the C++ lambda does
+        return zero_point + tflite_round(float(np.float32(f) / scale32))
+
+    if activation == "NONE":
+        return qmin, qmax
+    if activation == "RELU":
+        return max(qmin, quantize(0.0)), qmax
+    if activation == "RELU6":
+        return max(qmin, quantize(0.0)), min(qmax, quantize(6.0))
+    if activation == "RELU_N1_TO_1":
+        return max(qmin, quantize(-1.0)), min(qmax, quantize(1.0))
+    raise UnsupportedError(
+        f"fused activation {activation}, expected one of NONE, RELU, RELU6, RELU_N1_TO_1"
+    )
+
+
+def check_scale(ctx, op, index: int, role: str) -> float:
+    """A per-tensor scale that is finite and positive."""
+    t = ctx.model.tensors[index]
+    q = t.quantization
+    if q.scales.size != 1:
+        raise ctx.error(
+            op, f"{role} {ctx.label(index)} has {q.scales.size} quantization scales, "
+            f"expected exactly one (per-tensor quantization)"
+        )
+    s = float(q.scales[0])
+    if not (math.isfinite(s) and s > 0):
+        raise ctx.error(op, f"{role} {ctx.label(index)} has scale {s}, expected a finite positive number")
+    return s
+
+
+def check_zero_point(ctx, op, index: int, role: str) -> int:
+    t = ctx.model.tensors[index]
+    zp = int(t.quantization.zero_points[0]) if t.quantization.zero_points.size else 0
+    lo, hi = INT_RANGES.get(t.type_name, (None, None))
+    if lo is not None and not lo <= zp <= hi:
+        raise ctx.error(
+            op, f"{role} {ctx.label(index)} has zero point {zp}, expected a value in "
+            f"{lo}..{hi} for {t.type_name}"
+        )
+    return zp
+
+
+__all__ = [
+    "ModelError", "UnsupportedError", "INT_RANGES", "tflite_round", "quantize_multiplier",
+    "quantize_multiplier_smaller_than_one_exp", "quantize_multiplier_greater_than_one",
+    "activation_range", "check_scale", "check_zero_point",
+]

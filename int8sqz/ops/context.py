@@ -1,0 +1,82 @@
+"""What an operator's prepare step sees: the model, the current shapes, and
+the vocabulary to check them and to fail with a message that names the file,
+the operator and the tensor."""
+
+from __future__ import annotations
+
+from ..errors import ModelError, UnsupportedError
+from ..model import Model, Operator
+
+
+class PrepareContext:
+    def __init__(self, model: Model, shapes: list, resized: bool = False):
+        self.model = model
+        self.shapes = shapes  # current shape of every tensor, updated as ops prepare
+        self.resized = resized  # True once an input was resized: shapes may differ from the file
+
+    # -- naming ---------------------------------------------------------------------
+    def label(self, index: int) -> str:
+        return self.model.tensor_label(index)
+
+    def error(self, op: Operator, message: str) -> ModelError:
+        return self.model.error(message, op)
+
+    def unsupported(self, op: Operator, message: str) -> UnsupportedError:
+        return UnsupportedError(f"{self.model.source}: {op.describe()}: {message}")
+
+    # -- structure ------------------------------------------------------------------
+    def tensor(self, index: int):
+        return self.model.tensors[index]
+
+    def shape(self, index: int) -> tuple:
+        return self.shapes[index]
+
+    def check_arity(self, op: Operator, inputs, outputs: int = 1) -> None:
+        """``inputs`` is a count or a (min, max) range of inputs."""
+        lo, hi = (inputs, inputs) if isinstance(inputs, int) else inputs
+        n = len(op.inputs)
+        if not lo <= n <= hi:
+            want = str(lo) if lo == hi else f"{lo} to {hi}"
+            raise self.error(op, f"has {n} inputs, expected {want}")
+        if len(op.outputs) != outputs:
+            raise self.error(op, f"has {len(op.outputs)} outputs, expected {outputs}")
+        for k, t in enumerate(op.inputs[:lo]):
+            if t < 0:
+                raise self.error(op, f"input {k} is omitted, but it is required")
+
+    def check_type(self, op: Operator, index: int, allowed, role: str) -> str:
+        t = self.model.tensors[index]
+        if t.type_name not in allowed:
+            raise self.unsupported(
+                op, f"{role} {self.label(index)} has type {t.type_name}, expected "
+                f"{' or '.join(allowed)}"
+            )
+        return t.type_name
+
+    def check_rank(self, op: Operator, index: int, ranks, role: str) -> tuple:
+        shape = self.shapes[index]
+        if len(shape) not in ranks:
+            want = " or ".join(str(r) for r in ranks)
+            raise self.error(
+                op, f"{role} {self.label(index)} has shape {list(shape)}, expected rank {want}"
+            )
+        return shape
+
+    def constant(self, op: Operator, index: int, role: str):
+        t = self.model.tensors[index]
+        if not t.is_constant:
+            raise self.unsupported(
+                op, f"{role} {self.label(index)} is computed at run time, expected a constant"
+            )
+        return t.data
+
+    def set_output_shape(self, op: Operator, index: int, shape) -> None:
+        """Record an output's computed shape; it must equal the file's unless resized."""
+        shape = tuple(int(d) for d in shape)
+        declared = self.model.tensors[index].shape
+        if not self.resized and shape != declared:
+            raise self.error(
+                op, f"output {self.label(index)} has shape {list(declared)} in the file, "
+                f"expected {list(shape)} from the operator's inputs and options"
+            )
+        self.shapes[index] = shape
