@@ -1,0 +1,5 @@
+"""ADD: not implemented yet."""
+
+
+def prepare(op, ctx):
+    raise ctx.unsupported(op, "this operator is not implemented yet")

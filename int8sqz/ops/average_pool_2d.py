@@ -1,0 +1,5 @@
+"""AVERAGE_POOL_2D: not implemented yet."""
+
+
+def prepare(op, ctx):
+    raise ctx.unsupported(op, "this operator is not implemented yet")

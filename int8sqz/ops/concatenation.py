@@ -1,0 +1,5 @@
+"""CONCATENATION: not implemented yet."""
+
+
+def prepare(op, ctx):
+    raise ctx.unsupported(op, "this operator is not implemented yet")

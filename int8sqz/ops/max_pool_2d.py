@@ -1,0 +1,5 @@
+"""MAX_POOL_2D: not implemented yet."""
+
+
+def prepare(op, ctx):
+    raise ctx.unsupported(op, "this operator is not implemented yet")

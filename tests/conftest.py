@@ -1,0 +1,37 @@
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("INT8SQZ_SHARED", ROOT.parent / "shared"))
+MODELS_DIR = SHARED / "models"
+IMAGES_DIR = SHARED / "images"
+GOLDEN_DIR = ROOT / "golden"
+SEED_MODELS = {
+    "flowers": MODELS_DIR / "squeezenet_v1.0_128_int8_flowers.tflite",
+    "food-101": MODELS_DIR / "squeezenet_v1.0_128_int8_food-101.tflite",
+    "plant-village": MODELS_DIR / "squeezenet_v1.0_128_int8_plant-village.tflite",
+}
+
+# The default profile keeps the suite within the CI budget; "deep" runs 10x more.
+settings.register_profile(
+    "default", max_examples=50, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "deep", max_examples=500, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile(os.environ.get("INT8SQZ_HYPOTHESIS_PROFILE", "default"))
+
+
+@pytest.fixture(scope="session")
+def seed_models():
+    missing = [str(p) for p in SEED_MODELS.values() if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"the seed models must be in {MODELS_DIR} (../shared beside the repo); missing: {missing}"
+        )
+    return dict(SEED_MODELS)
