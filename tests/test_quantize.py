@@ -1,0 +1,77 @@
+"""QUANTIZE and DEQUANTIZE: kernels against the oracle, operators against the
+reference runtime on the seed models' own QUANTIZE/DEQUANTIZE nodes."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from int8sqz.kernels import quantize as k
+from int8sqz.model import load_model
+from int8sqz.ops import REGISTRY
+from int8sqz.ops._common import quantize_multiplier
+from int8sqz.ops.context import PrepareContext
+from int8sqz.testing.reference import run_reference
+from naive import quantize as naive
+
+RANGES = {np.int8: (-128, 127), np.uint8: (0, 255)}
+scales = st.floats(9.999999747378752e-06, 10.0, allow_nan=False, allow_infinity=False, width=32)
+out_types = st.sampled_from([np.int8, np.uint8])
+
+
+@given(hnp.arrays(np.float32, st.integers(1, 64),
+                  elements=st.floats(-1e4, 1e4, width=32) | st.sampled_from([np.inf, -np.inf, np.nan, 0.5, -0.5])),
+       scales, out_types, st.data())
+def test_affine_quantize_matches_oracle(x, scale, dtype, data):
+    qmin, qmax = RANGES[dtype]
+    zp = data.draw(st.integers(qmin, qmax))
+    out = np.zeros(x.shape, dtype)
+    k.affine_quantize(x, np.float32(scale), zp, qmin, qmax, out)
+    assert np.array_equal(out, naive.affine_quantize(x, scale, zp, qmin, qmax).astype(dtype))
+
+
+@given(st.sampled_from([np.int8, np.uint8]), out_types, scales, scales, st.data())
+def test_requantize_matches_oracle(in_type, out_type, in_scale, out_scale, data):
+    imin, imax = RANGES[in_type]
+    qmin, qmax = RANGES[out_type]
+    x = data.draw(hnp.arrays(in_type, st.integers(1, 64)))
+    in_zp = data.draw(st.integers(imin, imax))
+    out_zp = data.draw(st.integers(qmin, qmax))
+    m, shift = quantize_multiplier(float(np.float32(in_scale)) / float(np.float32(out_scale)))
+    out = np.zeros(x.shape, out_type)
+    k.requantize(x, in_zp, m, shift, out_zp, qmin, qmax, out)
+    assert np.array_equal(out, naive.requantize(x, in_zp, m, shift, out_zp, qmin, qmax).astype(out_type))
+
+
+@given(st.sampled_from([np.int8, np.uint8]), scales, st.data())
+def test_dequantize_matches_oracle(in_type, scale, data):
+    lo, hi = RANGES[in_type]
+    x = data.draw(hnp.arrays(in_type, st.integers(1, 64)))
+    zp = data.draw(st.integers(lo, hi))
+    out = np.zeros(x.shape, np.float32)
+    k.dequantize(x, zp, float(np.float32(scale)), out)
+    assert np.array_equal(out, naive.dequantize(x, zp, np.float32(scale)))
+
+
+@pytest.mark.parametrize("name", ["flowers", "food-101", "plant-village"])
+def test_seed_model_quantize_nodes_match_reference(seed_models, name):
+    path = seed_models[name]
+    model = load_model(path)
+    rng = np.random.default_rng(7)
+    x = rng.integers(0, 256, model.tensors[model.inputs[0]].shape, dtype=np.uint8)
+    ref = run_reference(path, [x], all_tensors=True)
+    checked = 0
+    for op in model.operators:
+        if op.name not in ("QUANTIZE", "DEQUANTIZE"):
+            continue
+        ctx = PrepareContext(model, [t.shape for t in model.tensors])
+        run = REGISTRY[op.name](op, ctx)
+        tensors = [None] * len(model.tensors)
+        tensors[op.inputs[0]] = ref[op.inputs[0]]
+        out = op.outputs[0]
+        tensors[out] = np.zeros_like(ref[out])
+        run(tensors)
+        assert np.array_equal(tensors[out], ref[out]), f"{op.describe()} differs from the reference"
+        checked += 1
+    assert checked == 2
