@@ -224,6 +224,7 @@ class Interpreter:
                 "scales": np.array(q.scales, dtype=np.float32),
                 "zero_points": np.array(q.zero_points, dtype=np.int32),
                 "quantized_dimension": int(q.quantized_dimension),
+                "block_size": 0,
             },
             "sparsity_parameters": {},
         }
