@@ -1,5 +1,93 @@
-"""MEAN: not implemented yet."""
+"""MEAN of int8 or uint8 over a constant set of axes.
+
+Follows TFLite's ``reduce.cc`` as registered by ``Register_MEAN_REF``
+(``PrepareMeanOrSum`` + ``EvalMean<kReference>``): every int8/uint8 case,
+whatever the axes, ``keep_dims`` or quantization, goes through the integer
+``reference_ops::QuantizedMeanOrSum``. The older special cases (a 4-D mean
+over axes {1, 2} with ``keep_dims``, a truncating integer mean when input
+and output quantization are equal, a float per-element rescale) are gone
+from the installed ai-edge-litert, and its outputs agree with this path.
+"""
+
+import math
+
+import numpy as np
+
+from ..kernels import reduce as k
+from ._common import INT_RANGES, check_scale, check_zero_point, quantize_multiplier
+
+_INTEGER = ("INT8", "UINT8")
+
+
+def resolve_axes(ctx, op, axes, rank: int) -> list:
+    """TFLite ``ResolveAxisForShape``: negative axes count from the end,
+    duplicates are dropped (first occurrence kept); a scalar input ignores them."""
+    if rank == 0:
+        return []
+    resolved = []
+    for a in (int(v) for v in axes):
+        r = a + rank if a < 0 else a
+        if not 0 <= r < rank:
+            raise ctx.error(
+                op, f"axis {a} is out of range for input of rank {rank}, "
+                f"expected a value in {-rank}..{rank - 1}"
+            )
+        if r not in resolved:
+            resolved.append(r)
+    return resolved
+
+
+def mean_multiplier(multiplier: int, shift: int, count: int) -> tuple:
+    """Fold 1/count into (multiplier, shift) as ``QuantizedMeanOrSum`` does."""
+    # floor(log2(count)), limited so that the shifted multiplier fits in int64
+    # and the final right shift stays within 31
+    s = min(count.bit_length() - 1, 32, 31 + shift)
+    return (multiplier << s) // count, shift - s
 
 
 def prepare(op, ctx):
-    raise ctx.unsupported(op, "this operator is not implemented yet")
+    ctx.check_arity(op, 2)
+    src, axis, dst = op.inputs[0], op.inputs[1], op.outputs[0]
+    in_type = ctx.check_type(op, src, _INTEGER, "input")
+    out_type = ctx.check_type(op, dst, (in_type,), "output")
+    ctx.check_type(op, axis, ("INT32",), "axis")
+    axes = np.asarray(ctx.constant(op, axis, "axis")).reshape(-1)
+    in_scale = check_scale(ctx, op, src, "input")
+    in_zp = check_zero_point(ctx, op, src, "input")
+    out_scale = check_scale(ctx, op, dst, "output")
+    out_zp = check_zero_point(ctx, op, dst, "output")
+    qmin, qmax = INT_RANGES[out_type]
+
+    shape = tuple(ctx.shape(src))
+    rank = len(shape)
+    reduced = resolve_axes(ctx, op, axes, rank)
+    if op.options.get("keep_dims", False):
+        out_shape = tuple(1 if d in reduced else n for d, n in enumerate(shape))
+    else:
+        out_shape = tuple(n for d, n in enumerate(shape) if d not in reduced)
+    ctx.set_output_shape(op, dst, out_shape)
+
+    # output strides (C order over the kept dimensions), 0 along reduced ones
+    strides = [0] * rank
+    step = 1
+    for d in reversed(range(rank)):
+        if d not in reduced:
+            strides[d] = step
+            step *= shape[d]
+    dims = np.array(shape, np.int64)
+    out_strides = np.array(strides, np.int64)
+    count = math.prod(shape[d] for d in reduced)
+
+    if math.prod(shape) == 0:
+        # TFLite writes its integer "NaN", 0, to every output of an empty input
+        def run_empty(t):
+            t[dst].reshape(-1)[:] = 0
+        return run_empty
+
+    multiplier, shift = quantize_multiplier(in_scale / out_scale)
+    multiplier, shift = mean_multiplier(multiplier, shift, count)
+
+    def run(t):
+        k.mean_quantized(t[src].reshape(-1), dims, out_strides, in_zp, count, multiplier,
+                         shift, out_zp, qmin, qmax, t[dst].reshape(-1))
+    return run

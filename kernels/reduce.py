@@ -1,0 +1,42 @@
+"""Reductions over arbitrary axes: quantized MEAN."""
+
+import numpy as np
+
+from ._jit import kernel
+from .fixedpoint import clamp, multiply_by_quantized_multiplier, wrap_int32
+
+
+@kernel
+def mean_quantized(x, dims, out_strides, in_zero_point, count, multiplier, shift,
+                   out_zero_point, qmin, qmax, out):
+    """Follows ``reference_ops::QuantizedMeanOrSum`` (integer version, mean).
+
+    ``x`` and ``out`` are flat C-order views; ``dims`` is the input shape and
+    ``out_strides[d]`` the step in ``out`` for a step along input dimension
+    ``d`` (0 for a reduced dimension). ``count`` is the number of elements
+    reduced into each output, and ``multiplier``/``shift`` already include the
+    1/count factor (the op's prepare step folds it in as TFLite's eval does).
+    There is no float arithmetic: the reference was rewritten to integers.
+    """
+    rank = dims.size
+    # the reference sums raw values in an int32 accumulator that wraps around
+    acc = np.zeros(out.size, np.int64)
+    index = np.zeros(rank, np.int64)
+    offset = 0
+    for i in range(x.size):
+        acc[offset] += x[i]
+        # step the multi-index in C order, moving the output offset with it
+        d = rank - 1
+        while d >= 0:
+            index[d] += 1
+            offset += out_strides[d]
+            if index[d] < dims[d]:
+                break
+            offset -= out_strides[d] * dims[d]
+            index[d] = 0
+            d -= 1
+    for j in range(out.size):
+        # the zero point correction is an int64 product, cast back to int32
+        shifted = wrap_int32(wrap_int32(acc[j]) - in_zero_point * count)
+        v = multiply_by_quantized_multiplier(shifted, multiplier, shift)
+        out[j] = clamp(wrap_int32(v + out_zero_point), qmin, qmax)

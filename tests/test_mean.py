@@ -1,0 +1,216 @@
+"""MEAN: the kernel (through the operator) against the Python-integer oracle,
+the operator against TFLite's reference kernels on generated models and on
+the seed models' own MEAN nodes, and prepare-time rejections."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from int8sqz.errors import ModelError, UnsupportedError
+from int8sqz.model import load_model
+from int8sqz.ops import REGISTRY
+from int8sqz.ops._common import quantize_multiplier
+from int8sqz.ops.context import PrepareContext
+from int8sqz.testing.reference import run_reference
+from int8sqz.testing.writer import GraphBuilder
+from naive import reduce as naive
+
+TYPES = {"INT8": (np.int8, -128, 127), "UINT8": (np.uint8, 0, 255)}
+scales = st.floats(9.999999747378752e-06, 10.0, allow_nan=False, allow_infinity=False, width=32)
+
+
+def out_shape_of(shape, axes, keep_dims):
+    red = naive.resolve_axes(axes, len(shape))
+    if keep_dims:
+        return tuple(1 if d in red else n for d, n in enumerate(shape))
+    return tuple(n for d, n in enumerate(shape) if d not in red)
+
+
+def mean_model(shape, axes, keep_dims, type_name, in_q, out_q, out_shape=None, axis_const=True):
+    g = GraphBuilder()
+    x = g.input("x", shape, type_name, scale=in_q[0], zero_point=in_q[1])
+    axes = np.array(axes, np.int32).reshape(-1)
+    a = g.constant("axes", axes) if axis_const else g.input("axes", axes.shape, "INT32")
+    if out_shape is None:
+        out_shape = out_shape_of(shape, axes, keep_dims)
+    y = g.tensor("y", out_shape, type_name, scale=out_q[0], zero_point=out_q[1])
+    g.operator("MEAN", [x, a], y, keep_dims=keep_dims)
+    g.output(y)
+    return g.build()
+
+
+def run_op(content, x, index=0):
+    """Prepare and run operator ``index`` of the model alone on input ``x``."""
+    model = load_model(content)
+    op = model.operators[index]
+    ctx = PrepareContext(model, [t.shape for t in model.tensors])
+    run = REGISTRY[op.name](op, ctx)
+    tensors = [t.data for t in model.tensors]
+    tensors[op.inputs[0]] = np.ascontiguousarray(x)
+    out = op.outputs[0]
+    tensors[out] = np.zeros(ctx.shape(out), model.tensors[out].dtype)
+    run(tensors)
+    return tensors[out]
+
+
+@st.composite
+def mean_cases(draw):
+    type_name = draw(st.sampled_from(sorted(TYPES)))
+    dtype, lo, hi = TYPES[type_name]
+    rank = draw(st.integers(0, 5))
+    shape = tuple(draw(st.lists(st.integers(1, 5), min_size=rank, max_size=rank)))
+    # at least one axis: a zero-length constant has no buffer data, and the loader
+    # then takes it for a tensor no operator produces
+    axes = draw(st.lists(st.integers(-rank, rank - 1), min_size=1, max_size=6)) if rank else \
+        draw(st.lists(st.integers(-3, 3), min_size=1, max_size=2))
+    keep_dims = draw(st.booleans())
+    in_scale = draw(scales)
+    in_zp = draw(st.integers(lo, hi))
+    if draw(st.booleans()):
+        out_scale, out_zp = in_scale, in_zp
+    else:
+        out_scale, out_zp = draw(scales), draw(st.integers(lo, hi))
+    data = draw(st.integers(0, 2**32 - 1))
+    x = np.random.default_rng(data).integers(lo, hi + 1, shape).astype(dtype)
+    return type_name, x, axes, keep_dims, (in_scale, in_zp), (out_scale, out_zp)
+
+
+@given(mean_cases())
+def test_mean_matches_oracle(case):
+    type_name, x, axes, keep_dims, in_q, out_q = case
+    _, lo, hi = TYPES[type_name]
+    got = run_op(mean_model(x.shape, axes, keep_dims, type_name, in_q, out_q), x)
+    m, s = quantize_multiplier(float(np.float32(in_q[0])) / float(np.float32(out_q[0])))
+    want = naive.mean(x, axes, keep_dims, in_q[1], m, s, out_q[1], lo, hi)
+    assert got.shape == want.shape
+    assert np.array_equal(got, want)
+
+
+def _reference_cases():
+    """Axes sets, keep_dims, equal and different quantization, both types."""
+    rng = np.random.default_rng(2024)
+    cases = [
+        # the seed models' global average pool, and its keep_dims twin (once a special path)
+        ((1, 6, 6, 5), [1, 2], False, "INT8", (0.0562, -100), (0.0302, -76)),
+        ((1, 6, 6, 5), [1, 2], True, "INT8", (0.0562, -100), (0.0302, -76)),
+        ((2, 3, 5, 4), [2, 1], True, "INT8", (0.5, 3), (0.5, 3)),
+        ((2, 3, 5, 4), [1, 2], True, "UINT8", (0.02, 128), (0.05, 10)),
+        ((1, 7, 9, 3), [-3, -2], False, "INT8", (0.1, 0), (0.1, 0)),
+        ((3, 4), [1, 1, -1], False, "INT8", (1.0, 0), (1.0, 0)),
+        ((2, 3, 4), [0, 1, 2], True, "UINT8", (0.3, 7), (0.01, 200)),
+        ((2, 3, 4, 5, 2), [4, 0, 2], False, "INT8", (0.05, -3), (0.02, 4)),
+        ((2, 2, 2, 2), [0, 1, 2, 3, 0, 1], True, "INT8", (0.05, -3), (0.05, -3)),
+        ((), [0], False, "INT8", (1.0, 5), (0.5, 0)),  # a scalar ignores its axes
+        ((1, 40, 40, 2), [1, 2], False, "INT8", (1e-5, 0), (10.0, 0)),  # multiplier flushed
+        ((1, 33, 31, 2), [1, 2], False, "INT8", (2.0, 0), (1e-4, 0)),  # large left shift
+        ((1, 3, 3, 2), [1, 2], False, "UINT8", (3.0, 0), (1e-5, 128)),
+    ]
+    for _ in range(24):
+        rank = int(rng.integers(1, 5))
+        shape = tuple(int(d) for d in rng.integers(1, 6, rank))
+        axes = [int(a) for a in rng.integers(-rank, rank, int(rng.integers(1, 5)))]
+        type_name = ["INT8", "UINT8"][int(rng.integers(2))]
+        _, lo, hi = TYPES[type_name]
+        in_q = (float(10 ** rng.uniform(-3, 0)), int(rng.integers(lo, hi + 1)))
+        out_q = in_q if rng.random() < 0.3 else \
+            (in_q[0] * float(10 ** rng.uniform(-1.5, 1.5)), int(rng.integers(lo, hi + 1)))
+        cases.append((shape, axes, bool(rng.integers(2)), type_name, in_q, out_q))
+    return cases
+
+
+@pytest.mark.parametrize("shape,axes,keep_dims,type_name,in_q,out_q", _reference_cases())
+def test_mean_matches_reference(shape, axes, keep_dims, type_name, in_q, out_q):
+    dtype, lo, hi = TYPES[type_name]
+    content = mean_model(shape, axes, keep_dims, type_name, in_q, out_q)
+    rng = np.random.default_rng(abs(hash((shape, tuple(axes)))) % 2**32)
+    inputs = [rng.integers(lo, hi + 1, shape).astype(dtype),
+              np.full(shape, lo, dtype), np.full(shape, hi, dtype)]
+    for x in inputs:
+        want = run_reference(content, [x])[0]
+        got = run_op(content, x)
+        assert got.shape == want.shape
+        assert np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("shape,axes", [((0, 3), [1]), ((2, 0), [1]), ((2, 0, 3), [0])])
+def test_mean_of_empty_input_matches_reference(shape, axes):
+    content = mean_model(shape, axes, False, "INT8", (1.0, 5), (0.5, 3))
+    x = np.zeros(shape, np.int8)
+    want = run_reference(content, [x])[0]
+    got = run_op(content, x)
+    assert got.shape == want.shape
+    assert np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("name", ["flowers", "food-101", "plant-village"])
+def test_seed_model_mean_nodes_match_reference(seed_models, name):
+    path = seed_models[name]
+    model = load_model(path)
+    shape = model.tensors[model.inputs[0]].shape
+    rng = np.random.default_rng(11)
+    checked = 0
+    for x in (rng.integers(0, 256, shape, dtype=np.uint8), np.full(shape, 200, np.uint8)):
+        ref = run_reference(path, [x], all_tensors=True)
+        for op in model.operators:
+            if op.name != "MEAN":
+                continue
+            ctx = PrepareContext(model, [t.shape for t in model.tensors])
+            run = REGISTRY[op.name](op, ctx)
+            tensors = [t.data for t in model.tensors]
+            tensors[op.inputs[0]] = ref[op.inputs[0]]
+            out = op.outputs[0]
+            tensors[out] = np.zeros_like(ref[out])
+            run(tensors)
+            assert np.array_equal(tensors[out], ref[out]), f"{op.describe()} differs"
+            checked += 1
+    assert checked == 2
+
+
+def _prepare(content):
+    model = load_model(content)
+    op = model.operators[0]
+    return REGISTRY[op.name](op, PrepareContext(model, [t.shape for t in model.tensors]))
+
+
+@pytest.mark.parametrize("axes", [[2], [-3], [0, 5]])
+def test_axis_out_of_range_is_rejected(axes):
+    content = mean_model((2, 3), axes, False, "INT8", (1.0, 0), (1.0, 0), out_shape=(2,))
+    with pytest.raises(RuntimeError):  # the reference refuses it too
+        run_reference(content, [np.zeros((2, 3), np.int8)])
+    with pytest.raises(ModelError, match=r"operator 0 \(MEAN\).*axis"):
+        _prepare(content)
+
+
+def test_axis_computed_at_run_time_is_unsupported():
+    content = mean_model((2, 3), [1], False, "INT8", (1.0, 0), (1.0, 0), axis_const=False)
+    with pytest.raises(UnsupportedError, match=r"\(MEAN\).*axis.*constant"):
+        _prepare(content)
+
+
+def test_output_type_must_match_input():
+    g = GraphBuilder()
+    x = g.input("x", (2, 3), "INT8", scale=1.0, zero_point=0)
+    a = g.constant("axes", np.array([1], np.int32))
+    y = g.tensor("y", (2,), "UINT8", scale=1.0, zero_point=0)
+    g.operator("MEAN", [x, a], y, keep_dims=False)
+    g.output(y)
+    with pytest.raises(UnsupportedError, match=r"\(MEAN\).*output"):
+        _prepare(g.build())
+
+
+def test_declared_output_shape_must_agree():
+    content = mean_model((2, 3), [1], True, "INT8", (1.0, 0), (1.0, 0), out_shape=(2,))
+    with pytest.raises(ModelError, match=r"\(MEAN\).*shape"):
+        _prepare(content)
+
+
+def test_unquantized_input_is_rejected():
+    g = GraphBuilder()
+    x = g.input("x", (2, 3), "INT8")
+    a = g.constant("axes", np.array([1], np.int32))
+    y = g.tensor("y", (2,), "INT8", scale=1.0, zero_point=0)
+    g.operator("MEAN", [x, a], y, keep_dims=False)
+    g.output(y)
+    with pytest.raises(ModelError, match=r"\(MEAN\).*input"):
+        _prepare(g.build())
