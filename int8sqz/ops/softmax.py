@@ -1,5 +1,93 @@
-"""SOFTMAX: not implemented yet."""
+"""SOFTMAX over the last axis, int8 -> int8 and uint8 -> uint8.
+
+Follows TFLite's ``activations.cc`` as registered by ``Register_SOFTMAX_REF``
+(``SoftmaxPrepare<kReference>`` + ``SoftmaxEval<kReference>``):
+``PreprocessSoftmaxScaling`` and ``CalculateInputRadius`` in prepare, then
+``reference_ops::Softmax`` (gemmlowp fixed point) per row.
+
+The reference kernel writes probabilities in units of 1/256 offset by the
+type's minimum. For int8 TFLite's prepare therefore insists on zero point
+-128 and a scale within 0.1 % of 1/256; for uint8 it checks nothing, and the
+output is in units of 1/256 with zero point 0 whatever the tensor declares.
+Both behaviours are reproduced. Where the reference would abort the process
+(a ``TFLITE_CHECK``), prepare or run raises instead.
+"""
+
+import math
+
+import numpy as np
+
+from ..errors import InterpreterError
+from ..kernels import softmax as k
+from ._common import INT_RANGES, check_scale, quantize_multiplier
+
+_INTEGER = ("INT8", "UINT8")
+_SCORE_INTEGER_BITS = 5  # Q5.26 scaled input differences
+
+
+def input_scaling(beta: float, input_scale: float) -> tuple:
+    """``PreprocessSoftmaxScaling`` (double rounding build) and
+    ``CalculateInputRadius``: (input_multiplier, input_left_shift, diff_min),
+    or None where ``QuantizeMultiplierGreaterThanOne`` would abort."""
+    # beta and the scale are float32 widened to double; left to right as in C++
+    real = beta * input_scale * float(1 << (31 - _SCORE_INTEGER_BITS))
+    cap = float((1 << 31) - 1)
+    real = cap if cap < real else real  # std::min<double>: NaN stays NaN
+    if not real > 1.0:
+        return None
+    multiplier, left_shift = quantize_multiplier(real)
+    radius = math.floor(
+        1.0 * ((1 << _SCORE_INTEGER_BITS) - 1) * (1 << (31 - _SCORE_INTEGER_BITS))
+        / (1 << left_shift)
+    )
+    return multiplier, left_shift, -int(radius)
 
 
 def prepare(op, ctx):
-    raise ctx.unsupported(op, "this operator is not implemented yet")
+    ctx.check_arity(op, 1)
+    src, dst = op.inputs[0], op.outputs[0]
+    in_type = ctx.check_type(op, src, _INTEGER, "input")
+    out_type = ctx.check_type(op, dst, (in_type,), "output")
+    shape = tuple(ctx.shape(src))
+    if len(shape) < 1:
+        raise ctx.error(op, f"input {ctx.label(src)} is a scalar, expected rank 1 or more")
+    # the input zero point cancels out of the differences; TFLite never reads it
+    in_scale = check_scale(ctx, op, src, "input")
+
+    if out_type == "INT8":
+        # TFLite's per-tensor params: 0 unless the tensor has exactly one scale
+        q = ctx.tensor(dst).quantization
+        zp = q.zero_point
+        scale = np.float32(q.scale)
+        want = np.float32(1.0) / np.float32(256)
+        # TF_LITE_ENSURE_NEAR in float32
+        delta = scale - want if scale > want else want - scale
+        if zp != -128 or not delta <= np.float32(0.001) * np.float32(1.0) / np.float32(256):
+            raise ctx.error(
+                op, f"output {ctx.label(dst)} has scale {float(scale)} and zero point {zp}, "
+                f"expected scale 1/256 (0.00390625) and zero point -128 for an int8 softmax"
+            )
+
+    # a missing options table leaves TFLite's beta at 0
+    beta = float(op.options.get("beta", 0.0))
+    scaling = input_scaling(beta, in_scale)
+    if scaling is None:
+        raise ctx.unsupported(
+            op, f"beta {beta} times input scale {in_scale} is too small (beta * scale * 2**26 "
+            f"must exceed 1): TFLite's reference kernel aborts on it"
+        )
+    multiplier, left_shift, diff_min = scaling
+    ctx.set_output_shape(op, dst, shape)
+    depth = shape[-1]
+    out_min, out_max = INT_RANGES[out_type]
+    where = f"{ctx.model.source}: {op.describe()}"
+
+    def run(t):
+        failed = k.softmax_quantized(t[src].reshape(-1), depth, multiplier, left_shift,
+                                     diff_min, out_min, out_max, t[dst].reshape(-1))
+        if failed:
+            raise InterpreterError(
+                f"{where}: in {failed} row(s) the exponentials sum to 512 or more, "
+                f"where TFLite's reference softmax aborts (TFLITE_CHECK on the output exponent)"
+            )
+    return run
