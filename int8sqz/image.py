@@ -1,0 +1,226 @@
+"""Image decoding and preprocessing, as the ``int8sqz run`` command does it.
+
+The preprocessing is the one the STM32 model zoo trained its classifiers
+with (Keras' ``image_dataset_from_directory``):
+
+1. decode with Pillow (any format Pillow reads; the first frame of an
+   animation), refusing images with more than ``max_pixels`` pixels before
+   their pixel data are decoded (decompression bombs);
+2. apply the EXIF orientation (``ImageOps.exif_transpose``);
+3. convert to RGB, or to one channel (Pillow's ``"L"``, ITU-R 601-2 luma)
+   when the model's input has one channel. Alpha is dropped, not composited
+   (as ``tf.io.decode_image(channels=3)`` does); palette images use their
+   palette; 16-bit images (``I;16*``, and ``I`` taken as 16-bit) are scaled
+   to 8 bits with ``round(v / 257)``; CMYK is converted by Pillow;
+4. resize to the model's input height x width, aspect ratio not kept, with
+   nearest-neighbour sampling: output pixel ``i`` takes input pixel
+   ``floor((i + 0.5) * in / out)``, computed in integers. This is TensorFlow's
+   ``tf.image.resize(method="nearest")`` (half-pixel centres) and Pillow's
+   ``NEAREST`` whenever ``in / out`` is exact in floating point (any size to
+   128x128, for example); at other ratios their float arithmetic can fall
+   just below an exact tie and pick the previous pixel. ``resize="bilinear"`` uses Pillow's bilinear filter instead
+   (which antialiases when shrinking);
+5. the uint8 pixels are the model's input as they are: the model's own input
+   quantization does the rescaling (to [-1, 1] or [0, 1] for the seed models).
+
+How pixels become the input tensor for other input types
+(:func:`to_model_input`): ``int8`` inputs get ``pixel - 128`` (the usual
+uint8 -> int8 shift, which keeps the real value when the int8 zero point is
+the uint8 one minus 128); ``float32`` inputs get the pixel values 0.0..255.0
+(for models that rescale inside, as Keras models with a ``Rescaling`` layer
+do). Other input types are refused.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import numpy as np
+
+from .errors import ImageError, UnsupportedError
+
+#: images with more pixels than this are refused unless the caller raises the limit
+DEFAULT_MAX_PIXELS = 50_000_000
+
+RESIZE_METHODS = ("nearest", "bilinear")
+
+_SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+
+
+def decode_image(path, channels: int = 3, *, max_pixels: int | None = DEFAULT_MAX_PIXELS):
+    """Decode ``path`` into a Pillow image of mode ``"RGB"`` (``channels=3``)
+    or ``"L"`` (``channels=1``), EXIF orientation applied.
+
+    Raises :class:`ImageError` (message ``"<path>: <what went wrong>"``) for
+    anything that is not a readable image within the pixel limit.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 or 3, got {channels}")
+    label = os.fspath(path)
+    if os.path.isdir(path):
+        raise ImageError(f"{label}: is a directory, expected an image file")
+    try:
+        f = open(path, "rb")
+    except OSError as exc:
+        raise ImageError(f"{label}: cannot read the file ({exc.strerror})") from None
+    with f, warnings.catch_warnings():
+        # Pillow's own warnings (decompression bomb, palette transparency, EXIF
+        # quirks) would be extra lines on stderr; the limit is checked here
+        warnings.simplefilter("ignore")
+        size = os.fstat(f.fileno()).st_size
+        if size == 0:
+            raise ImageError(f"{label}: the file is empty (0 bytes), expected an image")
+        try:
+            im = Image.open(f)
+        except UnidentifiedImageError:
+            raise ImageError(
+                f"{label}: not an image Pillow can read ({size} bytes; expected JPEG, PNG, "
+                f"BMP, GIF, TIFF, WebP or another format Pillow decodes)"
+            ) from None
+        except Image.DecompressionBombError as exc:
+            raise ImageError(f"{label}: refused as a possible decompression bomb ({exc})") from None
+        except Exception as exc:  # noqa: BLE001 - any decoder failure is a corrupt file
+            raise ImageError(f"{label}: corrupt image header ({_describe(exc)})") from None
+        w, h = im.size
+        if w <= 0 or h <= 0:
+            raise ImageError(f"{label}: the image is {w}x{h} pixels, expected at least 1x1")
+        if max_pixels is not None and w * h > max_pixels:
+            raise ImageError(
+                f"{label}: the image is {w}x{h} = {w * h} pixels, more than the limit of "
+                f"{max_pixels} (--max-pixels); refused as a possible decompression bomb"
+            )
+        fmt = im.format or "image"
+        try:
+            im.load()
+        except Exception as exc:  # noqa: BLE001
+            raise ImageError(
+                f"{label}: corrupt or truncated {fmt} data ({_describe(exc)})"
+            ) from None
+        try:
+            im = ImageOps.exif_transpose(im)
+        except Exception as exc:  # noqa: BLE001 - malformed EXIF block
+            raise ImageError(f"{label}: corrupt EXIF orientation data ({_describe(exc)})") from None
+        try:
+            return _convert(im, channels)
+        except Exception as exc:  # noqa: BLE001
+            target = "RGB" if channels == 3 else "L"
+            raise ImageError(
+                f"{label}: cannot convert a {im.mode} image to {target} ({_describe(exc)})"
+            ) from None
+
+
+def _describe(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _convert(im, channels: int):
+    from PIL import Image
+
+    target = "RGB" if channels == 3 else "L"
+    if im.mode == target:
+        return im
+    if im.mode in _SIXTEEN_BIT:
+        v = np.asarray(im).astype(np.int64)
+        v = np.clip(v, 0, 65535)
+        grey = Image.fromarray(((2 * v + 257) // 514).astype(np.uint8))  # round(v / 257)
+        return grey if channels == 1 else grey.convert("RGB")
+    if im.mode in ("HSV", "LAB", "YCbCr", "CMYK") and channels == 1:
+        im = im.convert("RGB")
+    return im.convert(target)
+
+
+def resize_nearest(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Nearest-neighbour resize of an (H, W, C) array: output row ``i`` is
+    input row ``floor((i + 0.5) * H / height)`` (half-pixel centres), computed
+    in integers so that no float rounding can move a sample."""
+    h, w = pixels.shape[:2]
+    rows = ((2 * np.arange(height, dtype=np.int64) + 1) * h) // (2 * height)
+    cols = ((2 * np.arange(width, dtype=np.int64) + 1) * w) // (2 * width)
+    return np.ascontiguousarray(pixels[rows[:, None], cols[None, :]])
+
+
+def load_image(path, height: int, width: int, channels: int = 3, *,
+               resize: str = "nearest",
+               max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode and resize an image: a C-contiguous uint8 array (height, width,
+    channels)."""
+    if resize not in RESIZE_METHODS:
+        raise ValueError(f"resize must be one of {RESIZE_METHODS}, got {resize!r}")
+    if height <= 0 or width <= 0:
+        raise ValueError(f"the target size must be positive, got {height}x{width}")
+    im = decode_image(path, channels, max_pixels=max_pixels)
+    if resize == "bilinear":
+        from PIL import Image
+
+        if im.size != (width, height):
+            im = im.resize((width, height), Image.BILINEAR)
+        pixels = np.asarray(im, dtype=np.uint8)
+    else:
+        pixels = resize_nearest(np.asarray(im, dtype=np.uint8), height, width)
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, None]
+    return np.ascontiguousarray(pixels)
+
+
+class InputSpec:
+    """What an image model's single input needs: (1, height, width, channels)
+    of ``dtype`` (uint8, int8 or float32)."""
+
+    def __init__(self, height: int, width: int, channels: int, dtype: np.dtype, shape: tuple):
+        self.height = height
+        self.width = width
+        self.channels = channels
+        self.dtype = np.dtype(dtype)
+        self.shape = tuple(shape)
+
+    def __repr__(self):
+        return (f"InputSpec(height={self.height}, width={self.width}, "
+                f"channels={self.channels}, dtype={self.dtype.name})")
+
+
+_INPUT_TYPES = {"UINT8": np.uint8, "INT8": np.int8, "FLOAT32": np.float32}
+
+
+def input_spec(model) -> InputSpec:
+    """The image input of ``model`` (an :class:`int8sqz.model.Model`), or
+    :class:`UnsupportedError` when it is not one image input of a type this
+    module can fill."""
+    if len(model.inputs) != 1:
+        raise UnsupportedError(
+            f"{model.source}: the model has {len(model.inputs)} inputs, expected 1 image input"
+        )
+    t = model.tensors[model.inputs[0]]
+    shape = tuple(t.shape)
+    if len(shape) != 4 or shape[0] != 1 or shape[3] not in (1, 3) or min(shape) <= 0:
+        raise UnsupportedError(
+            f"{model.source}: input tensor {t.index} '{t.name}' has shape {list(shape)}, "
+            f"expected [1, height, width, 1 or 3] (one image)"
+        )
+    if t.type_name not in _INPUT_TYPES:
+        raise UnsupportedError(
+            f"{model.source}: input tensor {t.index} '{t.name}' has type {t.type_name}, "
+            f"expected UINT8, INT8 or FLOAT32 to be fed image pixels"
+        )
+    return InputSpec(shape[1], shape[2], shape[3], _INPUT_TYPES[t.type_name], shape)
+
+
+def to_model_input(pixels: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """uint8 pixels (height, width, channels) -> the input tensor's value."""
+    pixels = np.asarray(pixels, dtype=np.uint8).reshape(spec.shape)
+    if spec.dtype == np.uint8:
+        return np.ascontiguousarray(pixels)
+    if spec.dtype == np.int8:
+        return (pixels.astype(np.int16) - 128).astype(np.int8)
+    return pixels.astype(np.float32)
+
+
+def preprocess(path, spec: InputSpec, *, resize: str = "nearest",
+               max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode ``path`` and make it the input tensor's value for ``spec``."""
+    pixels = load_image(path, spec.height, spec.width, spec.channels,
+                        resize=resize, max_pixels=max_pixels)
+    return to_model_input(pixels, spec)
