@@ -1,0 +1,317 @@
+"""The ``int8sqz`` command.
+
+``int8sqz run MODEL IMAGE [IMAGE ...]`` classifies images with a TFLite
+image classifier and prints the top-k classes of each;
+``int8sqz memplan ...`` is the memory planner (:mod:`int8sqz.memplan`).
+
+Exit status: 0 on success; 2 when an input is bad (a model, label file or
+image that is missing, unreadable, corrupt, or that int8sqz does not
+support): one line ``int8sqz: error: <file>: <what>`` on stderr for each,
+and the other images still run; 1 for an internal error (a bug), also one
+line. Never a traceback.
+
+The interpreter (and with it numba) is imported only when a model runs, so
+``int8sqz --help`` and argument errors stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+PROG = "int8sqz"
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_BAD_INPUT = 2
+
+DEFAULT_TOP_K = 5
+
+
+# -- output -----------------------------------------------------------------------
+def _one_line(message: str) -> str:
+    return " ".join(str(message).splitlines())
+
+
+def _error(message: str) -> None:
+    print(f"{PROG}: error: {_one_line(message)}", file=sys.stderr, flush=True)
+
+
+def _internal(exc: BaseException) -> int:
+    text = _one_line(str(exc))
+    detail = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    print(f"{PROG}: internal error: {detail} (this is a bug in int8sqz; please report it)",
+          file=sys.stderr, flush=True)
+    return EXIT_INTERNAL
+
+
+# -- argument parsing ---------------------------------------------------------------
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _pixel_limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of pixels (0 for no limit), got {text!r}"
+        ) from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of pixels >= 0, got {value}")
+    return value
+
+
+def _add_run_arguments(p: argparse.ArgumentParser) -> None:
+    from .image import DEFAULT_MAX_PIXELS, RESIZE_METHODS
+
+    p.add_argument("model", metavar="MODEL", help="the .tflite model")
+    p.add_argument("images", metavar="IMAGE", nargs="+",
+                   help="image files (any format Pillow reads)")
+    p.add_argument("--labels", metavar="FILE",
+                   help="class names, one a line (default: MODEL without .tflite + "
+                        "'.labels.txt' when that file exists, else class indices)")
+    p.add_argument("--top-k", metavar="K", type=_positive_int, default=DEFAULT_TOP_K,
+                   help=f"how many classes to print per image (default {DEFAULT_TOP_K}, "
+                        f"at most the number of classes)")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object per image, one a line: "
+                        '{"file": ..., "top_k": [{"index", "label", "probability"}, ...]}')
+    p.add_argument("--resize", choices=RESIZE_METHODS, default="nearest",
+                   help="resampling to the model's input size, aspect ratio not kept "
+                        "(default nearest, as the model zoo trained)")
+    p.add_argument("--max-pixels", metavar="N", type=_pixel_limit, default=DEFAULT_MAX_PIXELS,
+                   help=f"refuse images with more pixels than this (default "
+                        f"{DEFAULT_MAX_PIXELS}; 0 for no limit)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Bit-exact int8 inference for TFLite models (TFLite reference kernels).",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    run = sub.add_parser(
+        "run", help="classify images and print the top-k classes",
+        description="Classify images: decode, apply EXIF orientation, convert to RGB (or L "
+                    "for 1-channel models), resize to the model's input, run the model and "
+                    "print the top-k classes with their (dequantized) probabilities.",
+    )
+    _add_run_arguments(run)
+    # listed for --help only: main() hands `memplan` over to int8sqz.memplan itself
+    sub.add_parser("memplan", help="plan activation memory of a model (int8sqz memplan -h)",
+                   add_help=False)
+    return parser
+
+
+# -- run ---------------------------------------------------------------------------
+class _Classifier:
+    """A model loaded for image classification: its input spec, class count
+    and output dequantization."""
+
+    def __init__(self, model_path: str):
+        import numpy as np
+
+        from .errors import UnsupportedError
+        from .image import input_spec
+        from .interpreter import Interpreter
+
+        self._np = np
+        self.interpreter = Interpreter(model_path=model_path)
+        model = self.interpreter.model
+        self.spec = input_spec(model)
+        if len(model.outputs) != 1:
+            raise UnsupportedError(
+                f"{model.source}: the model has {len(model.outputs)} outputs, expected 1 "
+                f"(class scores)"
+            )
+        out = model.tensors[model.outputs[0]]
+        shape = tuple(out.shape)
+        if not shape or any(d != 1 for d in shape[:-1]) or shape[-1] < 1:
+            raise UnsupportedError(
+                f"{model.source}: output tensor {out.index} '{out.name}' has shape "
+                f"{list(shape)}, expected [1, classes] (one score per class)"
+            )
+        if out.type_name not in ("FLOAT32", "UINT8", "INT8"):
+            raise UnsupportedError(
+                f"{model.source}: output tensor {out.index} '{out.name}' has type "
+                f"{out.type_name}, expected FLOAT32, UINT8 or INT8 class scores"
+            )
+        q = out.quantization
+        if out.type_name != "FLOAT32" and (q.scales.size != 1 or not q.scale > 0):
+            raise UnsupportedError(
+                f"{model.source}: output tensor {out.index} '{out.name}' has no per-tensor "
+                f"quantization scale > 0, expected one to dequantize the class scores"
+            )
+        self.output_index = out.index
+        self.output_type = out.type_name
+        self.scale = float(q.scale)
+        self.zero_point = int(q.zero_point)
+        self.num_classes = int(shape[-1])
+        self.interpreter.allocate_tensors()
+        self.input_index = model.inputs[0]
+
+    def probabilities(self, value) -> list:
+        """Run one input; the class scores as Python floats (float32 outputs
+        as they are, quantized outputs as ``scale * (q - zero_point)``)."""
+        np = self._np
+        it = self.interpreter
+        it.set_tensor(self.input_index, value)
+        it.invoke()
+        out = it.get_tensor(self.output_index).reshape(-1)
+        if self.output_type == "FLOAT32":
+            # the shortest decimal that reads back as the same float32
+            return [float(str(v)) for v in out.astype(np.float32)]
+        return [self.scale * (int(v) - self.zero_point) for v in out]
+
+
+def _top_k(probs: list, k: int) -> list:
+    order = sorted(range(len(probs)), key=lambda i: (-probs[i], i))  # ties: lower index first
+    return order[:k]
+
+
+def _print_human(path: str, probs: list, top: list, labels) -> None:
+    width = len(str(len(probs) - 1))
+    lines = [path]
+    if labels is not None:
+        lw = max(len(labels[i]) for i in top)
+        for i in top:
+            lines.append(f"  {i:>{width}}  {labels[i]:<{lw}}  {probs[i]:.6f}")
+    else:
+        for i in top:
+            lines.append(f"  {i:>{width}}  {probs[i]:.6f}")
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()
+
+
+def _print_json(path: str, probs: list, top: list, labels) -> None:
+    record = {
+        "file": path,
+        "top_k": [
+            {"index": i, "label": labels[i] if labels is not None else None,
+             "probability": probs[i]}
+            for i in top
+        ],
+    }
+    sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def run(args) -> int:
+    """The ``run`` subcommand; returns the exit status."""
+    from PIL import Image
+
+    from .errors import Int8sqzError, InternalError, InterpreterError
+    from .image import preprocess
+    from .labels import labels_path_for, read_labels
+
+    # int8sqz checks --max-pixels itself, before decoding; Pillow's own limit
+    # (a warning, then an error at twice its default) would get in the way
+    Image.MAX_IMAGE_PIXELS = None
+    max_pixels = args.max_pixels or None
+    try:
+        clf = _Classifier(args.model)
+        if args.labels is not None:
+            labels = read_labels(args.labels, clf.num_classes)
+        else:
+            found = labels_path_for(args.model)
+            labels = read_labels(found, clf.num_classes) if os.path.isfile(found) else None
+    except (InternalError, InterpreterError):
+        raise
+    except Int8sqzError as exc:
+        _error(str(exc))
+        return EXIT_BAD_INPUT
+    k = min(args.top_k, clf.num_classes)
+    show = _print_json if args.json else _print_human
+    status = EXIT_OK
+    for path in args.images:
+        try:
+            value = preprocess(path, clf.spec, resize=args.resize, max_pixels=max_pixels)
+        except (InternalError, InterpreterError):
+            raise
+        except Int8sqzError as exc:
+            _error(str(exc))
+            status = EXIT_BAD_INPUT
+            continue
+        probs = clf.probabilities(value)
+        show(path, probs, _top_k(probs, k), labels)
+    return status
+
+
+# -- memplan -----------------------------------------------------------------------
+def _memplan(argv: list) -> int:
+    import importlib
+
+    try:
+        memplan = importlib.import_module(f"{__package__}.memplan")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__package__}.memplan":
+            raise
+        print(f"{PROG}: error: memplan is not available in this version of int8sqz",
+              file=sys.stderr, flush=True)
+        return EXIT_INTERNAL
+    parser = argparse.ArgumentParser(
+        prog=f"{PROG} memplan",
+        description=(memplan.__doc__ or "").strip().split("\n")[0] or None,
+    )
+    memplan.add_arguments(parser)
+    args = parser.parse_args(argv)
+    return int(memplan.run(args) or 0)
+
+
+# -- entry point ---------------------------------------------------------------------
+def _dispatch(argv: list) -> int:
+    if argv and argv[0] == "memplan":
+        return _memplan(argv[1:])
+    args = build_parser().parse_args(argv)
+    if args.command == "run":
+        return run(args)
+    raise AssertionError(f"unknown command {args.command!r}")
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``int8sqz`` console script; returns the exit status."""
+    from .errors import Int8sqzError, InternalError, InterpreterError
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _dispatch(argv)
+    except SystemExit as exc:  # argparse: --help, --version, usage errors
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else EXIT_BAD_INPUT)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr, flush=True)
+        return 130
+    except BrokenPipeError:
+        # the reader went away (e.g. `| head`): stop quietly
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except OSError:
+            pass
+        return EXIT_INTERNAL
+    except (InternalError, InterpreterError) as exc:
+        return _internal(exc)
+    except Int8sqzError as exc:  # e.g. from memplan: a bad input file
+        _error(str(exc))
+        return EXIT_BAD_INPUT
+    except MemoryError:
+        print(f"{PROG}: error: out of memory", file=sys.stderr, flush=True)
+        return EXIT_INTERNAL
+    except Exception as exc:  # noqa: BLE001 - a bug: one line, never a traceback
+        return _internal(exc)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
