@@ -17,7 +17,7 @@ import math
 import os
 import re
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import tflite
@@ -213,6 +213,7 @@ class _Reader:
         )
         inputs = self._indices(graph.InputsAsNumpy(), graph.InputsLength(), ntensors, "graph input")
         outputs = self._indices(graph.OutputsAsNumpy(), graph.OutputsLength(), ntensors, "graph output")
+        tensors = _empty_constants(tensors, operators, inputs)
         description = fb.Description()
         description = description.decode("utf-8", "replace") if description else ""
         # weights flash: the bytes of the constant tensors (each buffer counted once);
@@ -375,6 +376,23 @@ class _Reader:
         obj = cls()
         obj.Init(table.Bytes, table.Pos)
         return _options_to_dict(obj)
+
+
+def _empty_constants(tensors, operators, inputs):
+    """A tensor with zero elements that no operator produces and that is not a
+    graph input has no buffer bytes, yet TFLite treats it as a constant (an
+    empty MEAN axes list, say): give it an empty read-only array."""
+    produced = set(inputs)
+    for op in operators:
+        produced.update(op.outputs)
+    out = list(tensors)
+    for t in tensors:
+        if (t.data is None and t.dtype is not None and t.num_elements == 0
+                and t.index not in produced and not t.is_variable):
+            empty = np.zeros(t.shape, t.dtype)
+            empty.flags.writeable = False
+            out[t.index] = replace(t, data=empty)
+    return tuple(out)
 
 
 def _options_to_dict(obj) -> dict:
