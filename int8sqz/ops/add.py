@@ -1,5 +1,69 @@
-"""ADD: not implemented yet."""
+"""ADD of two int8 or two uint8 tensors, with NumPy-style broadcasting.
+
+Follows TFLite's ``add.cc``: ``Prepare`` computes the multipliers of the
+8-bit path (left shift 20), and the reference kernels (``reference_integer_ops``
+``Add`` / ``BroadcastAdd6DSlow`` for int8, ``reference_ops`` for uint8) apply
+``AddFunc`` to every element; the broadcast and same-shape paths compute the
+same integers.
+
+Prepare's float arithmetic, as the C++ has it: the scales are float32;
+``2 * max(scale1, scale2)`` is a float32 product; each input's multiplier is
+``scale / twice_max`` in double; the output's is
+``twice_max / float32((1 << 20) * output_scale)`` in double. All three must
+lie in (0, 1) (TFLite aborts otherwise: ``QuantizeMultiplierSmallerThanOneExp``).
+"""
+
+import math
+
+import numpy as np
+
+from ..kernels import elementwise as k
+from ._broadcast import (
+    binary_output_shape, binary_run, check_binary_types, fused_activation_range,
+)
+from ._common import check_scale, check_zero_point, quantize_multiplier
+
+LEFT_SHIFT = 20
+
+
+def _smaller_than_one(ctx, op, real: float, what: str):
+    """TFLite ``QuantizeMultiplierSmallerThanOneExp``, whose checks abort."""
+    if not (math.isfinite(real) and 0.0 < real < 1.0):
+        raise ctx.error(
+            op, f"the {what} multiplier is {real!r}, outside (0, 1): the scales are out of "
+            f"the range TFLite's ADD accepts (it aborts on them)"
+        )
+    multiplier, shift = quantize_multiplier(real)
+    if shift > 0:
+        raise ctx.error(
+            op, f"the {what} multiplier {real!r} rounds to 1.0; TFLite's ADD aborts on it"
+        )
+    return multiplier, shift
 
 
 def prepare(op, ctx):
-    raise ctx.unsupported(op, "this operator is not implemented yet")
+    type_name = check_binary_types(op, ctx)
+    a, b = op.inputs
+    dst = op.outputs[0]
+    out_shape = binary_output_shape(op, ctx)
+    s1 = check_scale(ctx, op, a, "input 1")
+    s2 = check_scale(ctx, op, b, "input 2")
+    so = check_scale(ctx, op, dst, "output")
+    z1 = check_zero_point(ctx, op, a, "input 1")
+    z2 = check_zero_point(ctx, op, b, "input 2")
+    zo = check_zero_point(ctx, op, dst, "output")
+
+    with np.errstate(over="ignore"):
+        twice_max = float(np.float32(2) * np.float32(max(s1, s2)))
+        out_denominator = float(np.float32(1 << LEFT_SHIFT) * np.float32(so))
+    m1, shift1 = _smaller_than_one(ctx, op, s1 / twice_max, "input 1")
+    m2, shift2 = _smaller_than_one(ctx, op, s2 / twice_max, "input 2")
+    mo, shift_o = _smaller_than_one(ctx, op, twice_max / out_denominator, "output")
+    act_min, act_max = fused_activation_range(op, ctx, so, zo, type_name)
+
+
+    def call(o, x, y, shape, strides):
+        k.add(o, x, y, shape, strides, -z1, m1, shift1, -z2, m2, shift2, mo, shift_o, zo,
+              act_min, act_max)
+
+    return binary_run(op, ctx, out_shape, call)

@@ -1,0 +1,145 @@
+"""ADD and MUL of int8/uint8 tensors, with broadcasting.
+
+Every kernel walks a loop nest (see ``int8sqz.ops._broadcast``): ``shape``
+(int64, outermost first) and ``strides`` (int64, one row per operand, in
+elements; operand 0 is the output, 1 and 2 the inputs). The arrays are 1-D
+and start at each operand's first element; broadcast dimensions have stride
+0, and the output may be a strided view. The innermost loop has separate
+unit-stride versions so that it vectorizes.
+
+Aliasing rule (for a memory planner): the output may share memory with an
+input that has the output's shape and strides (in place). Each output
+element is written after both input elements it depends on were read, and no
+element is read after the output element at the same position was written.
+An output must not overlap a broadcast input, nor an input laid out
+differently.
+"""
+
+import numpy as np
+
+from ._jit import kernel
+from .fixedpoint import clamp, multiply_by_quantized_multiplier
+
+
+@kernel
+def row_offset(r, shape, strides, k):
+    """Offset of operand ``k`` at the start of row ``r`` (a row is one run of
+    the innermost loop)."""
+    off = 0
+    q = r
+    for d in range(shape.size - 2, 0, -1):
+        off += (q % shape[d]) * strides[k, d]
+        q //= shape[d]
+    if shape.size > 1:
+        off += q * strides[k, 0]
+    return off
+
+
+@kernel
+def num_rows(shape):
+    rows = 1
+    for d in range(shape.size - 1):
+        rows *= shape[d]
+    return rows
+
+
+@kernel
+def add_rescale_input(x, offset, multiplier, shift):
+    """One input of TFLite's ``AddFunc``: offset, shifted left by 20 (at most
+    255 << 20 in magnitude: no int32 overflow), then scaled by a multiplier
+    of at most 1/2 (``MultiplyByQuantizedMultiplierSmallerThanOneExp``)."""
+    return multiply_by_quantized_multiplier((np.int64(x) + offset) * (1 << 20), multiplier, shift)
+
+
+@kernel
+def add_output(raw_sum, out_multiplier, out_shift, out_offset, act_min, act_max):
+    """The rest of ``AddFunc``: the sum of two rescaled inputs (fits in
+    int32) is scaled to the output, offset and clamped."""
+    v = multiply_by_quantized_multiplier(raw_sum, out_multiplier, out_shift) + out_offset
+    return clamp(v, act_min, act_max)
+
+
+@kernel
+def add(out, a, b, shape, strides, offset_a, multiplier_a, shift_a, offset_b, multiplier_b,
+        shift_b, out_multiplier, out_shift, out_offset, act_min, act_max):
+    """Follows ``reference_integer_ops::Add`` / ``BroadcastAdd6DSlow`` (int8)
+    and ``reference_ops::Add`` / ``BroadcastAdd6DSlow`` (uint8): all four
+    apply the same ``AddFunc`` arithmetic to every element. An input that is
+    constant along a row is rescaled once per row (the integers are the same).
+
+    Aliasing: see the module docstring (in place is safe)."""
+    last = shape.size - 1
+    n = shape[last]
+    so, sa, sb = strides[0, last], strides[1, last], strides[2, last]
+    for r in range(num_rows(shape)):
+        o = out[row_offset(r, shape, strides, 0):]
+        x = a[row_offset(r, shape, strides, 1):]
+        y = b[row_offset(r, shape, strides, 2):]
+        if so == 1 and sa == 1 and sb == 1:
+            for j in range(n):
+                raw = (add_rescale_input(x[j], offset_a, multiplier_a, shift_a)
+                       + add_rescale_input(y[j], offset_b, multiplier_b, shift_b))
+                o[j] = add_output(raw, out_multiplier, out_shift, out_offset, act_min, act_max)
+        elif so == 1 and sa == 1 and sb == 0 and n > 0:
+            ry = add_rescale_input(y[0], offset_b, multiplier_b, shift_b)
+            for j in range(n):
+                raw = add_rescale_input(x[j], offset_a, multiplier_a, shift_a) + ry
+                o[j] = add_output(raw, out_multiplier, out_shift, out_offset, act_min, act_max)
+        elif so == 1 and sa == 0 and sb == 1 and n > 0:
+            rx = add_rescale_input(x[0], offset_a, multiplier_a, shift_a)
+            for j in range(n):
+                raw = rx + add_rescale_input(y[j], offset_b, multiplier_b, shift_b)
+                o[j] = add_output(raw, out_multiplier, out_shift, out_offset, act_min, act_max)
+        else:
+            for j in range(n):
+                raw = (add_rescale_input(x[j * sa], offset_a, multiplier_a, shift_a)
+                       + add_rescale_input(y[j * sb], offset_b, multiplier_b, shift_b))
+                o[j * so] = add_output(raw, out_multiplier, out_shift, out_offset, act_min,
+                                       act_max)
+
+
+@kernel
+def mul_one(x, y, offset_a, offset_b, out_multiplier, out_shift, out_offset, act_min, act_max):
+    """The per-element arithmetic of TFLite's reference ``MulElementwise``.
+
+    The product of the offset inputs fits in int32 (at most 255 * 255 in
+    magnitude); ``MultiplyByQuantizedMultiplier`` (double rounding) wraps its
+    left shift in int32 as the C++ does."""
+    prod = (np.int64(x) + offset_a) * (np.int64(y) + offset_b)
+    v = multiply_by_quantized_multiplier(prod, out_multiplier, out_shift) + out_offset
+    return clamp(v, act_min, act_max)
+
+
+@kernel
+def mul(out, a, b, shape, strides, offset_a, offset_b, out_multiplier, out_shift, out_offset,
+        act_min, act_max):
+    """Follows ``reference_integer_ops::Mul`` / ``BroadcastMul6DSlow`` (int8)
+    and ``reference_ops::Mul`` / ``BroadcastMul6DSlow`` (uint8): the same
+    arithmetic (``mul_one``) on every path.
+
+    Aliasing: see the module docstring (in place is safe)."""
+    last = shape.size - 1
+    n = shape[last]
+    so, sa, sb = strides[0, last], strides[1, last], strides[2, last]
+    for r in range(num_rows(shape)):
+        o = out[row_offset(r, shape, strides, 0):]
+        x = a[row_offset(r, shape, strides, 1):]
+        y = b[row_offset(r, shape, strides, 2):]
+        if so == 1 and sa == 1 and sb == 1:
+            for j in range(n):
+                o[j] = mul_one(x[j], y[j], offset_a, offset_b, out_multiplier, out_shift,
+                               out_offset, act_min, act_max)
+        elif so == 1 and sa == 1 and sb == 0 and n > 0:
+            y0 = y[0]
+            for j in range(n):
+                o[j] = mul_one(x[j], y0, offset_a, offset_b, out_multiplier, out_shift,
+                               out_offset, act_min, act_max)
+        elif so == 1 and sa == 0 and sb == 1 and n > 0:
+            x0 = x[0]
+            for j in range(n):
+                o[j] = mul_one(x0, y[j], offset_a, offset_b, out_multiplier, out_shift,
+                               out_offset, act_min, act_max)
+        else:
+            for j in range(n):
+                o[j * so] = mul_one(x[j * sa], y[j * sb], offset_a, offset_b, out_multiplier,
+                                    out_shift, out_offset, act_min, act_max)

@@ -1,0 +1,267 @@
+"""ADD and MUL: the operators (prepare + kernel) against the Python-integer
+oracle and against TFLite's reference kernels (BUILTIN_REF), with every
+broadcast pattern, in place, on strided views, and on the seed models' own
+nodes."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from int8sqz.errors import ModelError, UnsupportedError
+from int8sqz.model import load_model
+from int8sqz.ops import REGISTRY
+from int8sqz.ops.context import PrepareContext
+from int8sqz.testing.reference import run_reference
+from int8sqz.testing.writer import GraphBuilder
+from naive import elementwise as naive
+
+TYPES = {"INT8": (np.int8, -128, 127), "UINT8": (np.uint8, 0, 255)}
+ACTIVATIONS = ["NONE", "RELU", "RELU6", "RELU_N1_TO_1"]
+
+
+# -- building and running one operator ---------------------------------------------------
+
+def binary_model(name, shape_a, shape_b, type_name, qa, qb, qo, activation="NONE",
+                 const_b=None, out_shape=None):
+    """A one-operator model; ``q*`` are (scale, zero_point). ``const_b``: the
+    second input's data, as a constant."""
+    g = GraphBuilder()
+    a = g.input("a", shape_a, type_name, scale=qa[0], zero_point=qa[1])
+    if const_b is None:
+        b = g.input("b", shape_b, type_name, scale=qb[0], zero_point=qb[1])
+    else:
+        b = g.constant("b", const_b, type_name, scale=qb[0], zero_point=qb[1])
+    if out_shape is None:
+        out_shape = np.broadcast_shapes(tuple(shape_a), tuple(shape_b))
+    o = g.tensor("o", out_shape, type_name, scale=qo[0], zero_point=qo[1])
+    g.operator(name, [a, b], o, fused_activation_function=activation)
+    g.output(o)
+    return g.build()
+
+
+def prepare(content):
+    model = load_model(content)
+    op = model.operators[0]
+    ctx = PrepareContext(model, [t.shape for t in model.tensors])
+    return model, op, REGISTRY[op.name](op, ctx)
+
+
+def run_op(content, a, b=None, out=None):
+    """Run the model's single operator; ``out`` may be a preallocated array
+    (a view, or one of the inputs for in place)."""
+    model, op, run = prepare(content)
+    t = [None] * len(model.tensors)
+    t[op.inputs[0]] = a
+    t[op.inputs[1]] = model.tensors[op.inputs[1]].data if b is None else b
+    dst = op.outputs[0]
+    t[dst] = np.zeros(model.tensors[dst].shape, model.tensors[dst].dtype) if out is None else out
+    run(t)
+    return t[dst]
+
+
+# -- strategies ----------------------------------------------------------------------------
+
+@st.composite
+def broadcast_pair(draw, max_rank=6):
+    """Two shapes that broadcast: each is a suffix of one output shape with
+    some dimensions replaced by 1 (TFLite's patterns are NumPy's)."""
+    rank = draw(st.integers(0, max_rank))
+    max_dim = 4 if rank <= 4 else 3
+    out = draw(st.lists(st.integers(1, max_dim), min_size=rank, max_size=rank))
+    if rank and draw(st.integers(0, 19)) == 0:
+        out[draw(st.integers(0, rank - 1))] = 0  # now and then an empty tensor
+
+    def operand():
+        dims = out[draw(st.integers(0, rank)):]
+        return tuple(d if draw(st.booleans()) else 1 for d in dims)
+
+    return operand(), operand()
+
+
+def scale_strategy():
+    # log-uniform over many octaves, float32 values
+    return st.builds(lambda m, e: float(np.float32(m * 2.0**e)),
+                     st.floats(1.0, 2.0), st.integers(-20, 2))
+
+
+@st.composite
+def quantization(draw, type_name, op_name):
+    _, lo, hi = TYPES[type_name]
+    s1, s2 = draw(scale_strategy()), draw(scale_strategy())
+    if op_name == "ADD":
+        # the output multiplier 2*max/(2**20 * so) must stay below 1
+        so = float(np.float32(max(s1, s2) * draw(st.floats(1.0, 2.0)) * 2.0 ** draw(st.integers(-12, 12))))
+    else:
+        so = float(np.float32(s1 * s2 * draw(st.floats(1.0, 2.0)) * 2.0 ** draw(st.integers(-12, 20))))
+    return tuple((s, draw(st.integers(lo, hi))) for s in (s1, s2, so))
+
+
+def random_array(rng, shape, type_name):
+    dtype, lo, hi = TYPES[type_name]
+    return rng.integers(lo, hi + 1, shape).astype(dtype)
+
+
+def oracle(name, a, b, q, activation, type_name):
+    _, lo, hi = TYPES[type_name]
+    fn = naive.add if name == "ADD" else naive.mul
+    (s1, z1), (s2, z2), (so, zo) = q
+    return fn(a, b, s1, z1, s2, z2, so, zo, activation, lo, hi)
+
+
+# -- against the oracle ------------------------------------------------------------------
+
+@given(st.sampled_from(["ADD", "MUL"]), st.sampled_from(list(TYPES)), broadcast_pair(),
+       st.sampled_from(ACTIVATIONS), st.booleans(), st.data())
+def test_operator_matches_oracle(name, type_name, shapes, activation, const_b, data):
+    q = data.draw(quantization(type_name, name))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    a, b = (random_array(rng, s, type_name) for s in shapes)
+    content = binary_model(name, *shapes, type_name, *q, activation, const_b=b if const_b else None)
+    got = run_op(content, a, None if const_b else b)
+    assert np.array_equal(got, oracle(name, a, b, q, activation, type_name))
+
+
+@given(st.sampled_from(["ADD", "MUL"]), st.sampled_from(list(TYPES)), broadcast_pair(max_rank=4),
+       st.sampled_from(ACTIVATIONS), st.data())
+def test_in_place_and_strided_views(name, type_name, shapes, activation, data):
+    """The aliasing rule: the output may be the buffer of an input of the
+    output's shape; and inputs and output may be strided views."""
+    q = data.draw(quantization(type_name, name))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    sa, sb = shapes
+    out_shape = np.broadcast_shapes(sa, sb)
+    a, b = random_array(rng, sa, type_name), random_array(rng, sb, type_name)
+    expected = oracle(name, a, b, q, activation, type_name)
+    content = binary_model(name, sa, sb, type_name, *q, activation)
+
+    if tuple(sa) == out_shape:
+        buf = a.copy()
+        assert np.array_equal(run_op(content, buf, b, out=buf), expected)
+    if tuple(sb) == out_shape:
+        buf = b.copy()
+        assert np.array_equal(run_op(content, a, buf, out=buf), expected)
+
+    def strided(array, fill):
+        # the array as a view into a larger buffer: padded along every axis
+        big = np.full(tuple(d * 2 + 1 for d in array.shape), fill, array.dtype)
+        view = big[tuple(slice(1, 1 + 2 * d, 2) for d in array.shape) + (Ellipsis,)]
+        view[...] = array
+        return big, view
+
+    big_out, out_view = strided(np.zeros(out_shape, TYPES[type_name][0]), 7)
+    _, a_view = strided(a, 9)
+    _, b_view = strided(b, 11)
+    got = run_op(content, a_view, b_view, out=out_view)
+    assert np.array_equal(got, expected)
+    untouched = np.ones(big_out.shape, bool)
+    untouched[tuple(slice(1, 1 + 2 * d, 2) for d in out_shape) + (Ellipsis,)] = False
+    assert np.all(big_out[untouched] == 7), "wrote outside the output view"
+
+
+# -- against the reference runtime --------------------------------------------------------
+
+@settings(max_examples=15)
+@given(st.sampled_from(["ADD", "MUL"]), st.sampled_from(list(TYPES)), broadcast_pair(),
+       st.sampled_from(ACTIVATIONS), st.booleans(), st.data())
+def test_operator_matches_reference(name, type_name, shapes, activation, const_b, data):
+    q = data.draw(quantization(type_name, name))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    a, b = (random_array(rng, s, type_name) for s in shapes)
+    content = binary_model(name, *shapes, type_name, *q, activation, const_b=b if const_b else None)
+    ref = run_reference(content, [a] if const_b else [a, b])[0]
+    assert np.array_equal(run_op(content, a, None if const_b else b), ref)
+
+
+@settings(max_examples=10)
+@given(st.sampled_from(["ADD", "MUL"]), st.sampled_from(list(TYPES)), st.sampled_from(ACTIVATIONS),
+       st.data())
+def test_every_input_pair_matches_reference(name, type_name, activation, data):
+    """All 65536 pairs of 8-bit values at once ([256, 1] against [1, 256]):
+    any difference in a multiplier that changes an output shows here."""
+    q = data.draw(quantization(type_name, name))
+    dtype, lo, hi = TYPES[type_name]
+    a = np.arange(lo, hi + 1).astype(dtype).reshape(256, 1)
+    b = np.roll(np.arange(lo, hi + 1).astype(dtype), 3).reshape(1, 256)
+    content = binary_model(name, a.shape, b.shape, type_name, *q, activation)
+    assert np.array_equal(run_op(content, a, b), run_reference(content, [a, b])[0])
+
+
+@pytest.mark.parametrize("name", ["ADD", "MUL"])
+@pytest.mark.parametrize("shapes", [
+    ((2, 1, 3, 1, 2, 1, 2), (1, 2, 1, 2, 1, 3, 1)),  # rank 7, alternating
+    ((2, 1, 2, 1, 2, 1, 2, 1), (1, 2, 1, 2, 1, 2, 1, 2)),  # rank 8, TFLite's limit
+    ((1, 1, 1, 1, 1, 1, 1, 1, 3), (3,)),  # rank 9 without broadcast (shapes equal once extended)
+    ((), (2, 3)),  # scalar against a matrix
+    ((1, 5, 5, 8), (8,)),  # the seed models' per-channel constant
+])
+def test_high_rank_and_scalar_broadcasts_match_reference(name, shapes):
+    rng = np.random.default_rng(3)
+    q = ((0.05, -3), (0.02, 9), (0.07 if name == "ADD" else 0.003, 4))
+    a, b = (random_array(rng, s, "INT8") for s in shapes)
+    content = binary_model(name, *shapes, "INT8", *q, "RELU")
+    assert np.array_equal(run_op(content, a, b), run_reference(content, [a, b])[0])
+
+
+def test_extreme_scale_ratios_match_reference():
+    """ADD with an input multiplier that underflows to 0 (shift below -31),
+    MUL with a multiplier above 1 whose left shift wraps the product in int32."""
+    rng = np.random.default_rng(5)
+    a, b = random_array(rng, (4, 64), "INT8"), random_array(rng, (64,), "INT8")
+    for name, q in [("ADD", ((1e-12, 3), (0.5, -7), (0.25, 1))),
+                    ("MUL", ((0.5, -128), (0.5, 127), (2.0**-12, 0)))]:
+        content = binary_model(name, (4, 64), (64,), "INT8", *q)
+        ref = run_reference(content, [a, b])[0]
+        assert np.array_equal(run_op(content, a, b), ref), name
+        assert np.array_equal(ref, oracle(name, a, b, q, "NONE", "INT8")), name
+
+
+# -- rejections ------------------------------------------------------------------------------
+
+def test_rejections_name_the_operator():
+    q = ((0.1, 0), (0.1, 0), (0.1, 0))
+    cases = [
+        (binary_model("ADD", (2, 3), (4, 3), "INT8", *q, out_shape=(2, 3)), ModelError, "do not broadcast"),
+        (binary_model("MUL", (2, 1, 2, 1, 2, 1, 2, 1, 2), (1, 2, 1, 2, 1, 2, 1, 2, 1), "INT8", *q),
+         UnsupportedError, "at most 8"),
+        (binary_model("ADD", (3,), (3,), "INT8", (1.0, 0), (1.0, 0), (1e-7, 0)), ModelError, "multiplier"),
+        (binary_model("MUL", (3,), (3,), "INT8", *q, activation="TANH"), UnsupportedError, "TANH"),
+    ]
+    g = GraphBuilder()
+    a = g.input("a", (3,), "INT8", scale=0.1, zero_point=0)
+    b = g.input("b", (3,), "UINT8", scale=0.1, zero_point=0)
+    g.output(g.operator("ADD", [a, b], g.tensor("o", (3,), "INT8", scale=0.1, zero_point=0)))
+    cases.append((g.build(), ModelError, "expected INT8"))
+    g = GraphBuilder()
+    a = g.input("a", (3,), "INT16", scale=0.1, zero_point=0)
+    g.output(g.operator("MUL", [a, a], g.tensor("o", (3,), "INT16", scale=0.1, zero_point=0)))
+    cases.append((g.build(), UnsupportedError, "INT16"))
+    for content, error, text in cases:
+        with pytest.raises(error, match=text) as info:
+            prepare(content)
+        assert "operator 0 (" in str(info.value)
+
+
+# -- the seed models -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("model_name", ["flowers", "food-101", "plant-village"])
+def test_seed_model_nodes_match_reference(seed_models, model_name):
+    path = seed_models[model_name]
+    model = load_model(path)
+    x = np.random.default_rng(11).integers(0, 256, model.tensors[model.inputs[0]].shape, np.uint8)
+    ref = run_reference(path, [x], all_tensors=True)
+    checked = 0
+    for op in model.operators:
+        if op.name not in ("ADD", "MUL"):
+            continue
+        ctx = PrepareContext(model, [t.shape for t in model.tensors])
+        run = REGISTRY[op.name](op, ctx)
+        t = [None] * len(model.tensors)
+        for i in op.inputs:
+            t[i] = model.tensors[i].data if model.tensors[i].is_constant else ref[i]
+        dst = op.outputs[0]
+        t[dst] = np.zeros_like(ref[dst])
+        run(t)
+        assert np.array_equal(t[dst], ref[dst]), f"{op.describe()} differs from the reference"
+        checked += 1
+    assert checked == 16
