@@ -23,7 +23,7 @@ import sys
 
 import numpy as np
 
-from .errors import Int8sqzError
+from .errors import Int8sqzError, InternalError
 from .model import load_model
 from .planner import PLANNERS, MemoryPlan, plan_model
 
@@ -92,6 +92,9 @@ def live_bytes(plan: MemoryPlan) -> list:
             lt = plan.lifetimes[i]
             if lt.first <= t <= lt.last:
                 _mark(mask, pl, plan.shapes[i], model.tensors[i].dtype.itemsize)
+        for sc in plan.scratch:
+            if sc.lifetime.first <= t <= sc.lifetime.last:
+                mask[sc.offset:sc.offset + sc.nbytes] = True
         result.append(int(mask.sum()))
     return result
 
@@ -128,6 +131,13 @@ def report(model, planner: str = "tflm") -> dict:
         if pl.overlaps is not None:
             row["overlaps_input"] = pl.overlaps
         tensors.append(row)
+    scratch = [
+        {"operator": sc.op, "name": f"scratch of operator {sc.op} "
+                                    f"({model.operators[sc.op].name})",
+         "bytes": sc.nbytes, "first_op": sc.lifetime.first_op, "last_op": sc.lifetime.last_op,
+         "offset": sc.offset, "end": sc.offset + sc.nbytes}
+        for sc in plan.scratch
+    ]
     ops = []
     for op, m, lv in zip(model.operators, macs, live):
         row = {"index": op.index, "name": op.name, "macs": m, "live_bytes": lv,
@@ -148,6 +158,7 @@ def report(model, planner: str = "tflm") -> dict:
         },
         "operators": ops,
         "tensors": tensors,
+        "scratch": scratch,
         "notes": list(plan.notes),
     }
 
@@ -207,6 +218,9 @@ def format_text(rep: dict) -> str:
         suffix = f"  [{', '.join(how)}]" if how else ""
         lines.append(f"{t['index']:>6}  {t['bytes']:>9,}  {t['first_op']:>5}  {t['last_op']:>4}  "
                      f"{t['offset']:>9,}  {t['name']}{suffix}")
+    for sc in rep.get("scratch", ()):
+        lines.append(f"{'-':>6}  {sc['bytes']:>9,}  {sc['first_op']:>5}  {sc['last_op']:>4}  "
+                     f"{sc['offset']:>9,}  {sc['name']}  [kernel scratch, TFLite Micro]")
     return "\n".join(lines) + "\n"
 
 
@@ -301,6 +315,13 @@ def format_svg(rep: dict, title: str | None = None) -> str:
             cx, cy = x0 + 5, y0 + 12 * written + 6
             out.append(f'<text x="{cx:.2f}" y="{cy:.2f}" transform="rotate(90 {cx:.2f} '
                        f'{cy:.2f})">{html.escape(rest)}</text>')
+    for sc in rep.get("scratch", ()):
+        x0, x1 = x(sc["first_op"]), x(sc["last_op"] + 1)
+        y0, y1 = y(sc["end"]), y(sc["offset"])
+        out.append(f'<rect x="{x0 + 1}" y="{y0:.2f}" width="{x1 - x0 - 2}" '
+                   f'height="{max(y1 - y0, 0.8):.2f}" fill="#888888" stroke="#333" '
+                   f'stroke-width="0.6"><title>{html.escape(sc["name"])}: {sc["bytes"]} bytes '
+                   f'at offset {sc["offset"]}</title></rect>')
     if pk is not None:  # the peak column's outline on top of the tensors
         px = x(pk["operator"])
         out.append(f'<rect x="{px}" y="{top}" width="{col}" height="{plot_h}" fill="none" '
@@ -365,10 +386,11 @@ def measure_tflm_arena(model) -> int:
 
     from tflite_micro.python.tflite_micro import runtime
 
-    if isinstance(model, (bytes, bytearray)):
-        it = runtime.Interpreter.from_bytes(bytes(model))
-    else:
-        it = runtime.Interpreter.from_file(str(model))
+    content = bytes(model) if isinstance(model, (bytes, bytearray)) else open(model, "rb").read()
+    # room for every activation without sharing, plus TFLite Micro's own structures
+    m = load_model(content)
+    room = sum(t.nbytes or 0 for t in m.tensors if not t.is_constant)
+    it = runtime.Interpreter.from_bytes(content, arena_size=2 * room + (1 << 20))
     # print_allocations writes with C stdio to file descriptor 2; flush C's
     # buffers before switching the descriptor back
     libc = ctypes.CDLL(None)
@@ -406,27 +428,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also draw the arena over time into FILE")
 
 
+#: exit statuses, as the ``int8sqz`` command uses them
+EXIT_OK, EXIT_BAD_INPUT = 0, 2
+
+
+def _fail(message: str) -> int:
+    print(f"int8sqz: error: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
+    return EXIT_BAD_INPUT
+
+
 def run(args) -> int:
+    """Plan and print; 0 on success, 2 when the model (or the SVG file) is
+    unusable. Bugs (InternalError) propagate to the caller."""
     try:
         model = load_model(args.model)
         rep = report(model, args.planner)
+    except InternalError:
+        raise
     except Int8sqzError as exc:
-        print(f"int8sqz memplan: error: {exc}", file=sys.stderr)
-        return 1
+        return _fail(str(exc))
     if args.svg:
         try:
             with open(args.svg, "w", encoding="utf-8") as f:
                 f.write(format_svg(rep))
         except OSError as exc:
-            print(f"int8sqz memplan: error: cannot write {args.svg}: {exc.strerror}",
-                  file=sys.stderr)
-            return 1
+            return _fail(f"cannot write {args.svg}: {exc.strerror}")
     if args.json:
         json.dump(rep, sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
         sys.stdout.write(format_text(rep))
-    return 0
+    return EXIT_OK
 
 
 def main(argv=None) -> int:

@@ -195,8 +195,8 @@ class OverlapPlanner(Planner):
                 raise ValueError(f"no buffer {i}")
         if a == b:
             raise ValueError("a buffer cannot be given an overlap with itself")
-        lo = -math.inf if lo is None else int(lo)
-        hi = math.inf if hi is None else int(hi)
+        lo = -math.inf if lo is None or lo == -math.inf else int(lo)
+        hi = math.inf if hi is None or hi == math.inf else int(hi)
         if lo > hi:
             raise ValueError(f"empty overlap range [{lo}, {hi}]")
         self.permissions[(a, b)] = (lo, hi)
@@ -226,6 +226,10 @@ class OverlapPlanner(Planner):
             sorted(range(n), key=lambda i: (-b[i].size * (b[i].last_use - b[i].first_use + 1), i)),
             sorted(range(n), key=lambda i: (b[i].first_use, -b[i].size, i)),
             sorted(range(n), key=lambda i: (-(b[i].last_use - b[i].first_use), -b[i].size, i)),
+            # consumers before producers: an output that may reach into its
+            # input is placed first, the input then finds its place above
+            sorted(range(n), key=lambda i: (-b[i].last_use, -b[i].size, i)),
+            sorted(range(n), key=lambda i: (-b[i].first_use, -b[i].size, i)),
         ]
         unique = []
         for o in orders:
@@ -312,6 +316,16 @@ class Lifetime:
 
 
 @dataclass
+class Scratch:
+    """A kernel's scratch buffer in TFLite Micro's arena (not a tensor)."""
+
+    op: int
+    nbytes: int
+    offset: int
+    lifetime: Lifetime
+
+
+@dataclass
 class MemoryPlan:
     model: object
     planner: str
@@ -323,6 +337,7 @@ class MemoryPlan:
     arena_size: int
     skip_ops: set = field(default_factory=set)  # operators that need not run (no-op copies)
     notes: list = field(default_factory=list)
+    scratch: list = field(default_factory=list)  # Scratch buffers (TFLite Micro's kernels)
 
     @property
     def tensors(self) -> list:
@@ -394,6 +409,38 @@ def tflm_lifetimes(model, shapes=None) -> dict:
     }
 
 
+def tflm_scratch_requests(model, shapes=None) -> list:
+    """The scratch buffers TFLite Micro's reference kernels request in the
+    arena (``RequestScratchBufferInArena`` during Prepare), as
+    ``(operator index, bytes)`` in request order. TFLite Micro plans them
+    with the tensors (after them), each live during its operator only.
+
+    Known requests (tensorflow/lite/micro/kernels/reduce_common.cc, as the
+    installed tflite-micro measures): MEAN and SUM ask for one int32 per
+    output element when the input is int8 or int16, then one int per input
+    dimension, then one int per axis element; REDUCE_MAX and REDUCE_MIN ask
+    for one int per input dimension and one per axis element. The kernels
+    of the other operators int8sqz runs ask for none.
+    """
+    shapes = shapes if shapes is not None else [t.shape for t in model.tensors]
+    requests = []
+    for op in model.operators:
+        if len(op.inputs) < 2 or op.inputs[0] < 0 or op.inputs[1] < 0 or not op.outputs:
+            continue
+        src = model.tensors[op.inputs[0]]
+        rank = len(shapes[op.inputs[0]])
+        naxis = math.prod(shapes[op.inputs[1]])
+        if op.name in ("MEAN", "SUM"):
+            if src.type_name in ("INT8", "INT16"):
+                requests.append((op.index, math.prod(shapes[op.outputs[0]]) * 4))
+            requests.append((op.index, 4 * rank))
+            requests.append((op.index, 4 * naxis))
+        elif op.name in ("REDUCE_MAX", "REDUCE_MIN"):
+            requests.append((op.index, 4 * rank))
+            requests.append((op.index, 4 * naxis))
+    return requests
+
+
 def _c_strides(shape, itemsize) -> tuple:
     strides, acc = [], itemsize
     for d in reversed(shape):
@@ -432,17 +479,24 @@ def plan_model(model, planner: str = "tflm", shapes=None) -> MemoryPlan:
 
 def _plan_tflm(model, shapes, lifetimes, nbytes, notes) -> MemoryPlan:
     g = GreedyPlanner()
-    order = sorted(lifetimes)  # TFLite Micro adds the tensors by index
+    order = sorted(lifetimes)  # TFLite Micro adds the tensors by index, then the scratch buffers
     for i in order:
         lt = lifetimes[i]
         g.add_buffer(align_up(nbytes[i]), lt.first, lt.last)
+    requests = tflm_scratch_requests(model, shapes)
+    for op_index, size in requests:
+        g.add_buffer(align_up(size), op_index + 1, op_index + 1)
     offsets = g.offsets
     placements = {}
     for k, i in enumerate(order):
         t = model.tensors[i]
         placements[i] = Placement(i, nbytes[i], offsets[k], _c_strides(shapes[i], t.dtype.itemsize), k)
+    scratch = [
+        Scratch(op_index, size, offsets[len(order) + k], Lifetime(op_index + 1, op_index + 1))
+        for k, (op_index, size) in enumerate(requests)
+    ]
     return MemoryPlan(model, "tflm", shapes, lifetimes, placements, list(g.buffers),
-                      offsets, g.arena_size, set(), list(notes))
+                      offsets, g.arena_size, set(), list(notes), scratch)
 
 
 # ---------------------------------------------------------------------------------
@@ -576,28 +630,47 @@ def _same_padding(in_size, filt, stride, dilation):
     return total // 2
 
 
-def overlap_shift(model, op, shapes) -> int | None:
-    """How far an operator's output may reach into its input.
+#: operators whose output may overlap their spent input, with the kernel
+#: whose order of reads and writes the rule depends on, and whether that
+#: kernel reads every input row an output row needs before it writes any
+#: element of that row (then the row may overwrite its own input rows)
+ROW_ORDER_KERNELS = {
+    # kernels/conv.py, conv_2d: "outputs are produced in row-major order
+    # (batch, then output row y, then x); for each output row, every input
+    # row that row needs is read (gathered into cols) before any element of
+    # output row y is written, and nothing outside output row y is written
+    # while it is produced"
+    "CONV_2D": ("kernels/conv.py", True),
+    # kernels/pool.py: row-major order (batch, row); an output row's reads
+    # and writes may interleave, so the row must not overwrite any input row
+    # it reads itself
+    "MAX_POOL_2D": ("kernels/pool.py", False),
+    "AVERAGE_POOL_2D": ("kernels/pool.py", False),
+}
+
+
+def overlap_shift(model, op, shapes):
+    """How far an operator's output may reach into its spent input.
 
     Returns ``D``: the output may start anywhere at or below ``input offset
-    + D`` (a negative ``D`` means the output must start ``-D`` bytes below
-    the input), or None when the operator has no such rule.
+    + D`` (a negative ``D``: the output must start ``-D`` bytes below the
+    input; ``math.inf``: anywhere), or None when the operator has no rule.
 
-    Rule (CONV_2D, kernels/conv.py; MAX_POOL_2D and AVERAGE_POOL_2D,
-    kernels/pool.py): the kernel produces the output in row-major order
-    (batch, row) and writes output row y only after output row y - 1 is
-    complete; rows y and later read only input rows from
-    ``max(0, stride * y - pad_top)`` on. So output row y may overwrite
-    input rows below that one: every byte it writes must lie below the first
-    input byte that row y or a later row reads. Input rows of earlier
-    batches are never read again. ``D`` is the minimum, over all output rows
-    r, of (first input byte still needed by rows >= r) - (end of output row
-    r), both relative to the tensors' starts.
+    Rule (:data:`ROW_ORDER_KERNELS`): the kernel produces the output rows in
+    row-major order (batch, row) and finishes a row before it starts the
+    next. Output row r therefore must not overwrite an input row that a
+    later row reads (and, unless the kernel reads all of row r's input
+    before writing row r, none that row r reads itself). Later rows of the
+    same batch read input rows from ``max(0, stride * y - pad_top)`` on;
+    later batches read only their own, higher, input rows. ``D`` is the
+    minimum over output rows of (first input byte a row that must be
+    protected reads) - (end of output row r), both relative to the
+    tensors' starts.
     """
-    if op.name not in ("CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D"):
+    rule = ROW_ORDER_KERNELS.get(op.name)
+    if rule is None or len(op.inputs) < 1 or len(op.outputs) != 1:
         return None
-    if len(op.inputs) < 1 or len(op.outputs) != 1:
-        return None
+    own_rows_first = rule[1]
     src, dst = op.inputs[0], op.outputs[0]
     if src < 0:
         return None
@@ -611,25 +684,30 @@ def overlap_shift(model, op, shapes) -> int | None:
     _, oh, ow, oc = osh
     sh = int(op.options.get("stride_h", 1))
     if op.name == "CONV_2D":
-        if len(op.inputs) < 2 or op.inputs[1] < 0:
+        if len(op.inputs) < 2 or op.inputs[1] < 0 or len(shapes[op.inputs[1]]) != 4:
             return None
-        fh = shapes[op.inputs[1]][1] if len(shapes[op.inputs[1]]) == 4 else None
+        fh = int(shapes[op.inputs[1]][1])
         dh = int(op.options.get("dilation_hfactor", 1))
     else:
         fh = int(op.options.get("filter_height", 1))
         dh = 1
-    if fh is None or sh < 1 or dh < 1 or oh == 0 or ow == 0:
+    if sh < 1 or dh < 1 or fh < 1 or n == 0 or oh == 0 or ow == 0 or oc == 0:
         return None
     pad_top = _same_padding(ih, fh, sh, dh) if op.options.get("padding") == "SAME" else 0
     in_row = iw * ic * it.dtype.itemsize
     out_row = ow * oc * ot.dtype.itemsize
-    d = None
+    d = math.inf
     for b in range(n):
         for y in range(oh):
-            first_needed = (b * ih + min(max(0, sh * y - pad_top), ih)) * in_row
-            end_written = (b * oh + y + 1) * out_row
-            v = first_needed - end_written
-            d = v if d is None or v < d else d
+            protect = y + 1 if own_rows_first else y
+            if protect < oh:
+                first_row = b * ih + min(max(0, sh * protect - pad_top), ih)
+            elif b + 1 < n:
+                first_row = (b + 1) * ih
+            else:
+                continue  # nothing is read after this row
+            v = first_row * in_row - (b * oh + y + 1) * out_row
+            d = min(d, v)
     return d
 
 

@@ -1,0 +1,263 @@
+"""Placing the activations in one preallocated byte array.
+
+``Interpreter(..., arena="tflm" | "optimized")`` calls :func:`place_activations`:
+it plans the model (:func:`int8sqz.planner.plan_model`), checks the plan
+against the tensors' lifetimes (:func:`validate_plan`) and makes every
+planned tensor a NumPy view of one ``uint8`` arena at its planned offset
+(with its planned strides: a slice of a concatenation's output is a
+strided view into that output). The operators then run unchanged, so a
+wrong plan shows as wrong results: the execution proves the plan.
+
+The check is independent of how the planner chose the offsets: for every
+two tensors that are live at the same operator and share any byte, it asks
+the model (not the plan's own annotations) whether one of the aliasing
+rules of :mod:`int8sqz.planner` allows exactly that sharing; if not, the
+plan is refused before anything runs.
+
+With an arena, intermediate tensors are overwritten once their bytes are
+reused, and an input consumed in place no longer holds its value after
+``invoke()``; graph outputs are kept to the end.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .errors import InternalError
+from .planner import (
+    INPLACE_OPERATORS, STRIDED_OUTPUT_PRODUCERS, MemoryPlan, _c_strides, _same_quantization,
+    lifetimes_overlap, overlap_shift, plan_model, tflm_lifetimes, tensor_nbytes,
+)
+
+
+class PlanError(InternalError):
+    """A memory plan would let a tensor overwrite another that is still needed."""
+
+
+# ---------------------------------------------------------------------------------
+# Byte sets
+# ---------------------------------------------------------------------------------
+
+def _extent(pl, shape, itemsize):
+    """(lowest byte, one past the highest byte) a placement touches."""
+    if math.prod(shape) == 0:
+        return pl.offset, pl.offset
+    lo = pl.offset + sum((d - 1) * s for d, s in zip(shape, pl.strides) if s < 0)
+    hi = pl.offset + sum((d - 1) * s for d, s in zip(shape, pl.strides) if s > 0) + itemsize
+    return lo, hi
+
+
+def _mask_view(mask, pl, shape, itemsize) -> np.ndarray:
+    """The bytes of ``mask`` (one bool per arena byte) that a placement touches."""
+    return np.ndarray(tuple(shape) + (itemsize,), np.bool_, buffer=mask, offset=pl.offset,
+                      strides=tuple(pl.strides) + (1,))
+
+
+def _strides_disjoint(pl, shape, itemsize) -> bool:
+    """A sufficient condition for no two elements to share a byte: taken by
+    increasing stride, each stride steps over everything the smaller ones
+    span (true for C order and for slices of it)."""
+    dims = sorted((abs(s), d) for s, d in zip(pl.strides, shape) if d > 1)
+    span = itemsize
+    for s, d in dims:
+        if s < span:
+            return False
+        span = s * (d - 1) + span
+    return True
+
+
+def _is_c_contiguous(pl, shape, itemsize) -> bool:
+    return tuple(pl.strides) == _c_strides(shape, itemsize)
+
+
+# ---------------------------------------------------------------------------------
+# Validation
+# ---------------------------------------------------------------------------------
+
+def validate_plan(plan: MemoryPlan) -> None:
+    """Raise :class:`PlanError` unless ``plan`` is safe to run.
+
+    Checks: every tensor that needs memory has a placement of the right
+    size inside the arena; no tensor's elements overlap each other; and two
+    tensors live at the same time share bytes only as an aliasing rule
+    allows (a concatenation slice at its exact place in the output; an
+    elementwise output exactly on its input; a convolution or pool output
+    reaching no further into its input than the kernel's order allows).
+    Operators the plan skips must be concatenations whose inputs all are
+    such slices, with the output's quantization.
+    """
+    model, shapes = plan.model, plan.shapes
+    lifetimes = tflm_lifetimes(model, shapes)
+    items = {}
+    for i, lt in lifetimes.items():
+        label = model.tensor_label(i)
+        pl = plan.placements.get(i)
+        if pl is None:
+            raise PlanError(f"{model.source}: {label} needs memory but the plan has no place for it")
+        t = model.tensors[i]
+        itemsize = t.dtype.itemsize
+        nbytes = tensor_nbytes(model, i, shapes)
+        if pl.nbytes != nbytes:
+            raise PlanError(f"{model.source}: {label} needs {nbytes} bytes, the plan gives "
+                            f"{pl.nbytes}")
+        if len(pl.strides) != len(shapes[i]):
+            raise PlanError(f"{model.source}: {label} has {len(shapes[i])} dimensions, the plan "
+                            f"gives {len(pl.strides)} strides")
+        lo, hi = _extent(pl, shapes[i], itemsize)
+        if lo < 0 or hi > plan.arena_size:
+            raise PlanError(
+                f"{model.source}: {label} occupies arena bytes {lo}..{hi}, outside the "
+                f"arena of {plan.arena_size} bytes")
+        if not _strides_disjoint(pl, shapes[i], itemsize):
+            raise PlanError(f"{model.source}: {label}: its strides {pl.strides} make "
+                            f"elements overlap each other")
+        items[i] = (lt, pl, itemsize, lo, hi)
+
+    mask = np.zeros(max(plan.arena_size, 1), np.bool_)
+
+    def share_bytes(a, b):
+        """Exact test, for strided placements whose ranges intersect."""
+        mask[...] = False
+        _mask_view(mask, items[a][1], shapes[a], items[a][2])[...] = True
+        return bool(_mask_view(mask, items[b][1], shapes[b], items[b][2]).any())
+
+    order = sorted(items, key=lambda i: items[i][3])
+    for k, a in enumerate(order):
+        lta, pla, isa, loa, hia = items[a]
+        for b in order[k + 1:]:
+            ltb, plb, isb, lob, hib = items[b]
+            if lob >= hia:
+                break  # sorted by start: no later tensor reaches back into a
+            if hib <= loa or not lifetimes_overlap(lta.first, lta.last, ltb.first, ltb.last):
+                continue
+            if hia - loa == 0 or hib - lob == 0:
+                continue
+            both_contiguous = (_is_c_contiguous(pla, shapes[a], isa)
+                               and _is_c_contiguous(plb, shapes[b], isb))
+            if not both_contiguous and not share_bytes(a, b):
+                continue
+            reason = allowed_sharing(plan, lifetimes, a, b) or allowed_sharing(plan, lifetimes, b, a)
+            if reason is None:
+                la, lb = lta, ltb
+                raise PlanError(
+                    f"{model.source}: the plan puts {model.tensor_label(a)} (bytes "
+                    f"{loa}..{hia}, operators {la.first_op}..{la.last_op}) and "
+                    f"{model.tensor_label(b)} (bytes {lob}..{hib}, operators "
+                    f"{lb.first_op}..{lb.last_op}) in shared bytes while both are live, "
+                    f"and no aliasing rule allows it"
+                )
+
+    for k in sorted(plan.skip_ops):
+        op = model.operators[k]
+        ok = (op.name == "CONCATENATION" and len(op.outputs) == 1
+              and op.options.get("fused_activation_function", "NONE") == "NONE")
+        if ok:
+            out = op.outputs[0]
+            ins = [i for i in op.inputs if i >= 0]
+            ok = out in items and all(
+                i in items and _concat_slice_ok(plan, lifetimes, i, out, k)
+                and _same_quantization(model.tensors[i].quantization,
+                                       model.tensors[out].quantization)
+                for i in ins)
+        if not ok:
+            raise PlanError(f"{model.source}: the plan skips {op.describe()}, but its inputs "
+                            f"are not all slices of its output with its quantization")
+
+
+def allowed_sharing(plan, lifetimes, a: int, b: int) -> str | None:
+    """The aliasing rule that lets ``b`` share bytes with ``a`` (a name), or
+    None. Derived from the model and both placements only."""
+    model = plan.model
+    la, lb = lifetimes[a], lifetimes[b]
+    for op in model.operators:
+        t = op.index + 1
+        if b not in op.outputs or a not in op.inputs:
+            continue
+        if la.last != t or list(op.inputs).count(a) != 1 or a in model.outputs:
+            continue
+        if op.name == "CONCATENATION" and _concat_slice_ok(plan, lifetimes, a, b, op.index):
+            return "concatenation slice"
+        if lb.first != t:
+            continue
+        pa, pb = plan.placements[a], plan.placements[b]
+        ta, tb = model.tensors[a], model.tensors[b]
+        if op.name in INPLACE_OPERATORS:
+            # kernels/elementwise.py, kernels/quantize.py: in place is safe when
+            # the output has the input's shape and layout (see planner.inplace_pairs)
+            if (tuple(plan.shapes[a]) == tuple(plan.shapes[b])
+                    and ta.dtype.itemsize == tb.dtype.itemsize
+                    and pa.offset == pb.offset and tuple(pa.strides) == tuple(pb.strides)):
+                return "in place"
+        d = overlap_shift(model, op, plan.shapes)
+        if d is not None and op.inputs[0] == a:
+            # kernels/conv.py, kernels/pool.py: see planner.overlap_shift
+            if (_is_c_contiguous(pa, plan.shapes[a], ta.dtype.itemsize)
+                    and _is_c_contiguous(pb, plan.shapes[b], tb.dtype.itemsize)
+                    and pb.offset - pa.offset <= d):
+                return "output over spent input"
+    return None
+
+
+def _concat_slice_ok(plan, lifetimes, a, out, op_index) -> bool:
+    """Is ``a`` placed exactly where the concatenation puts it in ``out``,
+    written there by a producer that can write a strided slice?"""
+    model = plan.model
+    op = model.operators[op_index]
+    if op.name != "CONCATENATION" or op.outputs != (out,) or list(op.inputs).count(a) != 1:
+        return False
+    if lifetimes[a].last != op_index + 1 or a in model.outputs or a in model.inputs:
+        return False
+    if model.tensors[a].dtype != model.tensors[out].dtype:
+        return False
+    producers = [p for p in model.operators if a in p.outputs]
+    if len(producers) != 1 or producers[0].name not in STRIDED_OUTPUT_PRODUCERS:
+        return False
+    if any(a in p.inputs for p in model.operators if p.index != op_index):
+        return False
+    shapes = plan.shapes
+    rank = len(shapes[out])
+    axis = op.options.get("axis", 0)
+    axis = axis + rank if axis < 0 else axis
+    if not 0 <= axis < rank:
+        return False
+    start = 0
+    for i in op.inputs:
+        if i == a:
+            break
+        start += shapes[i][axis]
+    po, pa = plan.placements[out], plan.placements[a]
+    isz = model.tensors[out].dtype.itemsize
+    if not _is_c_contiguous(po, shapes[out], isz):
+        return False
+    return pa.offset == po.offset + start * po.strides[axis] and tuple(pa.strides) == tuple(po.strides)
+
+
+# ---------------------------------------------------------------------------------
+# Placement
+# ---------------------------------------------------------------------------------
+
+def arena_arrays(plan: MemoryPlan):
+    """The arena (``uint8``) and a dict: tensor index -> its array (a view of
+    the arena at the planned offset and strides)."""
+    model = plan.model
+    arena = np.zeros(max(plan.arena_size, 1), np.uint8)
+    arrays = {}
+    for i, pl in plan.placements.items():
+        t = model.tensors[i]
+        arrays[i] = np.ndarray(tuple(plan.shapes[i]), t.dtype, buffer=arena,
+                               offset=pl.offset, strides=tuple(pl.strides))
+    return arena, arrays
+
+
+def place_activations(model, shapes, planner: str, arrays: list):
+    """Plan, check, and fill ``arrays`` (indexed by tensor) with arena views
+    for every planned tensor. Returns ``(plan, arena)``; ``plan.skip_ops``
+    lists the operators that need not run (copy-free concatenations)."""
+    plan = plan_model(model, planner, shapes)
+    validate_plan(plan)
+    arena, views = arena_arrays(plan)
+    for i, a in views.items():
+        arrays[i] = a
+    return plan, arena
