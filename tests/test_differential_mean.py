@@ -1,0 +1,21 @@
+"""MEAN over every axis set, keep_dims both ways: int8sqz against TFLite's reference."""
+
+import pytest
+from hypothesis import given
+
+from int8sqz.testing import strategies as S
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _count_report(pytestconfig):
+    S.register_count_report(pytestconfig)
+
+
+@given(S.mean_cases())
+def test_mean_any_axes(case):
+    S.check_case(case)
+
+
+@given(S.mean_cases(realistic=True))
+def test_mean_global_average_pool(case):
+    S.check_case(case)

@@ -1,0 +1,108 @@
+"""Whole SqueezeNet variants written by int8sqz.testing.networks: every tensor
+int8sqz computes equals TFLite's reference kernels' on random inputs."""
+
+import functools
+
+import numpy as np
+import pytest
+
+from int8sqz import Interpreter, load_model
+from int8sqz.testing.networks import SqueezeNetSpec, squeezenet
+from int8sqz.testing.reference import run_reference
+from int8sqz.testing.strategies import softmax_sum_of_exps
+
+VARIANTS = [
+    # the seed models' topology at 224x224 and 1000 classes
+    SqueezeNetSpec("1.0", batch_norm=True, input_type="UINT8", output_type="FLOAT32", seed=1),
+    SqueezeNetSpec("1.0", batch_norm=False, input_type="UINT8", output_type="UINT8", seed=2),
+    SqueezeNetSpec("1.1", batch_norm=True, input_type="FLOAT32", output_type="INT8", seed=3),
+    SqueezeNetSpec("1.1", batch_norm=False, bypass=True, input_type="INT8",
+                   output_type="FLOAT32", seed=4),
+    # non-square inputs, other class counts
+    SqueezeNetSpec("1.0", height=192, width=256, num_classes=101, batch_norm=False, bypass=True,
+                   input_type="FLOAT32", output_type="UINT8", seed=5),
+    SqueezeNetSpec("1.1", height=160, width=224, num_classes=37, batch_norm=True, bypass=True,
+                   input_type="INT8", output_type="INT8", seed=6),
+]
+INPUTS_PER_VARIANT = 2
+
+
+@functools.lru_cache(maxsize=None)
+def _model(spec):
+    return squeezenet(spec)
+
+
+def _run_int8sqz(content, x):
+    it = Interpreter(model_content=content)
+    it.allocate_tensors()
+    it.set_tensor(it.get_input_details()[0]["index"], x)
+    it.invoke()
+    return it
+
+
+@pytest.mark.parametrize("spec", VARIANTS, ids=lambda s: s.name)
+def test_network_is_bit_exact(spec):
+    content = _model(spec)
+    model = load_model(content)
+    softmax = next(op for op in model.operators if op.name == "SOFTMAX")
+    logits_q = model.tensors[softmax.inputs[0]].quantization
+    rng = np.random.default_rng(1000 + spec.seed)
+    for _ in range(INPUTS_PER_VARIANT):
+        x = spec.input_array(rng)
+        it = _run_int8sqz(content, x)
+        # TFLite's reference softmax aborts the process when a row's sum of
+        # exponentials reaches 512; the networks are built far from that
+        logits = it.get_tensor(softmax.inputs[0])
+        assert softmax_sum_of_exps(logits - logits_q.zero_point, logits_q.scale, 1.0).max() < 448
+        want = run_reference(content, [x], all_tensors=True)
+        for op in model.operators:
+            for t in op.outputs:
+                got = it.get_tensor(t)
+                assert got.dtype == want[t].dtype and got.shape == want[t].shape
+                if not np.array_equal(got, want[t]):
+                    diff = np.abs(got.astype(np.float64) - want[t].astype(np.float64))
+                    pytest.fail(
+                        f"{spec.name}: {op.describe()} output {model.tensor_label(t)} differs "
+                        f"from the reference in {int(np.count_nonzero(diff))} of {diff.size} "
+                        f"elements (max |diff| {diff.max()})"
+                    )
+        assert np.array_equal(it.get_tensor(model.outputs[0]), want[model.outputs[0]])
+
+
+@pytest.mark.parametrize("spec", VARIANTS, ids=lambda s: s.name)
+def test_network_is_a_realistic_quantized_model(spec):
+    """The variants exercise the kernels as a trained network would: the
+    activations use the int8 range, the classifier's output is not flat."""
+    content = _model(spec)
+    model = load_model(content)
+    names = [op.name for op in model.operators]
+    assert names.count("CONV_2D") == 26
+    assert names.count("MAX_POOL_2D") == 3 and names.count("CONCATENATION") == 8
+    assert names.count("MUL") == (9 if spec.batch_norm else 0)
+    assert names.count("ADD") == (9 if spec.batch_norm else 0) + (4 if spec.bypass else 0)
+    assert model.tensors[model.inputs[0]].shape == (1, spec.height, spec.width, 3)
+    assert model.tensors[model.outputs[0]].shape == (1, spec.num_classes)
+    x = spec.input_array(np.random.default_rng(spec.seed))
+    values = run_reference(content, [x], all_tensors=True)
+    probabilities = set()  # the softmax output and its conversion to the output type
+    for op in model.operators:
+        t = op.outputs[0]
+        if op.name == "SOFTMAX" or op.inputs[0] in probabilities:
+            probabilities.add(t)
+        distinct = len(np.unique(values[t]))
+        least = 3 if t in probabilities else 16
+        assert distinct >= least, f"{op.describe()}: {distinct} distinct values"
+    # per-channel weights, biases at input scale x weight scale
+    conv = next(op for op in model.operators if op.name == "CONV_2D")
+    w, b = model.tensors[conv.inputs[1]], model.tensors[conv.inputs[2]]
+    assert w.quantization.scales.size == w.shape[0] > 1
+    assert int(np.abs(w.data).max()) == 127
+    s_in = np.float64(model.tensors[conv.inputs[0]].quantization.scale)
+    assert np.allclose(b.quantization.scales, s_in * w.quantization.scales, rtol=1e-6)
+
+
+def test_networks_are_deterministic():
+    spec = SqueezeNetSpec("1.1", height=64, width=48, num_classes=10, seed=9)
+    assert squeezenet(spec) == squeezenet(spec)
+    assert squeezenet(spec) != squeezenet(SqueezeNetSpec("1.1", height=64, width=48,
+                                                         num_classes=10, seed=10))
