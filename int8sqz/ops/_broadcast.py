@@ -129,8 +129,8 @@ def loop_nest(out_shape, operands):
                 dims[-1][0] = inner_extent * extent
                 continue
         dims.append([extent, col])
-    if not dims:
-        dims.append([1, [0] * n])
+    if not dims:  # a single element: any stride will do; 1 takes the kernels' unit-stride path
+        dims.append([1, [1] * n])
     dims.reverse()
     shape = np.array([e for e, _ in dims], np.int64)
     strides = np.array([[col[k] for _, col in dims] for k in range(n)], np.int64).reshape(n, -1)

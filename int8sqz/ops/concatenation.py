@@ -1,5 +1,176 @@
-"""CONCATENATION: not implemented yet."""
+"""CONCATENATION of 1..N tensors along one axis (negative axes count from
+the end).
+
+Follows TFLite's ``concatenation.cc`` (``Prepare``, then
+``reference_ops::Concatenation`` or, for uint8, ``ConcatenationWithScaling``):
+
+- int8: ``Prepare`` rejects the model unless every input has exactly the
+  output's scale and zero point (float32 equality); the kernel copies.
+- uint8: an input with the output's scale and zero point is copied; any
+  other is rescaled element by element *in float32 at run time*:
+  ``scale = in_scale * (1.0f / out_scale)``, ``bias = -in_zero_point * scale``
+  (both float32, computed here), then ``round(x * scale + bias) + out_zp``
+  clamped to 0..255 (``kernels.concat.rescale_uint8``).
+- int32 and float32: copied.
+- A fused activation other than NONE is rejected, as TFLite does.
+- Rank-0 inputs are accepted only when all are constants and the axis is 0:
+  the output is their values side by side, copied raw (no rescaling, no
+  quantization check), as TFLite's constant-scalar path does.
+
+Aliasing rule (for a memory planner): an input may share memory with the
+output only if it is exactly its own slot of the output (same address and
+strides); that input is then not copied. The output may be a strided view.
+"""
+
+import numpy as np
+
+from ..kernels import concat as k
+from ._broadcast import c_strides, flat, loop_nest
+
+_TYPES = ("INT8", "UINT8", "INT32", "FLOAT32")
+
+
+def _legacy_params(tensor):
+    """TFLite's per-tensor ``params`` (``GetLegacyQuantization``): the scale
+    and zero point when the tensor has exactly one of each, else (0, 0)."""
+    q = tensor.quantization
+    if q.scales.size == 1 and q.zero_points.size == 1:
+        return np.float32(q.scales[0]), int(q.zero_points[0])
+    return np.float32(0.0), 0
 
 
 def prepare(op, ctx):
-    raise ctx.unsupported(op, "this operator is not implemented yet")
+    inputs = tuple(op.inputs)
+    dst = op.outputs[0] if len(op.outputs) == 1 else None
+    if not inputs or dst is None:
+        raise ctx.error(
+            op, f"has {len(inputs)} inputs and {len(op.outputs)} outputs, expected at least "
+            f"1 input and exactly 1 output"
+        )
+    for i, t in enumerate(inputs):
+        if t < 0:
+            raise ctx.error(op, f"input {i} is omitted, but it is required")
+    first = inputs[0]
+    type_name = ctx.check_type(op, first, _TYPES, "input 0")
+    for i, t in enumerate(inputs[1:], 1):
+        if ctx.tensor(t).type_name != type_name:
+            raise ctx.error(
+                op, f"input {i} {ctx.label(t)} has type {ctx.tensor(t).type_name}, expected "
+                f"{type_name} like input 0"
+            )
+    if ctx.tensor(dst).type_name != type_name:
+        raise ctx.error(
+            op, f"output {ctx.label(dst)} has type {ctx.tensor(dst).type_name}, expected "
+            f"{type_name} like the inputs"
+        )
+    activation = op.options.get("fused_activation_function", "NONE")
+    if activation != "NONE":
+        raise ctx.error(
+            op, f"has fused activation {activation}; TFLite's CONCATENATION accepts only NONE"
+        )
+    shapes = [tuple(ctx.shape(t)) for t in inputs]
+    rank = len(shapes[0])
+    axis = int(op.options.get("axis", 0))
+    given_axis = axis
+    if axis < 0:
+        axis += rank
+    if not (axis >= 0 and (axis < rank or (rank == 0 and axis == 0))):
+        raise ctx.error(
+            op, f"axis {given_axis} is out of range for inputs of rank {rank}"
+        )
+    for i, (t, s) in enumerate(zip(inputs, shapes)):
+        if len(s) != rank:
+            raise ctx.error(
+                op, f"input {i} {ctx.label(t)} has shape {list(s)}, expected rank {rank} "
+                f"like input 0"
+            )
+
+    if rank == 0:
+        if not all(ctx.tensor(t).is_constant for t in inputs):
+            raise ctx.error(
+                op, "its inputs are scalars (rank 0); TFLite concatenates scalars only when "
+                "all of them are constants"
+            )
+        return _prepare_constant_scalars(op, ctx, inputs, dst)
+
+    for i, (t, s) in enumerate(zip(inputs, shapes)):
+        for d in range(rank):
+            if d != axis and s[d] != shapes[0][d]:
+                raise ctx.error(
+                    op, f"input {i} {ctx.label(t)} has shape {list(s)}, expected "
+                    f"{list(shapes[0])} in every dimension but axis {axis}"
+                )
+    out_shape = list(shapes[0])
+    out_shape[axis] = sum(s[axis] for s in shapes)
+    out_shape = tuple(out_shape)
+    ctx.set_output_shape(op, dst, out_shape)
+
+    out_scale, out_zp = _legacy_params(ctx.tensor(dst))
+    if type_name == "INT8":
+        for i, t in enumerate(inputs):
+            scale, zp = _legacy_params(ctx.tensor(t))
+            if scale != out_scale or zp != out_zp:
+                raise ctx.error(
+                    op, f"input {i} {ctx.label(t)} has scale {float(scale)!r} and zero point "
+                    f"{zp}, but the output {ctx.label(dst)} has {float(out_scale)!r} and "
+                    f"{out_zp}; TFLite's int8 CONCATENATION does not rescale and rejects this"
+                )
+
+    # one step per input: a slot of the output, and how to fill it
+    steps = []
+    offset = 0
+    out_strides = c_strides(out_shape)
+    with np.errstate(all="ignore"):
+        inverse_out_scale = np.float32(1.0) / out_scale
+    for t, s in zip(inputs, shapes):
+        slot = (slice(None),) * axis + (slice(offset, offset + s[axis]),)
+        start = offset * out_strides[axis]
+        offset += s[axis]
+        rescale = None
+        if type_name == "UINT8":
+            scale, zp = _legacy_params(ctx.tensor(t))
+            if not (zp == out_zp and scale == out_scale):
+                with np.errstate(all="ignore"):
+                    f_scale = np.float32(scale * inverse_out_scale)
+                    f_bias = np.float32(np.float32(-zp) * f_scale)
+                nest = loop_nest(s, [(s, out_strides), (s, c_strides(s))])
+                rescale = (f_scale, f_bias, start, nest)
+        steps.append((t, slot, rescale))
+
+    def run(tensors):
+        o = tensors[dst]
+        for t, slot, rescale in steps:
+            src = tensors[t]
+            if rescale is None:
+                view = o[slot]
+                if not _same_memory(view, src):
+                    view[...] = src
+                continue
+            f_scale, f_bias, start, (shape, strides) = rescale
+            if o.flags.c_contiguous and src.flags.c_contiguous:
+                k.rescale_uint8(o.reshape(-1)[start:], src.reshape(-1), shape, strides,
+                                f_scale, f_bias, out_zp)
+            else:
+                (of, os), (sf, ss) = flat(o[slot]), flat(src)
+                shape, strides = loop_nest(src.shape, [(src.shape, os), (src.shape, ss)])
+                k.rescale_uint8(of, sf, shape, strides, f_scale, f_bias, out_zp)
+
+    return run
+
+
+def _same_memory(a, b) -> bool:
+    return (a.strides == b.strides and a.shape == b.shape
+            and a.__array_interface__["data"][0] == b.__array_interface__["data"][0])
+
+
+def _prepare_constant_scalars(op, ctx, inputs, dst):
+    """TFLite's path for constant scalars: the output is ``[len(inputs)]``,
+    each value copied as it is."""
+    ctx.set_output_shape(op, dst, (len(inputs),))
+    values = np.array([ctx.tensor(t).data.reshape(()) for t in inputs],
+                      dtype=ctx.tensor(dst).dtype)
+
+    def run(tensors):
+        tensors[dst][...] = values
+
+    return run
