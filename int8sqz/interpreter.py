@@ -31,9 +31,16 @@ class Interpreter:
     def __init__(self, model_path=None, model_content=None, *,
                  experimental_preserve_all_tensors: bool = False,
                  num_threads: int | None = None,
-                 max_activation_bytes: int = DEFAULT_MAX_ACTIVATION_BYTES):
+                 max_activation_bytes: int = DEFAULT_MAX_ACTIVATION_BYTES,
+                 arena: str | None = None):
         if (model_path is None) == (model_content is None):
             raise InterpreterError("give exactly one of model_path and model_content")
+        if arena not in (None, "tflm", "optimized"):
+            raise InterpreterError(f"arena={arena!r}: expected None, 'tflm' or 'optimized'")
+        # arena: place the activations in one byte array at a memory planner's
+        # offsets (int8sqz.arena); intermediates are then overwritten when reused
+        self._arena = arena
+        self._skip = frozenset()
         source = model_content if model_content is not None else model_path
         self._model: Model = load_model(source)
         self._preserve_all_tensors = bool(experimental_preserve_all_tensors)
@@ -108,16 +115,24 @@ class Interpreter:
         for t in self._model.tensors:
             if t.is_constant:
                 arrays[t.index] = t.data
+        self._skip = frozenset()
+        if self._arena is not None:
+            from .arena import place_activations
+
+            plan, _ = place_activations(self._model, self._shapes, self._arena, arrays)
+            self._skip = frozenset(plan.skip_ops)  # copy-free concatenations
         for i in self._activation_indices():
-            arrays[i] = np.zeros(self._shapes[i], dtype=self._model.tensors[i].dtype)
+            if arrays[i] is None:
+                arrays[i] = np.zeros(self._shapes[i], dtype=self._model.tensors[i].dtype)
         self._arrays = arrays
 
     def invoke(self) -> None:
         if self._arrays is None:
             raise InterpreterError("invoke() called before allocate_tensors()")
         arrays = self._arrays
-        for node in self._nodes:
-            node(arrays)
+        for k, node in enumerate(self._nodes):
+            if k not in self._skip:
+                node(arrays)
 
     def _check_index(self, tensor_index) -> int:
         try:
