@@ -31,6 +31,14 @@ def test_feature_maps(op, data):
     S.check_case(data.draw(S.binary_cases(op, realistic=True), label="case"))
 
 
+@pytest.mark.parametrize("op", ["MUL", "ADD"])
+@given(data=S.st.data())
+def test_uint8(op, data):
+    realistic = data.draw(S.st.booleans(), label="realistic")
+    S.check_case(data.draw(S.binary_cases(op, realistic=realistic, type_name="UINT8"),
+                           label="case"))
+
+
 def _binary(op, s1, s2, so, out_scale=0.05):
     g = GraphBuilder()
     a = g.input("a", s1, "INT8", scale=0.1, zero_point=2)

@@ -19,3 +19,8 @@ def test_mean_any_axes(case):
 @given(S.mean_cases(realistic=True))
 def test_mean_global_average_pool(case):
     S.check_case(case)
+
+
+@given(S.mean_cases(type_name="UINT8"))
+def test_uint8_mean(case):
+    S.check_case(case)

@@ -23,6 +23,12 @@ def test_softmax_of_logits(case):
     S.check_case(case)
 
 
+@given(S.st.data())
+def test_uint8_softmax(data):
+    realistic = data.draw(S.st.booleans(), label="realistic")
+    S.check_case(data.draw(S.softmax_cases(realistic, type_name="UINT8"), label="case"))
+
+
 @pytest.mark.parametrize("out_q, outcome", [
     ((1 / 256, -128), "equal"),
     ((1 / 255, -128), "refused"),  # int8 output must be scale 1/256 ...

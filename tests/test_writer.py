@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from int8sqz import Interpreter, load_model
+from int8sqz.testing.networks import SqueezeNetSpec, squeezenet
 from int8sqz.testing.reference import run_micro, run_reference
 from int8sqz.testing.writer import (
     GraphBuilder, ModelDef, OperatorDef, TensorDef, model_def, rewrite_model, write_model,
@@ -274,3 +275,19 @@ def test_round_trip_random_descriptions(md):
     # describing the loaded model and writing it again is a fixed point
     again = write_model(model_def(model))
     assert write_model(model_def(load_model(again))) == again
+
+
+@pytest.mark.parametrize("spec", [
+    SqueezeNetSpec("1.0", height=64, width=80, num_classes=10, bypass=True,
+                   input_type="UINT8", output_type="FLOAT32", seed=3),
+    SqueezeNetSpec("1.1", height=72, width=56, num_classes=7, batch_norm=True,
+                   input_type="FLOAT32", output_type="UINT8", seed=4),
+], ids=lambda s: s.name)
+def test_written_networks_run_the_same_in_both_references(spec):
+    """Every operator int8sqz supports, written by the writer, in both runtimes."""
+    content = squeezenet(spec)
+    x = spec.input_array(np.random.default_rng(5))
+    want = run_reference(content, [x])[0]
+    got = run_micro(content, [x])[0]
+    assert got.dtype == want.dtype and np.array_equal(got, want)
+    assert len(np.unique(want)) > 2

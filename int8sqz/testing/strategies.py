@@ -49,7 +49,11 @@ class Case:
         shapes = [f"{a.dtype.name}{list(a.shape)}" for a in self.inputs]
         return f"{self.op} inputs={shapes} " + ", ".join(f"{k}={v}" for k, v in self.params.items())
 
-    __repr__ = describe  # hypothesis prints the falsifying case without its bytes
+    # hypothesis prints the falsifying case as this description, without its bytes
+    __repr__ = describe
+
+    def _repr_pretty_(self, printer, cycle):
+        printer.text(self.describe())
 
     def save(self, directory) -> str:
         """Write the model and its inputs (``<op>_<hash>.tflite`` and ``.npz``)."""
@@ -278,7 +282,7 @@ def concatenation_cases(draw, type_name: str = "INT8", same_quantization: bool =
 # -- MEAN ----------------------------------------------------------------------------------
 
 @st.composite
-def mean_cases(draw, realistic: bool = False):
+def mean_cases(draw, realistic: bool = False, type_name: str = "INT8"):
     """MEAN over any set of axes (negative, repeated, none, all), or with
     ``realistic`` the global average pool of a CNN (axes 1 and 2 of NHWC)."""
     if realistic:
@@ -300,52 +304,54 @@ def mean_cases(draw, realistic: bool = False):
     else:
         out_shape = tuple(d for i, d in enumerate(shape) if i not in reduced)
     in_scale = draw(log_uniform(2**-10, 2.0))
-    in_zp = draw(zero_points("INT8"))
+    in_zp = draw(zero_points(type_name))
     same = draw(st.booleans())
     out_scale = in_scale if same else float(np.float32(in_scale * 2.0 ** draw(st.floats(-3, 3))))
-    out_zp = in_zp if same and draw(st.booleans()) else draw(zero_points("INT8"))
+    out_zp = in_zp if same and draw(st.booleans()) else draw(zero_points(type_name))
     g = GraphBuilder()
-    x = g.input("input", shape, "INT8", scale=in_scale, zero_point=in_zp)
+    x = g.input("input", shape, type_name, scale=in_scale, zero_point=in_zp)
     ax = g.constant("axes", np.array(axes, np.int32).reshape(len(axes)))
-    y = g.tensor("output", out_shape, "INT8", scale=out_scale, zero_point=out_zp)
+    y = g.tensor("output", out_shape, type_name, scale=out_scale, zero_point=out_zp)
     g.operator("MEAN", [x, ax], y, keep_dims=keep_dims)
     g.output(y)
-    data = draw(int_data("INT8", shape, in_zp))
+    data = draw(int_data(type_name, shape, in_zp))
     return Case("MEAN", g.build(), [data], dict(
-        realistic=realistic, shape=shape, axes=axes, keep_dims=keep_dims, in_q=(in_scale, in_zp),
-        out_q=(out_scale, out_zp)))
+        type=type_name, realistic=realistic, shape=shape, axes=axes, keep_dims=keep_dims,
+        in_q=(in_scale, in_zp), out_q=(out_scale, out_zp)))
 
 
 # -- SOFTMAX -------------------------------------------------------------------------------
 
 @st.composite
-def softmax_cases(draw, realistic: bool = False):
+def softmax_cases(draw, realistic: bool = False, type_name: str = "INT8"):
     """SOFTMAX over the last axis; ``realistic``: a classifier's logits
     (1, classes), beta 1, logits spanning a few units."""
     if realistic:
         shape = (1, draw(st.integers(2, 1000)))
         beta = 1.0
         in_scale = draw(log_uniform(2**-6, 0.5))
-        in_zp = draw(st.integers(-128, 40))
+        in_zp = draw(st.integers(-128, 40)) + (0 if type_name == "INT8" else 128)
     else:
         rank = draw(st.integers(1, 4))
         shape = tuple(draw(st.lists(st.integers(1, 4), min_size=rank - 1, max_size=rank - 1)))
         shape += (draw(st.integers(1, 40)),)
         beta = draw(st.one_of(st.just(1.0), log_uniform(2**-4, 2**4)))
         in_scale = draw(log_uniform(2**-10, 2.0))
-        in_zp = draw(zero_points("INT8"))
+        in_zp = draw(zero_points(type_name))
     g = GraphBuilder()
-    x = g.input("input", shape, "INT8", scale=in_scale, zero_point=in_zp)
-    y = g.tensor("output", shape, "INT8", scale=1.0 / 256, zero_point=-128)
+    x = g.input("input", shape, type_name, scale=in_scale, zero_point=in_zp)
+    # TFLite requires the output scale 1/256 and zero point -128 (int8) or 0 (uint8)
+    y = g.tensor("output", shape, type_name, scale=1.0 / 256,
+                 zero_point=-128 if type_name == "INT8" else 0)
     g.operator("SOFTMAX", [x], y, beta=beta)
     g.output(y)
-    data = draw(int_data("INT8", shape, in_zp))
+    data = draw(int_data(type_name, shape, in_zp))
     # TFLite's reference aborts the process (gemmlowp's RoundingDivideByPOT asserts
     # an exponent <= 31) when a row's sum of exponentials reaches 512, e.g. 512
     # equal logits: such inputs have no reference output. Keep well below.
     assume(softmax_sum_of_exps(data, in_scale, beta).max(initial=0.0) < 448.0)
     return Case("SOFTMAX", g.build(), [data], dict(
-        realistic=realistic, shape=shape, beta=beta, in_q=(in_scale, in_zp)))
+        type=type_name, realistic=realistic, shape=shape, beta=beta, in_q=(in_scale, in_zp)))
 
 
 def softmax_sum_of_exps(q, scale: float, beta: float) -> np.ndarray:
@@ -390,10 +396,13 @@ def nhwc_broadcast_shapes(draw):
 
 
 @st.composite
-def binary_cases(draw, op: str, max_rank: int = 4, realistic: bool = False):
-    """MUL or ADD of two int8 tensors. ``realistic``: NHWC feature maps,
-    moderate zero points and scales, NONE or RELU; otherwise any broadcast
-    pattern up to ``max_rank`` and any quantization."""
+def binary_cases(draw, op: str, max_rank: int = 4, realistic: bool = False,
+                 type_name: str = "INT8"):
+    """MUL or ADD of two int8 (or uint8) tensors. ``realistic``: NHWC feature
+    maps, moderate zero points and scales, NONE or RELU; otherwise any
+    broadcast pattern up to ``max_rank`` and any quantization."""
+    t = type_name
+    shift = 0 if t == "INT8" else 128
     if realistic:
         s1, s2, so = draw(nhwc_broadcast_shapes())
         a_scale = draw(log_uniform(2**-8, 0.5))
@@ -410,34 +419,34 @@ def binary_cases(draw, op: str, max_rank: int = 4, realistic: bool = False):
         out_scale = max(a_scale, b_scale) * 2.0 ** draw(st.floats(lo, hi))
     out_scale = float(np.float32(out_scale))
     if realistic:
-        a_zp, b_zp, o_zp = (draw(st.integers(-128, 40)) for _ in range(3))
+        a_zp, b_zp, o_zp = (draw(st.integers(-128, 40)) + shift for _ in range(3))
         activation = draw(st.sampled_from(["NONE", "RELU"]))
     else:
-        a_zp, b_zp, o_zp = (draw(zero_points("INT8")) for _ in range(3))
+        a_zp, b_zp, o_zp = (draw(zero_points(t)) for _ in range(3))
         activation = draw(activations())
     second_constant = draw(st.booleans())
     g = GraphBuilder()
-    a = g.input("a", s1, "INT8", scale=a_scale, zero_point=a_zp)
-    b_data = draw(int_data("INT8", s2, b_zp))
+    a = g.input("a", s1, t, scale=a_scale, zero_point=a_zp)
+    b_data = draw(int_data(t, s2, b_zp))
     if second_constant:
         b = g.constant("b", b_data, scale=b_scale, zero_point=b_zp)
     else:
-        b = g.input("b", s2, "INT8", scale=b_scale, zero_point=b_zp)
-    y = g.tensor("output", so, "INT8", scale=out_scale, zero_point=o_zp)
+        b = g.input("b", s2, t, scale=b_scale, zero_point=b_zp)
+    y = g.tensor("output", so, t, scale=out_scale, zero_point=o_zp)
     g.operator(op, [a, b], y, fused_activation_function=activation)
     g.output(y)
-    datas = [draw(int_data("INT8", s1, a_zp))]
+    datas = [draw(int_data(t, s1, a_zp))]
     if not second_constant:
         datas.append(b_data)
     return Case(op, g.build(), datas, dict(
-        realistic=realistic, shapes=(s1, s2, so), constant_b=second_constant, activation=activation,
-        a_q=(a_scale, a_zp), b_q=(b_scale, b_zp), out_q=(out_scale, o_zp)))
+        type=t, realistic=realistic, shapes=(s1, s2, so), constant_b=second_constant,
+        activation=activation, a_q=(a_scale, a_zp), b_q=(b_scale, b_zp), out_q=(out_scale, o_zp)))
 
 
 # -- QUANTIZE and DEQUANTIZE ---------------------------------------------------------------
 
 QUANTIZE_PAIRS = (("FLOAT32", "INT8"), ("FLOAT32", "UINT8"), ("UINT8", "INT8"),
-                  ("INT8", "UINT8"), ("INT8", "INT8"))
+                  ("INT8", "UINT8"), ("INT8", "INT8"), ("UINT8", "UINT8"))
 
 
 @st.composite
