@@ -25,7 +25,8 @@ def rescale_uint8(out, src, shape, strides, scale, bias, out_zero_point):
 
     The loop nest (``shape``, ``strides``) has two operands, the output slot
     (0) and the input (1); both arrays start at their first element.
-    Aliasing: ``out`` must not overlap ``src``.
+    Aliasing rule: ``out`` (the output slot) must not overlap ``src``; the
+    rescaling cannot run in place.
     """
     last = shape.size - 1
     n = shape[last]

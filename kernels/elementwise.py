@@ -67,7 +67,10 @@ def add(out, a, b, shape, strides, offset_a, multiplier_a, shift_a, offset_b, mu
     apply the same ``AddFunc`` arithmetic to every element. An input that is
     constant along a row is rescaled once per row (the integers are the same).
 
-    Aliasing: see the module docstring (in place is safe)."""
+    Aliasing rule: safe in place. ``out`` may be the memory of ``a`` or ``b``
+    when that input has the output's shape and strides: each output element
+    is written only after the input elements at the same position were read.
+    ``out`` must not overlap a broadcast input or an input laid out otherwise."""
     last = shape.size - 1
     n = shape[last]
     so, sa, sb = strides[0, last], strides[1, last], strides[2, last]
@@ -117,7 +120,10 @@ def mul(out, a, b, shape, strides, offset_a, offset_b, out_multiplier, out_shift
     and ``reference_ops::Mul`` / ``BroadcastMul6DSlow`` (uint8): the same
     arithmetic (``mul_one``) on every path.
 
-    Aliasing: see the module docstring (in place is safe)."""
+    Aliasing rule: safe in place. ``out`` may be the memory of ``a`` or ``b``
+    when that input has the output's shape and strides: each output element
+    is written only after the input elements at the same position were read.
+    ``out`` must not overlap a broadcast input or an input laid out otherwise."""
     last = shape.size - 1
     n = shape[last]
     so, sa, sb = strides[0, last], strides[1, last], strides[2, last]
