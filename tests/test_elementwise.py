@@ -229,6 +229,18 @@ def test_extreme_scale_ratios_match_reference():
         assert np.array_equal(ref, oracle(name, a, b, q, "NONE", "INT8")), name
 
 
+@pytest.mark.parametrize("name", ["ADD", "MUL"])
+@pytest.mark.parametrize("activation", ["TANH", "SIGN_BIT"])
+def test_other_fused_activations_are_ignored_as_tflite_does(name, activation):
+    a = np.arange(-128, 128, dtype=np.int8).reshape(16, 16)
+    b = a.T.copy()
+    q = ((0.05, -3), (0.02, 9), (0.03 if name == "ADD" else 0.001, 4))
+    content = binary_model(name, a.shape, b.shape, "INT8", *q, activation)
+    ref = run_reference(content, [a, b])[0]
+    assert np.array_equal(run_op(content, a, b), ref)
+    assert np.array_equal(ref, oracle(name, a, b, q, "NONE", "INT8"))
+
+
 # -- rejections ------------------------------------------------------------------------------
 
 def test_rejections_name_the_operator():
@@ -238,7 +250,6 @@ def test_rejections_name_the_operator():
         (binary_model("MUL", (2, 1, 2, 1, 2, 1, 2, 1, 2), (1, 2, 1, 2, 1, 2, 1, 2, 1), "INT8", *q),
          UnsupportedError, "at most 8"),
         (binary_model("ADD", (3,), (3,), "INT8", (1.0, 0), (1.0, 0), (1e-7, 0)), ModelError, "multiplier"),
-        (binary_model("MUL", (3,), (3,), "INT8", *q, activation="TANH"), UnsupportedError, "TANH"),
         (binary_model("MUL", (3,), (3,), "INT8", *q[:2], (1e-9, 0), activation="RELU6"),
          ModelError, "does not fit an int32"),
     ]

@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from ..errors import InternalError, UnsupportedError
-from ._common import activation_range
+from ._common import INT_RANGES, activation_range
 
 #: TFLite's reference broadcast loop (``BroadcastBinaryOpSimple``) aborts the
 #: process on broadcasts of more dimensions than this (``kMaxRank``)
@@ -185,8 +185,14 @@ def fused_activation_range(op, ctx, scale: float, zero_point: int, type_name: st
     """``CalculateActivationRangeQuantized``, with TFLite's check that each
     bound, ``round(f / scale)`` in float32, lies in [-2**31, 2**31] (it
     refuses to prepare otherwise). 2**31 itself passes that check and is then
-    cast to int32, which C leaves undefined: refused here too."""
+    cast to int32, which C leaves undefined: refused here too.
+
+    Any other fused activation (TANH, SIGN_BIT) gets the type's full range:
+    TFLite's quantized ADD and MUL ignore it (checked against the reference
+    runtime), and so does int8sqz."""
     activation = op.options.get("fused_activation_function", "NONE")
+    if activation not in _ACTIVATION_POINTS:
+        return INT_RANGES[type_name]
     for f in _ACTIVATION_POINTS.get(activation, ()):
         with np.errstate(all="ignore"):
             q = float(np.float32(f) / np.float32(scale))
