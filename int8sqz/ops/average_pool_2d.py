@@ -1,5 +1,13 @@
-"""AVERAGE_POOL_2D: not implemented yet."""
+"""AVERAGE_POOL_2D on int8 and uint8, as TFLite's reference kernels
+(``reference_integer_ops::AveragePool``, ``reference_ops::AveragePool``):
+the sum over each window clamped to the image, divided by the number of
+input pixels in it with rounding half away from zero, then the fused
+activation. Input and output must share scale and zero point (TFLite's
+Prepare asserts it; the kernel does not requantize)."""
+
+from ..kernels import pool as k
+from ._padding import prepare_pool
 
 
 def prepare(op, ctx):
-    raise ctx.unsupported(op, "this operator is not implemented yet")
+    return prepare_pool(op, ctx, k.average_pool_2d, "AVERAGE_POOL_2D")

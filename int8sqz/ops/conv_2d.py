@@ -11,10 +11,9 @@ scale is ``double(input_scale) * double(filter_scale) / double(output_scale)``
 ``QuantizeMultiplier`` turns it into a multiplier and shift; a per-tensor
 filter scale is broadcast to every channel.
 
-One difference from TFLite: an omitted bias (input 2 given as -1, or only two
-inputs) is accepted and means a zero bias, as TFLite Micro and the reference
-kernel itself (``bias_data == nullptr``) treat it; TFLite's ``conv.cc``
-Prepare refuses such a node.
+The bias is required, as TFLite's ``conv.cc`` Prepare requires it (a node
+with two inputs, or with input 2 omitted as -1, fails there), although the
+reference kernel itself and TFLite Micro would treat a missing bias as zero.
 """
 
 import math
@@ -37,7 +36,12 @@ _AXPY_MIN_OUT = 16
 def prepare(op, ctx):
     ctx.check_arity(op, (2, 3))
     src, flt = op.inputs[0], op.inputs[1]
-    bias_index = op.inputs[2] if len(op.inputs) == 3 else -1
+    if len(op.inputs) < 3 or op.inputs[2] < 0:
+        raise ctx.error(
+            op, "has no bias (input 2), but TFLite's CONV_2D requires one (an int32 tensor "
+            "with one value per output channel)"
+        )
+    bias_index = op.inputs[2]
     dst = op.outputs[0]
 
     in_type = ctx.check_type(op, src, ("INT8",), "input")
@@ -77,22 +81,20 @@ def prepare(op, ctx):
     dil_w = positive_option(op, ctx, "dilation_wfactor")
     padding = padding_option(op, ctx)
 
-    bias = np.zeros(out_c, np.int32)
-    if bias_index >= 0:
-        ctx.check_type(op, bias_index, ("INT32",), "bias")
-        bq = ctx.tensor(bias_index).quantization
-        if bq.zero_points.size == 1 and int(bq.zero_points[0]) != 0:
-            raise ctx.error(
-                op, f"bias {ctx.label(bias_index)} has zero point {int(bq.zero_points[0])}, "
-                f"expected 0"
-            )
-        data = ctx.constant(op, bias_index, "bias")
-        if data.size != out_c:
-            raise ctx.error(
-                op, f"bias {ctx.label(bias_index)} has {data.size} elements, expected one "
-                f"per output channel ({out_c})"
-            )
-        bias = np.ascontiguousarray(data.reshape(-1), dtype=np.int32)
+    ctx.check_type(op, bias_index, ("INT32",), "bias")
+    bq = ctx.tensor(bias_index).quantization
+    if bq.zero_points.size == 1 and int(bq.zero_points[0]) != 0:
+        raise ctx.error(
+            op, f"bias {ctx.label(bias_index)} has zero point {int(bq.zero_points[0])}, "
+            f"expected 0"
+        )
+    data = ctx.constant(op, bias_index, "bias")
+    if data.size != out_c:
+        raise ctx.error(
+            op, f"bias {ctx.label(bias_index)} has {data.size} elements, expected one "
+            f"per output channel ({out_c})"
+        )
+    bias = np.ascontiguousarray(data.reshape(-1), dtype=np.int32)
 
     if fq.scales.size not in (1, out_c):
         raise ctx.error(

@@ -1,0 +1,112 @@
+"""MAX_POOL_2D and AVERAGE_POOL_2D on int8 and uint8.
+
+One output row at a time: the row's results are accumulated over the
+windows (clamped to the image, as the reference clamps them) into the int32
+scratch ``row`` [OW, C], then clamped to the activation range and written.
+The channel axis is the inner loop, so it vectorizes when the arrays are
+contiguous.
+
+Aliasing rule (both kernels): outputs are produced in row-major order
+(batch, then output row y, then x); every input row that output row y needs
+is read before any element of output row y is written, and nothing outside
+output row y is written while it is produced. ``x`` and ``out`` may be
+strided views; both are indexed 4-D, never reshaped.
+"""
+
+from ._jit import kernel
+
+#: layout of the ``params`` int64 vector
+(P_STRIDE_H, P_STRIDE_W, P_FILTER_H, P_FILTER_W, P_PAD_H, P_PAD_W, P_ACT_MIN, P_ACT_MAX,
+ P_LOWEST) = range(9)
+N_PARAMS = 9
+
+
+@kernel
+def _write_row(row, out, b, oy, act_min, act_max):
+    orow = out[b, oy]
+    for ox in range(out.shape[2]):
+        r = row[ox]
+        o = orow[ox]
+        for c in range(out.shape[3]):
+            o[c] = min(max(r[c], act_min), act_max)
+
+
+@kernel
+def max_pool_2d(x, out, params, row):
+    """Follows ``reference_integer_ops::MaxPool`` (int8) and
+    ``reference_ops::MaxPool`` (uint8): the maximum over the window's pixels
+    inside the image, starting from the type's lowest value
+    (``params[P_LOWEST]``), then the activation clamp."""
+    in_h = x.shape[1]
+    in_w = x.shape[2]
+    channels = x.shape[3]
+    stride_h = params[P_STRIDE_H]
+    stride_w = params[P_STRIDE_W]
+    filt_h = params[P_FILTER_H]
+    filt_w = params[P_FILTER_W]
+    lowest = params[P_LOWEST]
+    for b in range(out.shape[0]):
+        for oy in range(out.shape[1]):
+            y0 = oy * stride_h - params[P_PAD_H]
+            fy0 = max(0, -y0)
+            fy1 = min(filt_h, in_h - y0)
+            for ox in range(out.shape[2]):
+                x0 = ox * stride_w - params[P_PAD_W]
+                fx0 = max(0, -x0)
+                fx1 = min(filt_w, in_w - x0)
+                r = row[ox]
+                for c in range(channels):
+                    r[c] = lowest
+                for fy in range(fy0, fy1):
+                    src = x[b, y0 + fy]
+                    for fx in range(fx0, fx1):
+                        s = src[x0 + fx]
+                        for c in range(channels):
+                            r[c] = max(r[c], s[c])
+            _write_row(row, out, b, oy, params[P_ACT_MIN], params[P_ACT_MAX])
+
+
+@kernel
+def average_pool_2d(x, out, params, row):
+    """Follows ``reference_integer_ops::AveragePool`` (int8) and
+    ``reference_ops::AveragePool`` (uint8): the sum over the window's pixels
+    inside the image divided by their count, rounded half away from zero,
+    then the activation clamp. Prepare guarantees every window holds a pixel
+    (the reference fails at run time otherwise)."""
+    in_h = x.shape[1]
+    in_w = x.shape[2]
+    channels = x.shape[3]
+    stride_h = params[P_STRIDE_H]
+    stride_w = params[P_STRIDE_W]
+    filt_h = params[P_FILTER_H]
+    filt_w = params[P_FILTER_W]
+    for b in range(out.shape[0]):
+        for oy in range(out.shape[1]):
+            y0 = oy * stride_h - params[P_PAD_H]
+            fy0 = max(0, -y0)
+            fy1 = min(filt_h, in_h - y0)
+            for ox in range(out.shape[2]):
+                x0 = ox * stride_w - params[P_PAD_W]
+                fx0 = max(0, -x0)
+                fx1 = min(filt_w, in_w - x0)
+                r = row[ox]
+                for c in range(channels):
+                    r[c] = 0
+                for fy in range(fy0, fy1):
+                    src = x[b, y0 + fy]
+                    for fx in range(fx0, fx1):
+                        s = src[x0 + fx]
+                        for c in range(channels):
+                            r[c] += s[c]
+                count = max(fy1 - fy0, 0) * max(fx1 - fx0, 0)
+                if count == 0:
+                    continue
+                half = count // 2
+                for c in range(channels):
+                    acc = r[c]
+                    # the reference's C division truncates toward zero
+                    if acc > 0:
+                        r[c] = (acc + half) // count
+                    else:
+                        r[c] = -((half - acc) // count)
+            _write_row(row, out, b, oy, params[P_ACT_MIN], params[P_ACT_MAX])
