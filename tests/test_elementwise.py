@@ -250,6 +250,8 @@ def test_rejections_name_the_operator():
         (binary_model("MUL", (2, 1, 2, 1, 2, 1, 2, 1, 2), (1, 2, 1, 2, 1, 2, 1, 2, 1), "INT8", *q),
          UnsupportedError, "at most 8"),
         (binary_model("ADD", (3,), (3,), "INT8", (1.0, 0), (1.0, 0), (1e-7, 0)), ModelError, "multiplier"),
+        (binary_model("MUL", (3,), (3,), "INT8", (1.0, 0), (1.0, 0), (1e-10, 0)), UnsupportedError,
+         "left shift of 34"),
         (binary_model("MUL", (3,), (3,), "INT8", *q[:2], (1e-9, 0), activation="RELU6"),
          ModelError, "does not fit an int32"),
     ]
