@@ -95,7 +95,8 @@ def validate_plan(plan: MemoryPlan) -> None:
         label = model.tensor_label(i)
         pl = plan.placements.get(i)
         if pl is None:
-            raise PlanError(f"{model.source}: {label} needs memory but the plan has no place for it")
+            raise PlanError(
+                f"{model.source}: {label} needs memory but the plan has no place for it")
         t = model.tensors[i]
         itemsize = t.dtype.itemsize
         nbytes = tensor_nbytes(model, i, shapes)
@@ -138,7 +139,8 @@ def validate_plan(plan: MemoryPlan) -> None:
                                and _is_c_contiguous(plb, shapes[b], isb))
             if not both_contiguous and not share_bytes(a, b):
                 continue
-            reason = allowed_sharing(plan, lifetimes, a, b) or allowed_sharing(plan, lifetimes, b, a)
+            reason = (allowed_sharing(plan, lifetimes, a, b)
+                      or allowed_sharing(plan, lifetimes, b, a))
             if reason is None:
                 la, lb = lta, ltb
                 raise PlanError(
@@ -231,7 +233,8 @@ def _concat_slice_ok(plan, lifetimes, a, out, op_index) -> bool:
     isz = model.tensors[out].dtype.itemsize
     if not _is_c_contiguous(po, shapes[out], isz):
         return False
-    return pa.offset == po.offset + start * po.strides[axis] and tuple(pa.strides) == tuple(po.strides)
+    return (pa.offset == po.offset + start * po.strides[axis]
+            and tuple(pa.strides) == tuple(po.strides))
 
 
 # ---------------------------------------------------------------------------------

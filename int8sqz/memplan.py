@@ -280,10 +280,14 @@ def format_svg(rep: dict, title: str | None = None) -> str:
         px = x(pk["operator"])
         out.append(f'<rect x="{px}" y="{top}" width="{col}" height="{plot_h}" '
                    f'fill="#ffdddd" stroke="none"/>')
-        out.append(f'<text x="{px + col / 2}" y="{top - 10}" text-anchor="middle" fill="#c00000" '
+        anchor = "start" if px < width / 2 else "end"
+        tx = px if anchor == "start" else px + col
+        out.append(f'<text x="{tx}" y="{top - 10}" text-anchor="{anchor}" fill="#c00000" '
                    f'font-weight="bold">peak: operator {pk["operator"]} ({pk["name"]}), '
                    f'{pk["live_bytes"]:,} bytes live</text>')
-    # tensors, slices last so that they sit on top of their concatenation
+    # tensors, slices last so that they sit on top of their concatenation;
+    # the labels after every rectangle, so that none is hidden
+    labels = []
     for t in sorted(tensors, key=lambda t: "slice_of" in t):
         x0, x1 = x(t["first_op"]), x(t["last_op"] + 1)
         y0, y1 = y(t["end"]), y(t["offset"])
@@ -301,20 +305,27 @@ def format_svg(rep: dict, title: str | None = None) -> str:
             lines = [f'#{t["index"]}', f'slice of #{t["slice_of"]}']
         else:
             lines = [f'#{t["index"]}', what, _short_bytes(t["bytes"])]
-        wpx = x1 - x0 - 4
+        # room for the label: up to the next rectangle that starts further
+        # right within this one's span and shares some of its offsets
+        stop = t["last_op"] + 1
+        for u in tensors:
+            if (t["first_op"] < u["first_op"] < stop and u["offset"] < t["end"]
+                    and t["offset"] < u["end"]):
+                stop = u["first_op"]
+        wpx = x(stop) - x0 - 4
         written = 0
         for k, text in enumerate(lines):
             if (k + 1) * 12 + 2 > h or 6.3 * len(text) > wpx:
                 break
-            out.append(f'<text x="{x0 + 3}" y="{y0 + 12 * (k + 1):.2f}">'
-                       f'{html.escape(text)}</text>')
+            labels.append(f'<text x="{x0 + 3}" y="{y0 + 12 * (k + 1):.2f}">'
+                          f'{html.escape(text)}</text>')
             written += 1
         rest = " ".join(lines[written:])
         if 0 < written < len(lines) and wpx >= 12 and 6.3 * len(rest) + 12 * written + 6 <= h:
             # a tall narrow tensor: the rest of its label runs down its left side
             cx, cy = x0 + 5, y0 + 12 * written + 6
-            out.append(f'<text x="{cx:.2f}" y="{cy:.2f}" transform="rotate(90 {cx:.2f} '
-                       f'{cy:.2f})">{html.escape(rest)}</text>')
+            labels.append(f'<text x="{cx:.2f}" y="{cy:.2f}" transform="rotate(90 {cx:.2f} '
+                          f'{cy:.2f})">{html.escape(rest)}</text>')
     for sc in rep.get("scratch", ()):
         x0, x1 = x(sc["first_op"]), x(sc["last_op"] + 1)
         y0, y1 = y(sc["end"]), y(sc["offset"])
@@ -322,6 +333,10 @@ def format_svg(rep: dict, title: str | None = None) -> str:
                    f'height="{max(y1 - y0, 0.8):.2f}" fill="#888888" stroke="#333" '
                    f'stroke-width="0.6"><title>{html.escape(sc["name"])}: {sc["bytes"]} bytes '
                    f'at offset {sc["offset"]}</title></rect>')
+    out.append('<g paint-order="stroke" stroke="white" stroke-width="3" '
+               'stroke-linejoin="round">')
+    out.extend(labels)
+    out.append("</g>")
     if pk is not None:  # the peak column's outline on top of the tensors
         px = x(pk["operator"])
         out.append(f'<rect x="{px}" y="{top}" width="{col}" height="{plot_h}" fill="none" '

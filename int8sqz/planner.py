@@ -296,10 +296,6 @@ class Placement:
     inplace_of: int | None = None  # tensor whose bytes this one reuses in place
     overlaps: int | None = None  # input this output may partly overwrite
 
-    @property
-    def contiguous_end(self) -> int:
-        return self.offset + self.nbytes
-
 
 @dataclass
 class Lifetime:
@@ -490,7 +486,8 @@ def _plan_tflm(model, shapes, lifetimes, nbytes, notes) -> MemoryPlan:
     placements = {}
     for k, i in enumerate(order):
         t = model.tensors[i]
-        placements[i] = Placement(i, nbytes[i], offsets[k], _c_strides(shapes[i], t.dtype.itemsize), k)
+        strides = _c_strides(shapes[i], t.dtype.itemsize)
+        placements[i] = Placement(i, nbytes[i], offsets[k], strides, k)
     scratch = [
         Scratch(op_index, size, offsets[len(order) + k], Lifetime(op_index + 1, op_index + 1))
         for k, (op_index, size) in enumerate(requests)
@@ -505,7 +502,9 @@ def _plan_tflm(model, shapes, lifetimes, nbytes, notes) -> MemoryPlan:
 
 #: producers whose kernels write their output through 4-D indexing, so the
 #: output may be a strided slice of a concatenation's buffer: kernels/conv.py
-#: and kernels/pool.py state "output indexed 4-D (strided views OK)".
+#: ("either may be a strided view (both are indexed 4-D, never reshaped)")
+#: and kernels/pool.py ("x and out may be strided views; both are indexed
+#: 4-D, never reshaped").
 STRIDED_OUTPUT_PRODUCERS = ("CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D")
 
 #: operators that may run in place (output at its input's offset):
@@ -641,11 +640,13 @@ ROW_ORDER_KERNELS = {
     # output row y is written, and nothing outside output row y is written
     # while it is produced"
     "CONV_2D": ("kernels/conv.py", True),
-    # kernels/pool.py: row-major order (batch, row); an output row's reads
-    # and writes may interleave, so the row must not overwrite any input row
-    # it reads itself
-    "MAX_POOL_2D": ("kernels/pool.py", False),
-    "AVERAGE_POOL_2D": ("kernels/pool.py", False),
+    # kernels/pool.py, max_pool_2d and average_pool_2d: "outputs are
+    # produced in row-major order (batch, then output row y, then x); every
+    # input row that output row y needs is read before any element of output
+    # row y is written, and nothing outside output row y is written while it
+    # is produced" (the row is accumulated in a scratch row first)
+    "MAX_POOL_2D": ("kernels/pool.py", True),
+    "AVERAGE_POOL_2D": ("kernels/pool.py", True),
 }
 
 
