@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import UnsupportedError
 from ._common import INT_RANGES, activation_range
 
 PADDINGS = ("SAME", "VALID")
@@ -116,19 +115,21 @@ def fused_activation_range(op, ctx, out_index: int, scale: float, zero_point: in
                            type_name: str) -> tuple[int, int]:
     """``CalculateActivationRangeQuantized`` for the operator's fused activation,
     with its check that each quantized bound (float32 ``round(f / scale)``)
-    fits an int32."""
+    lies in [-2**31, 2**31] (2**31 then overflows the int32 cast, which C
+    leaves undefined: refused too). Any other activation (TANH, SIGN_BIT)
+    gets the type's full range, as TFLite gives it."""
     activation = op.options.get("fused_activation_function", "NONE")
-    for f in _ACTIVATION_POINTS.get(activation, ()):
-        q = float(np.float32(f) / np.float32(scale))
-        if not (math.isfinite(q) and -(2.0 ** 31) <= round(q) <= 2.0 ** 31):
+    if activation not in _ACTIVATION_POINTS:
+        return INT_RANGES[type_name]
+    for f in _ACTIVATION_POINTS[activation]:
+        with np.errstate(all="ignore"):
+            q = float(np.float32(f) / np.float32(scale))
+        if not (math.isfinite(q) and -(2.0 ** 31) <= round(q) < 2.0 ** 31):
             raise ctx.error(
                 op, f"fused activation {activation}: {f} does not fit an int32 at output "
                 f"{ctx.label(out_index)}'s scale {scale}"
             )
-    try:
-        return activation_range(activation, scale, zero_point, type_name)
-    except UnsupportedError as exc:
-        raise ctx.unsupported(op, str(exc)) from None
+    return activation_range(activation, scale, zero_point, type_name)
 
 
 def prepare_pool(op, ctx, kernel, what: str):
