@@ -211,8 +211,9 @@ def _concat_slice_ok(plan, lifetimes, a, out, op_index) -> bool:
         return False
     if lifetimes[a].last != op_index + 1 or a in model.outputs or a in model.inputs:
         return False
-    if model.tensors[a].dtype != model.tensors[out].dtype:
-        return False
+    if model.tensors[a].dtype != model.tensors[out].dtype or not _same_quantization(
+            model.tensors[a].quantization, model.tensors[out].quantization):
+        return False  # kernels/concat.py: a rescaling copy cannot run in place
     producers = [p for p in model.operators if a in p.outputs]
     if len(producers) != 1 or producers[0].name not in STRIDED_OUTPUT_PRODUCERS:
         return False

@@ -535,11 +535,11 @@ def concat_views(model, shapes, lifetimes) -> dict:
     the concatenation is its only use (nothing else reads it, it is not a
     graph input or output and it appears once among the inputs), its
     producer is in :data:`STRIDED_OUTPUT_PRODUCERS` (the kernel writes the
-    strided slice in place of a contiguous array), it has the output's type
-    and its own producer output is not aliased in any other way. The
-    concatenation then copies every element onto itself (or, with another
-    scale, requantizes it in place, element by element), which needs no
-    copy at all when the quantization is the same.
+    strided slice in place of a contiguous array), and it has the output's
+    type and quantization: the concatenation would copy every element onto
+    itself, so it need not run when all its inputs are such slices. (An
+    input with another scale is not aliased: kernels/concat.py,
+    rescale_uint8, "the rescaling cannot run in place".)
     """
     uses = _consumers(model)
     producer = {}
@@ -573,6 +573,8 @@ def concat_views(model, shapes, lifetimes) -> dict:
                 and producer[i].name in STRIDED_OUTPUT_PRODUCERS
                 and len(producer[i].outputs) == 1
                 and model.tensors[i].dtype == model.tensors[out].dtype
+                and _same_quantization(model.tensors[i].quantization,
+                                       model.tensors[out].quantization)
                 and len(shapes[i]) == rank
                 and all(shapes[i][d] == shapes[out][d] for d in range(rank) if d != axis)
             )

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from int8sqz.testing.writer import GraphBuilder
 
 ACT = {"scale": 0.05, "zero_point": -3}
-KINDS = ("CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D", "ADD", "MUL", "CONCATENATION")
+KINDS = ("CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D", "ADD", "MUL", "CONCATENATION", "FIRE")
 
 
 @dataclass
@@ -67,12 +67,36 @@ def graphs(draw, max_ops: int = 7, kinds=KINDS):
         if extra == "used":
             acts.append((x2, (1, h, h, c2)))
     produced = []
+
+    def conv(k, src, shape, oc, kh, stride=1, padding="SAME", act="RELU"):
+        _, sh, _, sc = shape
+        oh = -(-sh // stride) if padding == "SAME" else (sh - kh) // stride + 1
+        wscale = rng.uniform(0.005, 0.02, size=oc)
+        w = g.constant(f"w{k}", rng.integers(-127, 128, size=(oc, kh, kh, sc), dtype=np.int8),
+                       scale=wscale, quantized_dimension=0)
+        b = g.constant(f"b{k}", rng.integers(-500, 500, size=oc, dtype=np.int32),
+                       scale=ACT["scale"] * wscale, quantized_dimension=0)
+        out_shape = (1, oh, oh, oc)
+        y = g.tensor(f"conv{k}", out_shape, "INT8", **ACT)
+        g.operator("CONV_2D", [src, w, b], y, padding=padding, stride_h=stride,
+                   stride_w=stride, fused_activation_function=act)
+        return y, out_shape
+
     n_ops = draw(st.integers(1, max_ops))
     for k in range(n_ops):
         kind = draw(st.sampled_from(kinds))
         src, shape = draw(st.sampled_from(acts))
         _, sh, sw, sc = shape
-        if kind == "CONV_2D":
+        if kind == "FIRE":  # SqueezeNet's fire module: squeeze, two expands, concatenation
+            s, s_shape = conv(f"{k}s", src, shape, draw(st.sampled_from((2, 4))), 1)
+            e1, e1_shape = conv(f"{k}e1", s, s_shape, draw(st.sampled_from((4, 8))), 1)
+            e3, e3_shape = conv(f"{k}e3", s, s_shape, draw(st.sampled_from((4, 8))), 3)
+            out_shape = (1, sh, sw, e1_shape[3] + e3_shape[3])
+            y = g.tensor(f"fire{k}", out_shape, "INT8", **ACT)
+            g.operator("CONCATENATION", [e1, e3], y, axis=3)
+            produced += [s, e1, e3]
+            log.append(f"FIRE {shape}->{out_shape}")
+        elif kind == "CONV_2D":
             kh = draw(st.sampled_from((1, 3)))
             stride = draw(st.sampled_from((1, 2)))
             padding = draw(st.sampled_from(("SAME", "VALID")))
