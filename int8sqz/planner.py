@@ -663,11 +663,11 @@ def overlap_shift(model, op, shapes):
     row-major order (batch, row) and finishes a row before it starts the
     next. Output row r therefore must not overwrite an input row that a
     later row reads (and, unless the kernel reads all of row r's input
-    before writing row r, none that row r reads itself). Later rows of the
-    same batch read input rows from ``max(0, stride * y - pad_top)`` on;
-    later batches read only their own, higher, input rows. ``D`` is the
-    minimum over output rows of (first input byte a row that must be
-    protected reads) - (end of output row r), both relative to the
+    before writing row r, none that row r reads itself). An output row y
+    reads the input rows ``stride * y - pad_top + k * dilation`` that fall
+    inside the image; later batches read only their own, higher, rows.
+    ``D`` is the minimum over output rows r of (the lowest input byte that a
+    protected row reads) - (the end of output row r), both relative to the
     tensors' starts.
     """
     rule = ROW_ORDER_KERNELS.get(op.name)
@@ -699,18 +699,27 @@ def overlap_shift(model, op, shapes):
     pad_top = _same_padding(ih, fh, sh, dh) if op.options.get("padding") == "SAME" else 0
     in_row = iw * ic * it.dtype.itemsize
     out_row = ow * oc * ot.dtype.itemsize
+
+    def first_read(y):  # the lowest input row output row y reads (taps in the image)
+        for k in range(fh):
+            r = y * sh - pad_top + k * dh
+            if 0 <= r < ih:
+                return r
+        return None
+
+    first = [first_read(y) for y in range(oh)]
+    # needed[r]: the lowest input row (all batches counted) read by output rows >= r
+    rows = n * oh
+    needed = [math.inf] * (rows + 1)
+    for r in range(rows - 1, -1, -1):
+        b, y = divmod(r, oh)
+        own = math.inf if first[y] is None else b * ih + first[y]
+        needed[r] = min(needed[r + 1], own)
     d = math.inf
-    for b in range(n):
-        for y in range(oh):
-            protect = y + 1 if own_rows_first else y
-            if protect < oh:
-                first_row = b * ih + min(max(0, sh * protect - pad_top), ih)
-            elif b + 1 < n:
-                first_row = (b + 1) * ih
-            else:
-                continue  # nothing is read after this row
-            v = first_row * in_row - (b * oh + y + 1) * out_row
-            d = min(d, v)
+    for r in range(rows):
+        protected = needed[r + 1] if own_rows_first else needed[r]
+        if protected != math.inf:
+            d = min(d, protected * in_row - (r + 1) * out_row)
     return d
 
 
