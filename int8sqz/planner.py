@@ -800,6 +800,10 @@ def _plan_optimized(model, shapes, lifetimes, nbytes, notes) -> MemoryPlan:
                 placements[i] = Placement(i, nbytes[i], base,
                                           _c_strides(shapes[i], t.dtype.itemsize), root_id[r],
                                           inplace_of=pairs.get(i), overlaps=overlaps.get(i))
+    for dst, src in overlaps.items():  # keep the note only where the bytes do meet
+        a, b = placements[src], placements[dst]
+        if not (a.offset < b.offset + b.nbytes and b.offset < a.offset + a.nbytes):
+            b.overlaps = None
     skip = set()
     for op in model.operators:
         if op.name == "CONCATENATION" and op.outputs and op.outputs[0] in view_roots:
