@@ -34,12 +34,13 @@ from ._jit import kernel
  P_FILTER_W, P_INPUT_OFFSET, P_OUTPUT_OFFSET, P_ACT_MIN, P_ACT_MAX, P_K, P_MODE) = range(14)
 N_PARAMS = 14
 
-#: ``params[P_MODE]``: dot products of 2 pixels x 4 filters, or row updates
+#: ``params[P_MODE]``: dot products of 4 pixels x 4 filters, or row updates
 #: of 4 pixels over all the group's filters at once (short windows)
 MODE_DOT = 0
 MODE_AXPY = 1
-#: pixels per block in MODE_AXPY (rows of the ``acc`` scratch)
-AXPY_PIXELS = 4
+#: pixels per block: a row's last block may reach PIXEL_BLOCK - 1 windows
+#: past its end, which the scratch buffers hold (their results are dropped)
+PIXEL_BLOCK = 4
 
 
 @kernel
@@ -107,18 +108,24 @@ def _im2col(rows, out_w, k_pad, params, cols):
 
 @kernel
 def _row_dot(buf, step, out_w, wk, o_begin, o_end, acc):
-    """acc[ox, oc] = window(ox) . wk[oc] for the row's pixels and the channels
-    o_begin..o_end-1; the window of pixel ox is buf[ox * step : ox * step + k_pad]."""
+    """acc[ox, oc] = window(ox) . wk[oc] for the row's pixels, PIXEL_BLOCK at a
+    time (the last block may run past out_w: ``buf`` and ``acc`` have room),
+    and the channels o_begin..o_end-1; the window of pixel ox is
+    buf[ox * step : ox * step + k_pad]."""
     k_pad = wk.shape[1]
-    ox = 0
-    while ox + 1 < out_w:
-        a0 = buf[ox * step:ox * step + k_pad]
+    for ox in range(0, out_w, PIXEL_BLOCK):
+        a0 = buf[(ox + 0) * step:(ox + 0) * step + k_pad]
         a1 = buf[(ox + 1) * step:(ox + 1) * step + k_pad]
-        r0 = acc[ox]
+        a2 = buf[(ox + 2) * step:(ox + 2) * step + k_pad]
+        a3 = buf[(ox + 3) * step:(ox + 3) * step + k_pad]
+        r0 = acc[ox + 0]
         r1 = acc[ox + 1]
+        r2 = acc[ox + 2]
+        r3 = acc[ox + 3]
         oc = o_begin
+        # blocks of 4 pixels x 4 filters share their loads
         while oc + 3 < o_end:
-            w0 = wk[oc]
+            w0 = wk[oc + 0]
             w1 = wk[oc + 1]
             w2 = wk[oc + 2]
             w3 = wk[oc + 3]
@@ -130,9 +137,19 @@ def _row_dot(buf, step, out_w, wk, o_begin, o_end, acc):
             s11 = np.int32(0)
             s12 = np.int32(0)
             s13 = np.int32(0)
+            s20 = np.int32(0)
+            s21 = np.int32(0)
+            s22 = np.int32(0)
+            s23 = np.int32(0)
+            s30 = np.int32(0)
+            s31 = np.int32(0)
+            s32 = np.int32(0)
+            s33 = np.int32(0)
             for k in range(k_pad):
                 x0 = np.int32(a0[k])
                 x1 = np.int32(a1[k])
+                x2 = np.int32(a2[k])
+                x3 = np.int32(a3[k])
                 f0 = np.int32(w0[k])
                 f1 = np.int32(w1[k])
                 f2 = np.int32(w2[k])
@@ -146,64 +163,69 @@ def _row_dot(buf, step, out_w, wk, o_begin, o_end, acc):
                 s11 = np.int32(s11 + x1 * f1)
                 s12 = np.int32(s12 + x1 * f2)
                 s13 = np.int32(s13 + x1 * f3)
-            r0[oc] = s00
+                s20 = np.int32(s20 + x2 * f0)
+                s21 = np.int32(s21 + x2 * f1)
+                s22 = np.int32(s22 + x2 * f2)
+                s23 = np.int32(s23 + x2 * f3)
+                s30 = np.int32(s30 + x3 * f0)
+                s31 = np.int32(s31 + x3 * f1)
+                s32 = np.int32(s32 + x3 * f2)
+                s33 = np.int32(s33 + x3 * f3)
+            r0[oc + 0] = s00
             r0[oc + 1] = s01
             r0[oc + 2] = s02
             r0[oc + 3] = s03
-            r1[oc] = s10
+            r1[oc + 0] = s10
             r1[oc + 1] = s11
             r1[oc + 2] = s12
             r1[oc + 3] = s13
+            r2[oc + 0] = s20
+            r2[oc + 1] = s21
+            r2[oc + 2] = s22
+            r2[oc + 3] = s23
+            r3[oc + 0] = s30
+            r3[oc + 1] = s31
+            r3[oc + 2] = s32
+            r3[oc + 3] = s33
             oc += 4
         while oc < o_end:
             w0 = wk[oc]
             s00 = np.int32(0)
             s10 = np.int32(0)
+            s20 = np.int32(0)
+            s30 = np.int32(0)
             for k in range(k_pad):
                 f0 = np.int32(w0[k])
                 s00 = np.int32(s00 + np.int32(a0[k]) * f0)
                 s10 = np.int32(s10 + np.int32(a1[k]) * f0)
+                s20 = np.int32(s20 + np.int32(a2[k]) * f0)
+                s30 = np.int32(s30 + np.int32(a3[k]) * f0)
             r0[oc] = s00
             r1[oc] = s10
+            r2[oc] = s20
+            r3[oc] = s30
             oc += 1
-        ox += 2
-    if ox < out_w:
-        a0 = buf[ox * step:ox * step + k_pad]
-        r0 = acc[ox]
-        for oc in range(o_begin, o_end):
-            w0 = wk[oc]
-            s00 = np.int32(0)
-            for k in range(k_pad):
-                s00 = np.int32(s00 + np.int32(a0[k]) * np.int32(w0[k]))
-            r0[oc] = s00
 
 
 @kernel
 def _row_axpy(buf, step, out_w, wt, n_k, o_begin, o_end, acc):
-    """As :func:`_row_dot`, for AXPY_PIXELS pixels at a time over all channels
-    of the group: acc[ox, :] += window(ox)[k] * wt[k, :]. ``acc`` has
-    AXPY_PIXELS - 1 rows of slack past the row's end."""
+    """As :func:`_row_dot`, accumulating PIXEL_BLOCK pixels over all channels
+    of the group at once: acc[ox, :] += window(ox)[k] * wt[k, :]."""
     n_o = o_end - o_begin
-    for ox0 in range(0, out_w, AXPY_PIXELS):
-        c0 = acc[ox0, o_begin:o_end]
-        c1 = acc[ox0 + 1, o_begin:o_end]
-        c2 = acc[ox0 + 2, o_begin:o_end]
-        c3 = acc[ox0 + 3, o_begin:o_end]
+    for ox in range(0, out_w, PIXEL_BLOCK):
+        c0 = acc[ox + 0, o_begin:o_end]
+        c1 = acc[ox + 1, o_begin:o_end]
+        c2 = acc[ox + 2, o_begin:o_end]
+        c3 = acc[ox + 3, o_begin:o_end]
         for o in range(n_o):
             c0[o] = 0
             c1[o] = 0
             c2[o] = 0
             c3[o] = 0
-        # a block past the row's end reads the first pixel's window again
-        n_p = min(AXPY_PIXELS, out_w - ox0)
-        j0 = ox0 * step
-        j1 = j0 + step if n_p > 1 else j0
-        j2 = j0 + 2 * step if n_p > 2 else j0
-        j3 = j0 + 3 * step if n_p > 3 else j0
-        a0 = buf[j0:j0 + n_k]
-        a1 = buf[j1:j1 + n_k]
-        a2 = buf[j2:j2 + n_k]
-        a3 = buf[j3:j3 + n_k]
+        a0 = buf[(ox + 0) * step:(ox + 0) * step + n_k]
+        a1 = buf[(ox + 1) * step:(ox + 1) * step + n_k]
+        a2 = buf[(ox + 2) * step:(ox + 2) * step + n_k]
+        a3 = buf[(ox + 3) * step:(ox + 3) * step + n_k]
         for k in range(n_k):
             x0 = np.int32(a0[k])
             x1 = np.int32(a1[k])
@@ -259,7 +281,7 @@ def conv_2d(x, out, wk, wt, bias, multiplier, left, right, params, rows, cols, a
     ``x`` is [N, H, W, C] and ``out`` [N, OH, OW, O]; either may be a strided
     view: both are indexed 4-D, never reshaped. Scratch, sized at prepare
     time: ``rows`` [groups, KH, L] and ``cols`` [groups, OW * k_pad] int16,
-    ``acc`` [OW + AXPY_PIXELS - 1, O] int32.
+    ``acc`` [OW + PIXEL_BLOCK - 1, O] int32.
 
     Aliasing rule: outputs are produced in row-major order (batch, then
     output row y, then x); for each output row y, every input row that row

@@ -140,17 +140,22 @@ def prepare(op, ctx):
         wt = np.ascontiguousarray(weights.reshape(out_c, k_len).T)
     else:
         wt = np.zeros((0, out_c), np.int8)
-    acc = np.zeros((win.out_width + k.AXPY_PIXELS - 1, out_c), np.int32)
+    # the kernels work on blocks of PIXEL_BLOCK pixels: the last block of a row
+    # may compute up to PIXEL_BLOCK - 1 windows past its end, which the
+    # scratch buffers hold (and whose results are dropped)
+    out_w = win.out_width
+    blocked_w = -(-out_w // k.PIXEL_BLOCK) * k.PIXEL_BLOCK
+    acc = np.zeros((blocked_w, out_c), np.int32)
     left = np.maximum(shift, 0).astype(np.int64)
     right = np.maximum(-shift, 0).astype(np.int64)
     mult = multiplier.astype(np.int64)
-    # padded input rows: the columns the windows reach, then k_pad columns of
-    # slack that a 1x1 filter's last window may read (against zero weights)
-    out_w = win.out_width
+    # padded input rows: the columns the windows reach, then room for a 1x1
+    # filter's windows past the row's end (read against zero weights, or dropped)
     span = (out_w - 1) * stride_w + (filt_w - 1) * dil_w + 1 if out_w else 0
-    rows = np.zeros((groups, filt_h, span * filt_c + k_pad), np.int16)
     one_by_one = filt_h == 1 and filt_w == 1
-    cols = np.zeros((groups, 0 if one_by_one else out_w * k_pad), np.int16)
+    row_len = max(span * filt_c, blocked_w * stride_w * filt_c) + k_pad
+    rows = np.zeros((groups, filt_h, row_len), np.int16)
+    cols = np.zeros((groups, 0 if one_by_one else blocked_w * k_pad), np.int16)
     params = np.zeros(k.N_PARAMS, np.int64)
     params[k.P_STRIDE_H], params[k.P_STRIDE_W] = stride_h, stride_w
     params[k.P_DILATION_H], params[k.P_DILATION_W] = dil_h, dil_w
