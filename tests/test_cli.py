@@ -249,3 +249,34 @@ def test_memplan_is_delegated(capsys):
     assert isinstance(report, dict) and report
     assert cli.main(["memplan", "--help"]) == 0
     assert capsys.readouterr().out.startswith("usage: int8sqz memplan")
+
+
+@pytest.mark.parametrize("type_name", ["UINT8", "INT8"])
+def test_one_channel_model_gets_greyscale_pixels(tmp_path, capsys, type_name):
+    """A 2x2 greyscale model whose one class score is the mean pixel: the CLI
+    feeds Pillow's luma (minus 128 for an int8 input) and dequantizes."""
+    from PIL import Image
+
+    from int8sqz.testing.writer import GraphBuilder
+
+    zp = 0 if type_name == "UINT8" else -128
+    g = GraphBuilder()
+    x = g.input("image", (1, 2, 2, 1), type_name, scale=1 / 255, zero_point=zp)
+    axes = g.constant("axes", np.array([1, 2], np.int32))
+    y = g.tensor("score", (1, 1), type_name, scale=1 / 255, zero_point=zp)
+    g.operator("MEAN", [x, axes], y, keep_dims=False)
+    g.output(y)
+    model = tmp_path / "grey.tflite"
+    model.write_bytes(g.build())
+    rgb = np.array([[[200, 10, 10], [0, 255, 0]], [[30, 30, 230], [90, 90, 90]]], np.uint8)
+    image = tmp_path / "colour.png"
+    Image.fromarray(rgb).save(image)
+    c = rgb.astype(np.int64)
+    luma = (c[..., 0] * 19595 + c[..., 1] * 38470 + c[..., 2] * 7471 + 0x8000) >> 16
+    value = (luma + zp).astype(np.uint8 if zp == 0 else np.int8).reshape(1, 2, 2, 1)
+    (q,) = run_reference(model.read_bytes(), [value])[0].reshape(-1)
+
+    assert cli.main(["run", "--json", str(model), str(image)]) == 0
+    (record,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert record["top_k"] == [{"index": 0, "label": None,
+                                "probability": float(np.float32(1 / 255)) * (int(q) - zp)}]
