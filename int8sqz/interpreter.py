@@ -135,12 +135,9 @@ class Interpreter:
                 node(arrays)
 
     def _check_index(self, tensor_index) -> int:
-        try:
-            i = int(tensor_index)
-        except (TypeError, ValueError):
-            raise InterpreterError(
-                f"tensor index {tensor_index!r} is not an integer"
-            ) from None
+        if isinstance(tensor_index, bool) or not isinstance(tensor_index, (int, np.integer)):
+            raise InterpreterError(f"tensor index {tensor_index!r} is not an integer")
+        i = int(tensor_index)
         if not 0 <= i < len(self._model.tensors):
             raise InterpreterError(
                 f"tensor index {i} is out of range: the model has "

@@ -17,8 +17,7 @@ import math
 
 import numpy as np
 
-from ..errors import InternalError, UnsupportedError
-from ._common import INT_RANGES, activation_range
+from ..errors import InternalError
 
 #: TFLite's reference broadcast loop (``BroadcastBinaryOpSimple``) aborts the
 #: process on broadcasts of more dimensions than this (``kMaxRank``)
@@ -176,41 +175,6 @@ def binary_output_shape(op, ctx) -> tuple:
         )
     ctx.set_output_shape(op, op.outputs[0], shape)
     return shape
-
-
-_ACTIVATION_POINTS = {"RELU": (0.0,), "RELU6": (0.0, 6.0), "RELU_N1_TO_1": (-1.0, 1.0)}
-
-
-def fused_activation_range(op, ctx, scale: float, zero_point: int, type_name: str):
-    """``CalculateActivationRangeQuantized``, with TFLite's check that each
-    bound, ``round(f / scale)`` in float32, lies in [-2**31, 2**31] (it
-    refuses to prepare otherwise). 2**31 itself passes that check and is then
-    cast to int32, which C leaves undefined: refused here too.
-
-    Any other fused activation (TANH, SIGN_BIT) gets the type's full range:
-    TFLite's quantized ADD and MUL ignore it (checked against the reference
-    runtime), and so does int8sqz."""
-    activation = op.options.get("fused_activation_function", "NONE")
-    if activation not in _ACTIVATION_POINTS:
-        return INT_RANGES[type_name]
-    for f in _ACTIVATION_POINTS.get(activation, ()):
-        with np.errstate(all="ignore"):
-            q = float(np.float32(f) / np.float32(scale))
-        r = math.copysign(math.floor(abs(q) + 0.5), q) if math.isfinite(q) else q
-        if not -(2.0**31) <= r <= 2.0**31:
-            raise ctx.error(
-                op, f"fused activation {activation}: {f} / output scale {scale!r} does not fit "
-                f"an int32; TFLite refuses this"
-            )
-        if r == 2.0**31:
-            raise ctx.unsupported(
-                op, f"fused activation {activation}: {f} / output scale {scale!r} rounds to "
-                f"2**31, whose conversion to int32 TFLite leaves undefined"
-            )
-    try:
-        return activation_range(activation, scale, zero_point, type_name)
-    except UnsupportedError as exc:
-        raise ctx.unsupported(op, str(exc)) from None
 
 
 def binary_run(op, ctx, out_shape, call):

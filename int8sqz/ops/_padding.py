@@ -12,12 +12,11 @@ shape as in TFLite.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from ._common import INT_RANGES, activation_range
+from ._common import INT_RANGES, fused_activation_range
 
 PADDINGS = ("SAME", "VALID")
 _INT_MAX = (1 << 31) - 1
@@ -108,30 +107,6 @@ def positive_option(op, ctx, key: str) -> int:
     return value
 
 
-_ACTIVATION_POINTS = {"RELU": (0.0,), "RELU6": (0.0, 6.0), "RELU_N1_TO_1": (-1.0, 1.0)}
-
-
-def fused_activation_range(op, ctx, out_index: int, scale: float, zero_point: int,
-                           type_name: str) -> tuple[int, int]:
-    """``CalculateActivationRangeQuantized`` for the operator's fused activation,
-    with its check that each quantized bound (float32 ``round(f / scale)``)
-    lies in [-2**31, 2**31] (2**31 then overflows the int32 cast, which C
-    leaves undefined: refused too). Any other activation (TANH, SIGN_BIT)
-    gets the type's full range, as TFLite gives it."""
-    activation = op.options.get("fused_activation_function", "NONE")
-    if activation not in _ACTIVATION_POINTS:
-        return INT_RANGES[type_name]
-    for f in _ACTIVATION_POINTS[activation]:
-        with np.errstate(all="ignore"):
-            q = float(np.float32(f) / np.float32(scale))
-        if not (math.isfinite(q) and -(2.0 ** 31) <= round(q) < 2.0 ** 31):
-            raise ctx.error(
-                op, f"fused activation {activation}: {f} does not fit an int32 at output "
-                f"{ctx.label(out_index)}'s scale {scale}"
-            )
-    return activation_range(activation, scale, zero_point, type_name)
-
-
 def prepare_pool(op, ctx, kernel, what: str):
     """Prepare of MAX_POOL_2D / AVERAGE_POOL_2D (TFLite's pooling.cc
     ``GenericPrepare`` and the int8/uint8 Eval set-up); ``kernel`` is
@@ -165,7 +140,7 @@ def prepare_pool(op, ctx, kernel, what: str):
             op, f"output {ctx.label(dst)} has scale {out_scale} and zero point {out_zp}, "
             f"expected the input's ({in_scale}, {in_zp}): {what} does not requantize"
         )
-    act_min, act_max = fused_activation_range(op, ctx, dst, out_scale, out_zp, type_name)
+    act_min, act_max = fused_activation_range(op, ctx, out_scale, out_zp, type_name)
 
     win = padding_height_width(stride_h, stride_w, 1, 1, in_h, in_w, filt_h, filt_w, padding)
     ctx.set_output_shape(op, dst, (batches, win.out_height, win.out_width, channels))

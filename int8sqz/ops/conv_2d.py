@@ -22,7 +22,8 @@ import numpy as np
 
 from ..kernels import conv as k
 from ._common import check_scale, check_zero_point, quantize_multiplier
-from ._padding import fused_activation_range, padding_height_width, padding_option, positive_option
+from ._common import fused_activation_range
+from ._padding import padding_height_width, padding_option, positive_option
 
 #: the gathered rows and the filter rows are padded to a multiple of this many
 #: int16 (64 bytes), so that the kernel's inner loop has no remainder
@@ -123,7 +124,7 @@ def prepare(op, ctx):
             raise ctx.error(
                 op, f"output channel {oc}: effective scale {effective} is not finite"
             ) from None
-    act_min, act_max = fused_activation_range(op, ctx, dst, out_scale, out_zp, in_type)
+    act_min, act_max = fused_activation_range(op, ctx, out_scale, out_zp, in_type)
 
     win = padding_height_width(stride_h, stride_w, dil_h, dil_w, in_h, in_w, filt_h, filt_w,
                                padding)

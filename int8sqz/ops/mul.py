@@ -13,10 +13,8 @@ import math
 import numpy as np
 
 from ..kernels import elementwise as k
-from ._broadcast import (
-    binary_output_shape, binary_run, check_binary_types, fused_activation_range,
-)
-from ._common import check_scale, check_zero_point, quantize_multiplier
+from ._broadcast import binary_output_shape, binary_run, check_binary_types
+from ._common import check_scale, check_zero_point, fused_activation_range, quantize_multiplier
 
 #: larger left shifts make TFLite's ``x * (1 << shift)`` undefined behaviour
 MAX_LEFT_SHIFT = 30
