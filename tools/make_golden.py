@@ -285,8 +285,13 @@ def golden_for_model(key: str, shared: Path, out: Path) -> dict:
 
     records = []
     full = {}
+    photos = {}
     for input_id, recipe in recipes_for(key, shared):
         value = make_input(recipe, spec, shared)
+        if recipe["kind"] == "photo":
+            # kept as pixels too: the engine check must not depend on the JPEG
+            # decoder of whatever Pillow the tests run with
+            photos[input_id] = value
         ref.set_tensor(in_detail["index"], value)
         ref.invoke()
         tensors = {}
@@ -328,6 +333,9 @@ def golden_for_model(key: str, shared: Path, out: Path) -> dict:
         raise SystemExit(f"make_golden: {key}: full-intermediate inputs {sorted(missing)} not made")
     full_name = f"{key}.full.npz"
     write_npz(out / full_name, full)
+    photos_name = f"{key}.photos.npz" if photos else None
+    if photos:
+        write_npz(out / photos_name, photos)
     doc = {
         "format": FORMAT_VERSION,
         "model": {"file": MODELS[key], "sha256": file_sha256(path), "bytes": len(content)},
@@ -341,6 +349,7 @@ def golden_for_model(key: str, shared: Path, out: Path) -> dict:
                    "dtype": out_tensor.dtype.name},
         "operators": operators,
         "full_intermediates": full_name,
+        "photo_inputs": photos_name,
         "inputs": records,
     }
     write_json(out / f"{key}.json", doc)
@@ -361,6 +370,8 @@ Regenerate with `python tools/make_golden.py`; the output is deterministic.
   output, and the SHA-256 of every operator output (C-contiguous bytes) in operator order.
 - `<model>.full.npz`: every operator output (`<input id>__t<tensor index>`) for the inputs
   marked `"full": true`.
+- `<model>.photos.npz`: the preprocessed pixels of every photo input (`<input id>`), so the
+  engine is checked on them whatever JPEG decoder the tests run with.
 
 Checked by tests/test_golden.py.
 """
