@@ -261,15 +261,17 @@ def test_docs_svg_is_current(name, planner):
         f"docs/{name} is stale: run python tools/memplan_report.py --svg")
 
 
-def _run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "int8sqz.memplan", *args],
-                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+def _run_cli(*args, cwd):
+    # the user's command, run outside the source tree so that the installed
+    # package is the one tested
+    return subprocess.run([sys.executable, "-m", "int8sqz", "memplan", *args],
+                          capture_output=True, text=True, cwd=cwd, timeout=120)
 
 
 def test_command_line_json_and_svg(tmp_path):
     svg = tmp_path / "arena.svg"
     r = _run_cli(str(SEED_MODELS["food-101"]), "--planner", "optimized", "--json",
-                 "--svg", str(svg))
+                 "--svg", str(svg), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     rep = json.loads(r.stdout)
     model = load_model(SEED_MODELS["food-101"])
@@ -281,7 +283,7 @@ def test_command_line_json_and_svg(tmp_path):
 def test_command_line_bad_input(tmp_path):
     bad = tmp_path / "bad.tflite"
     bad.write_bytes(b"not a model at all")
-    r = _run_cli(str(bad))
+    r = _run_cli(str(bad), cwd=tmp_path)
     assert r.returncode == 2
     assert r.stderr.startswith("int8sqz: error:") and len(r.stderr.strip().splitlines()) == 1
 
