@@ -13,11 +13,13 @@ def _count_report(pytestconfig):
     S.register_count_report(pytestconfig)
 
 
+@S.more_examples(3)
 @given(S.conv_2d_cases(per_channel=True))
 def test_conv_2d_per_channel(case):
     S.check_case(case)
 
 
+@S.more_examples(3)
 @given(S.conv_2d_cases(per_channel=False))
 def test_conv_2d_per_tensor(case):
     S.check_case(case)
@@ -56,3 +58,11 @@ def test_conv_2d_prepare_agrees_with_reference(kwargs, outcome):
     result = S.check_agreement(_conv(**kwargs))
     if outcome is not None:
         assert result == outcome
+
+
+@S.more_examples(3)
+@given(S.conv_2d_cases(small_accumulators=True))
+def test_conv_2d_short_rounding_shifts(case):
+    """Small accumulators and multipliers near 1: the requantization's ties
+    and negative values show up in the output."""
+    S.check_case(case)

@@ -13,6 +13,7 @@ def _count_report(pytestconfig):
     S.register_count_report(pytestconfig)
 
 
+@S.more_examples(3)
 @pytest.mark.parametrize("op", ["MUL", "ADD"])
 @given(data=S.st.data())
 def test_any_broadcast(op, data):
@@ -25,6 +26,7 @@ def test_rank_5_and_6_broadcast(op, data):
     S.check_case(data.draw(S.binary_cases(op, max_rank=6), label="case"))
 
 
+@S.more_examples(3)
 @pytest.mark.parametrize("op", ["MUL", "ADD"])
 @given(data=S.st.data())
 def test_feature_maps(op, data):

@@ -11,11 +11,13 @@ def _count_report(pytestconfig):
     S.register_count_report(pytestconfig)
 
 
+@S.more_examples(3)
 @given(S.mean_cases())
 def test_mean_any_axes(case):
     S.check_case(case)
 
 
+@S.more_examples(3)
 @given(S.mean_cases(realistic=True))
 def test_mean_global_average_pool(case):
     S.check_case(case)

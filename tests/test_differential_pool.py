@@ -18,6 +18,7 @@ def test_max_pool_2d(case):
     S.check_case(case)
 
 
+@S.more_examples(3)
 @given(S.pool_cases("AVERAGE_POOL_2D"))
 def test_average_pool_2d(case):
     S.check_case(case)

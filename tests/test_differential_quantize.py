@@ -11,6 +11,7 @@ def _count_report(pytestconfig):
     S.register_count_report(pytestconfig)
 
 
+@S.more_examples(3)
 @pytest.mark.parametrize("pair", S.QUANTIZE_PAIRS, ids=lambda p: f"{p[0]}-{p[1]}")
 @given(data=S.st.data())
 def test_quantize(pair, data):

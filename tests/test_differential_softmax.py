@@ -13,6 +13,7 @@ def _count_report(pytestconfig):
     S.register_count_report(pytestconfig)
 
 
+@S.more_examples(3)
 @given(S.softmax_cases())
 def test_softmax(case):
     S.check_case(case)
@@ -42,3 +43,9 @@ def test_softmax_prepare_agrees_with_reference(out_q, outcome):
     g.output(y)
     data = np.arange(-50, 50, 10, dtype=np.int8).reshape(1, 10)
     assert S.check_agreement(S.Case("SOFTMAX", g.build(), [data], {})) == outcome
+
+
+@S.more_examples(3)
+@given(S.softmax_cases(many_rows=True))
+def test_softmax_many_rows(case):
+    S.check_case(case)

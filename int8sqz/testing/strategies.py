@@ -69,6 +69,15 @@ class Case:
         return str(stem)
 
 
+def more_examples(factor: int):
+    """Settings with ``factor`` times the loaded profile's max_examples (so the
+    deep profile keeps its 10x): for the tests whose failures are rare
+    rounding slips and whose examples cost a few milliseconds."""
+    from hypothesis import settings
+
+    return settings(max_examples=settings.default.max_examples * factor)
+
+
 # -- building blocks ---------------------------------------------------------------------
 
 def log_uniform(lo: float, hi: float):
@@ -91,12 +100,13 @@ def activations():
 
 
 @st.composite
-def int_data(draw, type_name: str, shape, zero_point: int | None = None):
+def int_data(draw, type_name: str, shape, zero_point: int | None = None, mode=None):
     """Integer data of a tensor: uniform, extremes only, or near the zero point."""
     lo, hi = _RANGE[type_name] if type_name in _RANGE else (-(1 << 31), (1 << 31) - 1)
     seed = draw(st.integers(0, 2**32 - 1))
-    mode = draw(st.sampled_from(["uniform"] * 6 + ["extremes", "near_zero_point"] * 2 +
-                                ["constant"]))
+    if mode is None:
+        mode = draw(st.sampled_from(["uniform"] * 6 + ["extremes", "near_zero_point"] * 2 +
+                                    ["constant"]))
     rng = np.random.default_rng(seed)
     n = int(np.prod(shape, dtype=np.int64))
     if mode == "uniform":
@@ -143,9 +153,16 @@ def _conv_out(size: int, filt: int, stride: int, dilation: int, padding: str) ->
 # -- CONV_2D -----------------------------------------------------------------------------
 
 @st.composite
-def conv_2d_cases(draw, per_channel: bool | None = None):
+def conv_2d_cases(draw, per_channel: bool | None = None, small_accumulators: bool = False):
+    """CONV_2D with int8 input and output, int8 weights (per-channel or
+    per-tensor), int32 bias. ``small_accumulators``: short windows, small
+    weights, inputs near the zero point and output multipliers between 2**-7
+    and 2**1.5, so that the final rounding right shift is short and its ties
+    and the negative values (no ReLU) actually occur."""
+    small = small_accumulators
     n = draw(st.integers(1, 2))
-    kh, kw = draw(st.integers(1, 7)), draw(st.integers(1, 7))
+    kmax = 3 if small else 7
+    kh, kw = draw(st.integers(1, kmax)), draw(st.integers(1, kmax))
     sh, sw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
     dh, dw = draw(st.integers(1, 2)), draw(st.integers(1, 2))
     padding = draw(st.sampled_from(PADDINGS))
@@ -154,36 +171,60 @@ def conv_2d_cases(draw, per_channel: bool | None = None):
         w = draw(st.integers((kw - 1) * dw + 1, (kw - 1) * dw + 9))
     else:
         h, w = draw(st.integers(1, 12)), draw(st.integers(1, 12))
-    cin, cout = draw(st.integers(1, 6)), draw(st.integers(1, 6))
+    cin, cout = draw(st.integers(1, 3 if small else 6)), draw(st.integers(1, 6))
     oh, ow = _conv_out(h, kh, sh, dh, padding), _conv_out(w, kw, sw, dw, padding)
-    activation = draw(activations())
+    if small:
+        activation = draw(st.sampled_from(["NONE", "NONE", "RELU_N1_TO_1", "RELU6", "RELU"]))
+    else:
+        activation = draw(activations())
 
-    in_scale = draw(log_uniform(2**-12, 1.0))
-    in_zp = draw(zero_points("INT8"))
     if per_channel is None:
         per_channel = draw(st.booleans())
-    base = draw(log_uniform(1e-5, 1.0))
-    spread = draw(st.sampled_from([0.0, 1.0, 4.0, 17.0]))  # 17 octaves: 1e-5 .. 1
     k_scales = cout if per_channel else 1
-    exps = draw(st.lists(st.floats(-spread, spread) if spread else st.just(0.0),
-                         min_size=k_scales, max_size=k_scales))
-    w_scales = np.clip(base * np.exp2(exps), 1e-5, 1.0).astype(np.float32)
+    # with powers of two for every scale the multipliers are exact powers of two
+    # and the rounding ties of the requantization are frequent
+    exact = small and draw(st.booleans())
+    if exact:
+        in_scale = 2.0 ** draw(st.integers(-12, 0))
+        exps = draw(st.lists(st.integers(-16, 0), min_size=k_scales, max_size=k_scales))
+        w_scales = np.exp2(np.array(exps, np.float64)).astype(np.float32)
+    else:
+        in_scale = draw(log_uniform(2**-12, 1.0))
+        base = draw(log_uniform(1e-5, 1.0))
+        spread = draw(st.sampled_from([0.0, 1.0] if small else [0.0, 1.0, 4.0, 17.0]))
+        exps = draw(st.lists(st.floats(-spread, spread) if spread else st.just(0.0),
+                             min_size=k_scales, max_size=k_scales))
+        w_scales = np.clip(base * np.exp2(exps), 1e-5, 1.0).astype(np.float32)
+    in_zp = draw(zero_points("INT8"))
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
-    wlo = -128 if draw(st.booleans()) else -127
-    weights = rng.integers(wlo, 128, (cout, kh, kw, cin)).astype(np.int8)
-    bias_bits = draw(st.integers(0, 22))
+    if small:
+        weights = rng.integers(-8, 9, (cout, kh, kw, cin)).astype(np.int8)
+        bias_bits = draw(st.integers(0, 6))
+    else:
+        wlo = -128 if draw(st.booleans()) else -127
+        weights = rng.integers(wlo, 128, (cout, kh, kw, cin)).astype(np.int8)
+        bias_bits = draw(st.integers(0, 22))
     bias = np.clip(np.round(rng.normal(0, 2.0 ** bias_bits, cout)), -(1 << 24), 1 << 24)
     bias = bias.astype(np.int32)
     full_w_scales = np.broadcast_to(w_scales, (cout,))
     bias_scales = (np.float64(in_scale) * full_w_scales.astype(np.float64)).astype(np.float32)
     if not per_channel:
         bias_scales = bias_scales[:1]
-    # output scale: spread the accumulators over the int8 range, give or take a few octaves
-    acc_std = 147.0 * 73.0 * math.sqrt(kh * kw * cin)
-    jitter = draw(st.floats(-4.0, 3.0))
-    out_scale = float(np.float32(in_scale * float(np.median(w_scales)) * acc_std / 64.0
-                                 * 2.0 ** jitter))
+    if small:
+        # the output multiplier in_scale * filter_scale / out_scale of the median channel
+        if exact:
+            multiplier = 2.0 ** draw(st.integers(-7, 1))
+            out_scale = float(np.float32(in_scale * float(w_scales[0]) / multiplier))
+        else:
+            multiplier = 2.0 ** draw(st.floats(-7.0, 1.5))
+            out_scale = float(np.float32(in_scale * float(np.median(w_scales)) / multiplier))
+    else:
+        # spread the accumulators over the int8 range, give or take a few octaves
+        acc_std = 147.0 * 73.0 * math.sqrt(kh * kw * cin)
+        jitter = draw(st.floats(-4.0, 3.0))
+        out_scale = float(np.float32(in_scale * float(np.median(w_scales)) * acc_std / 64.0
+                                     * 2.0 ** jitter))
     out_zp = draw(zero_points("INT8"))
 
     g = GraphBuilder()
@@ -196,9 +237,10 @@ def conv_2d_cases(draw, per_channel: bool | None = None):
     g.operator("CONV_2D", [x, f, b], y, padding=padding, stride_h=sh, stride_w=sw,
                dilation_hfactor=dh, dilation_wfactor=dw, fused_activation_function=activation)
     g.output(y)
-    data = draw(int_data("INT8", (n, h, w, cin), in_zp))
+    data = draw(int_data("INT8", (n, h, w, cin), in_zp,
+                         mode="near_zero_point" if small else None))
     return Case("CONV_2D", g.build(), [data], dict(
-        input=(n, h, w, cin), filter=(cout, kh, kw, cin), stride=(sh, sw), dilation=(dh, dw),
+        small_accumulators=small, exact_scales=exact, input=(n, h, w, cin), filter=(cout, kh, kw, cin), stride=(sh, sw), dilation=(dh, dw),
         padding=padding, activation=activation, per_channel=per_channel,
         in_q=(in_scale, in_zp), out_q=(out_scale, out_zp),
         filter_scales=w_scales.tolist(), bias_bits=bias_bits, weight_seed=seed,
@@ -323,10 +365,17 @@ def mean_cases(draw, realistic: bool = False, type_name: str = "INT8"):
 # -- SOFTMAX -------------------------------------------------------------------------------
 
 @st.composite
-def softmax_cases(draw, realistic: bool = False, type_name: str = "INT8"):
+def softmax_cases(draw, realistic: bool = False, type_name: str = "INT8",
+                  many_rows: bool = False):
     """SOFTMAX over the last axis; ``realistic``: a classifier's logits
-    (1, classes), beta 1, logits spanning a few units."""
-    if realistic:
+    (1, classes), beta 1, logits spanning a few units; ``many_rows``: 16 to
+    64 rows of up to 64 values (many chances for a 1-unit rounding slip)."""
+    if many_rows:
+        shape = (draw(st.integers(16, 64)), draw(st.integers(2, 64)))
+        beta = draw(st.one_of(st.just(1.0), log_uniform(2**-4, 2**4)))
+        in_scale = draw(log_uniform(2**-8, 2.0))
+        in_zp = draw(zero_points(type_name))
+    elif realistic:
         shape = (1, draw(st.integers(2, 1000)))
         beta = 1.0
         in_scale = draw(log_uniform(2**-6, 0.5))
@@ -351,7 +400,8 @@ def softmax_cases(draw, realistic: bool = False, type_name: str = "INT8"):
     # equal logits: such inputs have no reference output. Keep well below.
     assume(softmax_sum_of_exps(data, in_scale, beta).max(initial=0.0) < 448.0)
     return Case("SOFTMAX", g.build(), [data], dict(
-        type=type_name, realistic=realistic, shape=shape, beta=beta, in_q=(in_scale, in_zp)))
+        type=type_name, realistic=realistic, many_rows=many_rows, shape=shape, beta=beta,
+        in_q=(in_scale, in_zp)))
 
 
 def softmax_sum_of_exps(q, scale: float, beta: float) -> np.ndarray:
