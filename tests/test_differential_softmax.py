@@ -45,7 +45,7 @@ def test_softmax_prepare_agrees_with_reference(out_q, outcome):
     assert S.check_agreement(S.Case("SOFTMAX", g.build(), [data], {})) == outcome
 
 
-@S.more_examples(3)
+@S.more_examples(6)
 @given(S.softmax_cases(many_rows=True))
 def test_softmax_many_rows(case):
     S.check_case(case)
