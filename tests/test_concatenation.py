@@ -15,6 +15,7 @@ from int8sqz.ops import REGISTRY
 from int8sqz.ops.context import PrepareContext
 from int8sqz.testing.reference import run_reference
 from int8sqz.testing.writer import GraphBuilder
+from single_op import check_seed_nodes, prepare_op, seed_inputs
 from naive import concat as naive
 
 DTYPES = {"INT8": np.int8, "UINT8": np.uint8, "INT32": np.int32, "FLOAT32": np.float32}
@@ -44,10 +45,8 @@ def concat_model(shapes, axis, type_name, params, out_params, activation="NONE",
 
 
 def prepare(content):
-    model = load_model(content)
-    op = model.operators[0]
-    ctx = PrepareContext(model, [t.shape for t in model.tensors])
-    return model, op, REGISTRY[op.name](op, ctx)
+    model, op, _, run = prepare_op(content)
+    return model, op, run
 
 
 def run_op(content, inputs, out=None):
@@ -303,21 +302,4 @@ def test_rejections_name_the_operator():
 @pytest.mark.parametrize("model_name", ["flowers", "food-101", "plant-village"])
 def test_seed_model_nodes_match_reference(seed_models, model_name):
     path = seed_models[model_name]
-    model = load_model(path)
-    x = np.random.default_rng(13).integers(0, 256, model.tensors[model.inputs[0]].shape, np.uint8)
-    ref = run_reference(path, [x], all_tensors=True)
-    checked = 0
-    for op in model.operators:
-        if op.name != "CONCATENATION":
-            continue
-        ctx = PrepareContext(model, [t.shape for t in model.tensors])
-        run = REGISTRY[op.name](op, ctx)
-        t = [None] * len(model.tensors)
-        for i in op.inputs:
-            t[i] = ref[i]
-        dst = op.outputs[0]
-        t[dst] = np.zeros_like(ref[dst])
-        run(t)
-        assert np.array_equal(t[dst], ref[dst]), f"{op.describe()} differs from the reference"
-        checked += 1
-    assert checked == 7
+    assert check_seed_nodes(path, ("CONCATENATION",), seed_inputs(path, 13, 90)) == 2 * 7

@@ -9,11 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from int8sqz.errors import ModelError, UnsupportedError
-from int8sqz.model import load_model
-from int8sqz.ops import REGISTRY
-from int8sqz.ops.context import PrepareContext
 from int8sqz.testing.reference import run_reference
 from int8sqz.testing.writer import GraphBuilder
+from single_op import check_seed_nodes, prepare_op, seed_inputs
 from naive import elementwise as naive
 
 TYPES = {"INT8": (np.int8, -128, 127), "UINT8": (np.uint8, 0, 255)}
@@ -41,10 +39,8 @@ def binary_model(name, shape_a, shape_b, type_name, qa, qb, qo, activation="NONE
 
 
 def prepare(content):
-    model = load_model(content)
-    op = model.operators[0]
-    ctx = PrepareContext(model, [t.shape for t in model.tensors])
-    return model, op, REGISTRY[op.name](op, ctx)
+    model, op, _, run = prepare_op(content)
+    return model, op, run
 
 
 def run_op(content, a, b=None, out=None):
@@ -275,21 +271,4 @@ def test_rejections_name_the_operator():
 @pytest.mark.parametrize("model_name", ["flowers", "food-101", "plant-village"])
 def test_seed_model_nodes_match_reference(seed_models, model_name):
     path = seed_models[model_name]
-    model = load_model(path)
-    x = np.random.default_rng(11).integers(0, 256, model.tensors[model.inputs[0]].shape, np.uint8)
-    ref = run_reference(path, [x], all_tensors=True)
-    checked = 0
-    for op in model.operators:
-        if op.name not in ("ADD", "MUL"):
-            continue
-        ctx = PrepareContext(model, [t.shape for t in model.tensors])
-        run = REGISTRY[op.name](op, ctx)
-        t = [None] * len(model.tensors)
-        for i in op.inputs:
-            t[i] = model.tensors[i].data if model.tensors[i].is_constant else ref[i]
-        dst = op.outputs[0]
-        t[dst] = np.zeros_like(ref[dst])
-        run(t)
-        assert np.array_equal(t[dst], ref[dst]), f"{op.describe()} differs from the reference"
-        checked += 1
-    assert checked == 16
+    assert check_seed_nodes(path, ("ADD", "MUL"), seed_inputs(path, 11, 170)) == 2 * 16

@@ -8,12 +8,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from int8sqz.errors import ModelError, UnsupportedError
-from int8sqz.model import load_model
-from int8sqz.ops import REGISTRY
 from int8sqz.ops._common import quantize_multiplier
-from int8sqz.ops.context import PrepareContext
 from int8sqz.testing.reference import run_reference
 from int8sqz.testing.writer import GraphBuilder
+from single_op import check_seed_nodes, prepare_op, run_single, seed_inputs
 from naive import reduce as naive
 
 TYPES = {"INT8": (np.int8, -128, 127), "UINT8": (np.uint8, 0, 255)}
@@ -40,18 +38,7 @@ def mean_model(shape, axes, keep_dims, type_name, in_q, out_q, out_shape=None, a
     return g.build()
 
 
-def run_op(content, x, index=0):
-    """Prepare and run operator ``index`` of the model alone on input ``x``."""
-    model = load_model(content)
-    op = model.operators[index]
-    ctx = PrepareContext(model, [t.shape for t in model.tensors])
-    run = REGISTRY[op.name](op, ctx)
-    tensors = [t.data for t in model.tensors]
-    tensors[op.inputs[0]] = np.ascontiguousarray(x)
-    out = op.outputs[0]
-    tensors[out] = np.zeros(ctx.shape(out), model.tensors[out].dtype)
-    run(tensors)
-    return tensors[out]
+run_op = run_single
 
 
 @st.composite
@@ -146,31 +133,11 @@ def test_mean_of_empty_input_matches_reference(shape, axes):
 @pytest.mark.parametrize("name", ["flowers", "food-101", "plant-village"])
 def test_seed_model_mean_nodes_match_reference(seed_models, name):
     path = seed_models[name]
-    model = load_model(path)
-    shape = model.tensors[model.inputs[0]].shape
-    rng = np.random.default_rng(11)
-    checked = 0
-    for x in (rng.integers(0, 256, shape, dtype=np.uint8), np.full(shape, 200, np.uint8)):
-        ref = run_reference(path, [x], all_tensors=True)
-        for op in model.operators:
-            if op.name != "MEAN":
-                continue
-            ctx = PrepareContext(model, [t.shape for t in model.tensors])
-            run = REGISTRY[op.name](op, ctx)
-            tensors = [t.data for t in model.tensors]
-            tensors[op.inputs[0]] = ref[op.inputs[0]]
-            out = op.outputs[0]
-            tensors[out] = np.zeros_like(ref[out])
-            run(tensors)
-            assert np.array_equal(tensors[out], ref[out]), f"{op.describe()} differs"
-            checked += 1
-    assert checked == 2
+    assert check_seed_nodes(path, ('MEAN',), seed_inputs(path, 11, 200)) == 2
 
 
 def _prepare(content):
-    model = load_model(content)
-    op = model.operators[0]
-    return REGISTRY[op.name](op, PrepareContext(model, [t.shape for t in model.tensors]))
+    return prepare_op(content)[3]
 
 
 @pytest.mark.parametrize("axes", [[2], [-3], [0, 5]])

@@ -8,11 +8,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from int8sqz.kernels import quantize as k
-from int8sqz.model import load_model
-from int8sqz.ops import REGISTRY
 from int8sqz.ops._common import quantize_multiplier
-from int8sqz.ops.context import PrepareContext
-from int8sqz.testing.reference import run_reference
+from single_op import check_seed_nodes, seed_inputs
 from naive import quantize as naive
 
 RANGES = {np.int8: (-128, 127), np.uint8: (0, 255)}
@@ -57,21 +54,4 @@ def test_dequantize_matches_oracle(in_type, scale, data):
 @pytest.mark.parametrize("name", ["flowers", "food-101", "plant-village"])
 def test_seed_model_quantize_nodes_match_reference(seed_models, name):
     path = seed_models[name]
-    model = load_model(path)
-    rng = np.random.default_rng(7)
-    x = rng.integers(0, 256, model.tensors[model.inputs[0]].shape, dtype=np.uint8)
-    ref = run_reference(path, [x], all_tensors=True)
-    checked = 0
-    for op in model.operators:
-        if op.name not in ("QUANTIZE", "DEQUANTIZE"):
-            continue
-        ctx = PrepareContext(model, [t.shape for t in model.tensors])
-        run = REGISTRY[op.name](op, ctx)
-        tensors = [None] * len(model.tensors)
-        tensors[op.inputs[0]] = ref[op.inputs[0]]
-        out = op.outputs[0]
-        tensors[out] = np.zeros_like(ref[out])
-        run(tensors)
-        assert np.array_equal(tensors[out], ref[out]), f"{op.describe()} differs from the reference"
-        checked += 1
-    assert checked == 2
+    assert check_seed_nodes(path, ("QUANTIZE", "DEQUANTIZE"), seed_inputs(path, 7, 255)) == 2 * 2

@@ -10,12 +10,10 @@ from hypothesis import strategies as st
 
 from int8sqz.errors import InterpreterError, ModelError, UnsupportedError
 from int8sqz.kernels import softmax as k
-from int8sqz.model import load_model
-from int8sqz.ops import REGISTRY
-from int8sqz.ops.context import PrepareContext
 from int8sqz.ops.softmax import input_scaling
 from int8sqz.testing.reference import run_reference
 from int8sqz.testing.writer import GraphBuilder
+from single_op import check_seed_nodes, prepare_op, run_single, seed_inputs
 from naive import softmax as naive
 
 TYPES = {"INT8": (np.int8, -128, 127), "UINT8": (np.uint8, 0, 255)}
@@ -73,17 +71,7 @@ def softmax_model(shape, beta, type_name, in_q, out_q):
     return g.build()
 
 
-def run_op(content, x):
-    model = load_model(content)
-    op = model.operators[0]
-    ctx = PrepareContext(model, [t.shape for t in model.tensors])
-    run = REGISTRY[op.name](op, ctx)
-    tensors = [t.data for t in model.tensors]
-    tensors[op.inputs[0]] = np.ascontiguousarray(x)
-    out = op.outputs[0]
-    tensors[out] = np.zeros(ctx.shape(out), model.tensors[out].dtype)
-    run(tensors)
-    return tensors[out]
+run_op = run_single
 
 
 def _reference_cases():
@@ -142,31 +130,11 @@ def test_int8_output_scale_within_tflite_tolerance_is_accepted():
 @pytest.mark.parametrize("name", ["flowers", "food-101", "plant-village"])
 def test_seed_model_softmax_nodes_match_reference(seed_models, name):
     path = seed_models[name]
-    model = load_model(path)
-    shape = model.tensors[model.inputs[0]].shape
-    rng = np.random.default_rng(13)
-    checked = 0
-    for x in (rng.integers(0, 256, shape, dtype=np.uint8), np.full(shape, 30, np.uint8)):
-        ref = run_reference(path, [x], all_tensors=True)
-        for op in model.operators:
-            if op.name != "SOFTMAX":
-                continue
-            ctx = PrepareContext(model, [t.shape for t in model.tensors])
-            run = REGISTRY[op.name](op, ctx)
-            tensors = [t.data for t in model.tensors]
-            tensors[op.inputs[0]] = ref[op.inputs[0]]
-            out = op.outputs[0]
-            tensors[out] = np.zeros_like(ref[out])
-            run(tensors)
-            assert np.array_equal(tensors[out], ref[out]), f"{op.describe()} differs"
-            checked += 1
-    assert checked == 2
+    assert check_seed_nodes(path, ('SOFTMAX',), seed_inputs(path, 13, 30)) == 2
 
 
 def _prepare(content):
-    model = load_model(content)
-    op = model.operators[0]
-    return REGISTRY[op.name](op, PrepareContext(model, [t.shape for t in model.tensors]))
+    return prepare_op(content)[3]
 
 
 @pytest.mark.parametrize("out_q", [(1 / 256, -127), (0.0039, -128), (0.1, -128)])

@@ -1,0 +1,64 @@
+"""Running one operator of a model on its own, for the operator tests."""
+
+import numpy as np
+
+from int8sqz.model import load_model
+from int8sqz.ops import REGISTRY
+from int8sqz.ops.context import PrepareContext
+from int8sqz.testing.reference import run_reference
+
+
+def prepare_op(model, index=0, shapes=None):
+    """``(model, op, ctx, run)`` for operator ``index`` prepared alone;
+    ``model`` is a loaded Model or the bytes of one."""
+    if not hasattr(model, "operators"):
+        model = load_model(model)
+    op = model.operators[index]
+    ctx = PrepareContext(model, list(shapes) if shapes else [t.shape for t in model.tensors])
+    return model, op, ctx, REGISTRY[op.name](op, ctx)
+
+
+def check_seed_nodes(path, names, inputs) -> int:
+    """Run every operator named in ``names`` of the model at ``path`` on the
+    reference's own input tensors, for each graph input in ``inputs``, and
+    require outputs equal to the reference's. Returns how many were checked."""
+    model = load_model(path)
+    checked = 0
+    for x in inputs:
+        ref = run_reference(path, [x], all_tensors=True)
+        for op in model.operators:
+            if op.name not in names:
+                continue
+            _, _, _, run = prepare_op(model, op.index)
+            tensors = [t.data for t in model.tensors]
+            for i in op.inputs:
+                if i >= 0 and tensors[i] is None:
+                    tensors[i] = ref[i]
+            for o in op.outputs:
+                tensors[o] = np.zeros_like(ref[o])
+            run(tensors)
+            for o in op.outputs:
+                assert np.array_equal(tensors[o], ref[o]), (
+                    f"{path.name}: {op.describe()} differs from the reference")
+            checked += 1
+    return checked
+
+
+def seed_inputs(model_path, seed, constant):
+    """A uniform-noise image and a constant one for a seed model."""
+    model = load_model(model_path)
+    shape = model.tensors[model.inputs[0]].shape
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 256, shape, dtype=np.uint8), np.full(shape, constant, np.uint8)]
+
+
+def run_single(content, x, index=0):
+    """Prepare and run operator ``index`` alone with ``x`` as its first input
+    (its other inputs are the model's constants); returns the output."""
+    model, op, ctx, run = prepare_op(content, index)
+    tensors = [t.data for t in model.tensors]
+    tensors[op.inputs[0]] = np.ascontiguousarray(x)
+    out = op.outputs[0]
+    tensors[out] = np.zeros(ctx.shape(out), model.tensors[out].dtype)
+    run(tensors)
+    return tensors[out]
