@@ -1,320 +1,199 @@
-"""CONV_2D on int8 (per-channel or per-tensor filter scales, groups).
+"""CONV_2D on int8 (per-channel or per-tensor filter scales, groups), as an
+integer matrix product (kernels/gemm.py).
 
-One output row at a time, in three steps:
+The output is made in blocks of whole output rows (``params[P_BLOCK_ROWS]``
+rows, the last block of an image may have fewer), one group of channels
+at a time, in three steps:
 
-1. ``rows[g, ky]``: each input row that filter row ky of the output row
-   sees, as int16 ``input + input_offset`` (exact: |value| <= 255), the
-   channels of group g only, padded on both sides with zeros; a row that
-   falls in the padding is all zeros. A tap in the padding therefore adds
-   nothing, as the reference skips it.
-2. ``cols[g]``: for each output pixel, its window laid out in the filter's
-   (ky, kx, channel) order, ``k_pad`` int16 per pixel. A 1x1 filter needs
-   no such copy: its window is a slice of ``rows[g, 0]``.
-3. every output of the row: the dot product of a window with a filter row,
-   accumulated in int32, then requantized and written.
+1. pack: each output pixel of the block gets a row of ``a`` (uint8), its
+   window in the filter's (ky, kx, channel) order: ``x + 128`` for a tap in
+   the image, ``128 - input_offset`` (the input zero point + 128) for a tap
+   in the padding;
+2. ``acc = a x filter`` in wrapping int32 (:func:`gemm.gemm_u8s8`);
+3. requantize: ``acc + bias`` to int8 with the channel's multiplier and
+   shift, clamped, written to the output pixel.
 
-The filter is re-laid out at prepare time: ``wk`` is ``[out_channels, k_pad]``
-int16 (OHWI with its (KH, KW, C/groups) axes flattened, then zeros up to
-``k_pad``, a multiple of 32, so the dot product needs no remainder loop and
-may read past a window's end: those products are zero); ``wt`` is the same
-filter transposed, ``[k, out_channels]`` int8, for the other way of
-computing a row (``mode``), which wins when windows are short.
+Why this is the reference's sum: with ``zp`` the input zero point, a tap in
+the image contributes ``(x + 128) * w = (x - zp) * w + (128 + zp) * w`` and a
+tap in the padding ``(zp + 128) * w = 0 + (128 + zp) * w``, while the
+reference adds ``(x - zp) * w`` for taps in the image and nothing for the
+others. The difference, ``(128 + zp) * sum(w)`` over the channel's whole
+filter, is the same for every pixel: prepare folds it into ``bias``
+(``bias - (128 + zp) * sum(w)``, wrapped to int32). Every product is an exact
+integer and int32 addition is associative modulo 2**32, so ``acc + bias``
+is the reference's wrapped int32 accumulator plus bias, bit for bit.
 
-Exactness: each product (input + input_offset) * filter is the reference's,
-and int32 addition is associative modulo 2**32, so any order of summation
-gives the reference's wrapped int32 accumulator.
+Aliasing rule: outputs are produced in row-major order (batch, then output
+row y, then x) in blocks of whole rows; every input row that a block's
+output rows need is read (packed into ``a``) before any element of the
+block is written, and nothing outside the block's rows is written while
+it is produced. So, for each output row y, every input row that row needs
+is read before any element of output row y is written. A planner may
+overlap ``out`` with ``x`` as long as writing output rows 0..y never
+clobbers an input row that a later output row reads. This holds only when
+the blocks run one after the other (one thread): the operator runs an
+overlapping input and output on one thread.
 """
 
 import numpy as np
 
 from ._jit import kernel
+from .gemm import gemm_u8s8
 
 #: layout of the ``params`` int64 vector handed to :func:`conv_2d`
 (P_STRIDE_H, P_STRIDE_W, P_DILATION_H, P_DILATION_W, P_PAD_H, P_PAD_W, P_FILTER_H,
- P_FILTER_W, P_INPUT_OFFSET, P_OUTPUT_OFFSET, P_ACT_MIN, P_ACT_MAX, P_K, P_MODE) = range(14)
-N_PARAMS = 14
-
-#: ``params[P_MODE]``: dot products of 4 pixels x 4 filters, or row updates
-#: of 4 pixels over all the group's filters at once (short windows)
-MODE_DOT = 0
-MODE_AXPY = 1
-#: pixels per block: a row's last block may reach PIXEL_BLOCK - 1 windows
-#: past its end, which the scratch buffers hold (their results are dropped)
-PIXEL_BLOCK = 4
+ P_FILTER_W, P_INPUT_OFFSET, P_OUTPUT_OFFSET, P_ACT_MIN, P_ACT_MAX, P_K,
+ P_BLOCK_ROWS, P_PADDED_W, P_DIRECT) = range(16)
+N_PARAMS = 16
 
 
 @kernel
-def _fill_rows(x, b, oy, params, rows):
-    """rows[g, ky, (pad_w + ix) * cin_g + c] = x[b, iy, ix, g * cin_g + c] + offset."""
-    in_h = x.shape[1]
+def _fill_padded(x, b, iy_begin, iy_end, params, xpad):
+    """Input rows iy_begin..iy_end - 1 of image b into the padded image:
+    xpad[(pad_h + iy) * Wp + pad_w + ix, c] = x[b, iy, ix, c] + 128."""
     in_w = x.shape[2]
-    groups = rows.shape[0]
-    cin_g = x.shape[3] // groups
-    pad_w = params[P_PAD_W]
-    in_offset = params[P_INPUT_OFFSET]
-    iy0 = oy * params[P_STRIDE_H] - params[P_PAD_H]
-    # the columns the windows reach; the padding columns stay zero
-    span = rows.shape[2] // cin_g
-    ix_end = max(0, min(in_w, span - pad_w))
-    for g in range(groups):
-        c0 = g * cin_g
-        for ky in range(params[P_FILTER_H]):
-            iy = iy0 + ky * params[P_DILATION_H]
-            row = rows[g, ky]
-            if iy >= 0 and iy < in_h:
-                src = x[b, iy]
-                for ix in range(ix_end):
-                    # views indexed by range variables: no negative-index checks
-                    s = src[ix, c0:c0 + cin_g]
-                    d = row[(pad_w + ix) * cin_g:(pad_w + ix + 1) * cin_g]
-                    for c in range(cin_g):
-                        d[c] = np.int16(s[c] + in_offset)
-            else:
-                d = row[pad_w * cin_g:(pad_w + ix_end) * cin_g]
-                for i in range(ix_end * cin_g):
-                    d[i] = 0
+    channels = x.shape[3]
+    wp_ = params[P_PADDED_W]
+    for iy in range(iy_begin, iy_end):
+        src = x[b, iy]
+        p0 = (params[P_PAD_H] + iy) * wp_ + params[P_PAD_W]
+        for ix in range(in_w):
+            s = src[ix]
+            d = xpad[p0 + ix]
+            for c in range(channels):
+                # int8 + 128 in 0..255 (the byte x ^ 0x80)
+                d[c] = np.uint8(s[c] + 128)
 
 
 @kernel
-def _im2col(rows, out_w, k_pad, params, cols):
-    """cols[g, ox * k_pad + (ky * filt_w + kx) * cin_g + c] = the window of pixel ox."""
-    groups = rows.shape[0]
+def _pack(xpad, oy0, n_rows, out_w, c0, cin_g, params, a):
+    """a[p, (ky * KW + kx) * cin_g + c] = the padded image's pixel under tap
+    (ky, kx) of output pixel p (rows oy0..oy0 + n_rows - 1, row-major),
+    channels c0..c0 + cin_g - 1."""
+    channels = xpad.shape[1]
+    flat = xpad.reshape(-1)
+    stride_h = params[P_STRIDE_H]
+    stride_w = params[P_STRIDE_W]
+    dil_h = params[P_DILATION_H]
+    dil_w = params[P_DILATION_W]
     filt_h = params[P_FILTER_H]
     filt_w = params[P_FILTER_W]
-    stride_w = params[P_STRIDE_W]
-    dil_w = params[P_DILATION_W]
-    cin_g = params[P_K] // (filt_h * filt_w)
+    wp_ = params[P_PADDED_W]
     run = filt_w * cin_g
-    for g in range(groups):
-        dst = cols[g]
-        for ky in range(filt_h):
-            src = rows[g, ky]
-            for ox in range(out_w):
-                j = ox * stride_w * cin_g
-                k = ox * k_pad + ky * run
-                if dil_w == 1:
-                    # the window's taps of this filter row are adjacent
-                    s = src[j:j + run]
-                    d = dst[k:k + run]
+    # a filter row's taps are adjacent in the padded image
+    adjacent = dil_w == 1 and cin_g == channels
+    p = 0
+    for oy in range(oy0, oy0 + n_rows):
+        for ox in range(out_w):
+            row = a[p]
+            for ky in range(filt_h):
+                pix = (oy * stride_h + ky * dil_h) * wp_ + ox * stride_w
+                d = row[ky * run:(ky + 1) * run]
+                if adjacent:
+                    s = flat[pix * channels:pix * channels + run]
                     for i in range(run):
                         d[i] = s[i]
                 else:
                     for kx in range(filt_w):
-                        s = src[j + kx * dil_w * cin_g:j + (kx * dil_w + 1) * cin_g]
-                        d = dst[k + kx * cin_g:k + (kx + 1) * cin_g]
-                        for i in range(cin_g):
-                            d[i] = s[i]
+                        s = xpad[pix + kx * dil_w, c0:c0 + cin_g]
+                        dk = d[kx * cin_g:(kx + 1) * cin_g]
+                        for c in range(cin_g):
+                            dk[c] = s[c]
+            p += 1
 
 
 @kernel
-def _row_dot(buf, step, out_w, wk, o_begin, o_end, acc):
-    """acc[ox, oc] = window(ox) . wk[oc] for the row's pixels, PIXEL_BLOCK at a
-    time (the last block may run past out_w: ``buf`` and ``acc`` have room),
-    and the channels o_begin..o_end-1; the window of pixel ox is
-    buf[ox * step : ox * step + k_pad]."""
-    k_pad = wk.shape[1]
-    for ox in range(0, out_w, PIXEL_BLOCK):
-        a0 = buf[(ox + 0) * step:(ox + 0) * step + k_pad]
-        a1 = buf[(ox + 1) * step:(ox + 1) * step + k_pad]
-        a2 = buf[(ox + 2) * step:(ox + 2) * step + k_pad]
-        a3 = buf[(ox + 3) * step:(ox + 3) * step + k_pad]
-        r0 = acc[ox + 0]
-        r1 = acc[ox + 1]
-        r2 = acc[ox + 2]
-        r3 = acc[ox + 3]
-        oc = o_begin
-        # blocks of 4 pixels x 4 filters share their loads
-        while oc + 3 < o_end:
-            w0 = wk[oc + 0]
-            w1 = wk[oc + 1]
-            w2 = wk[oc + 2]
-            w3 = wk[oc + 3]
-            s00 = np.int32(0)
-            s01 = np.int32(0)
-            s02 = np.int32(0)
-            s03 = np.int32(0)
-            s10 = np.int32(0)
-            s11 = np.int32(0)
-            s12 = np.int32(0)
-            s13 = np.int32(0)
-            s20 = np.int32(0)
-            s21 = np.int32(0)
-            s22 = np.int32(0)
-            s23 = np.int32(0)
-            s30 = np.int32(0)
-            s31 = np.int32(0)
-            s32 = np.int32(0)
-            s33 = np.int32(0)
-            for k in range(k_pad):
-                x0 = np.int32(a0[k])
-                x1 = np.int32(a1[k])
-                x2 = np.int32(a2[k])
-                x3 = np.int32(a3[k])
-                f0 = np.int32(w0[k])
-                f1 = np.int32(w1[k])
-                f2 = np.int32(w2[k])
-                f3 = np.int32(w3[k])
-                # int32 accumulators that wrap, as the reference's
-                s00 = np.int32(s00 + x0 * f0)
-                s01 = np.int32(s01 + x0 * f1)
-                s02 = np.int32(s02 + x0 * f2)
-                s03 = np.int32(s03 + x0 * f3)
-                s10 = np.int32(s10 + x1 * f0)
-                s11 = np.int32(s11 + x1 * f1)
-                s12 = np.int32(s12 + x1 * f2)
-                s13 = np.int32(s13 + x1 * f3)
-                s20 = np.int32(s20 + x2 * f0)
-                s21 = np.int32(s21 + x2 * f1)
-                s22 = np.int32(s22 + x2 * f2)
-                s23 = np.int32(s23 + x2 * f3)
-                s30 = np.int32(s30 + x3 * f0)
-                s31 = np.int32(s31 + x3 * f1)
-                s32 = np.int32(s32 + x3 * f2)
-                s33 = np.int32(s33 + x3 * f3)
-            r0[oc + 0] = s00
-            r0[oc + 1] = s01
-            r0[oc + 2] = s02
-            r0[oc + 3] = s03
-            r1[oc + 0] = s10
-            r1[oc + 1] = s11
-            r1[oc + 2] = s12
-            r1[oc + 3] = s13
-            r2[oc + 0] = s20
-            r2[oc + 1] = s21
-            r2[oc + 2] = s22
-            r2[oc + 3] = s23
-            r3[oc + 0] = s30
-            r3[oc + 1] = s31
-            r3[oc + 2] = s32
-            r3[oc + 3] = s33
-            oc += 4
-        while oc < o_end:
-            w0 = wk[oc]
-            s00 = np.int32(0)
-            s10 = np.int32(0)
-            s20 = np.int32(0)
-            s30 = np.int32(0)
-            for k in range(k_pad):
-                f0 = np.int32(w0[k])
-                s00 = np.int32(s00 + np.int32(a0[k]) * f0)
-                s10 = np.int32(s10 + np.int32(a1[k]) * f0)
-                s20 = np.int32(s20 + np.int32(a2[k]) * f0)
-                s30 = np.int32(s30 + np.int32(a3[k]) * f0)
-            r0[oc] = s00
-            r1[oc] = s10
-            r2[oc] = s20
-            r3[oc] = s30
-            oc += 1
-
-
-@kernel
-def _row_axpy(buf, step, out_w, wt, n_k, o_begin, o_end, acc):
-    """As :func:`_row_dot`, accumulating PIXEL_BLOCK pixels over all channels
-    of the group at once: acc[ox, :] += window(ox)[k] * wt[k, :]."""
-    n_o = o_end - o_begin
-    for ox in range(0, out_w, PIXEL_BLOCK):
-        c0 = acc[ox + 0, o_begin:o_end]
-        c1 = acc[ox + 1, o_begin:o_end]
-        c2 = acc[ox + 2, o_begin:o_end]
-        c3 = acc[ox + 3, o_begin:o_end]
-        for o in range(n_o):
-            c0[o] = 0
-            c1[o] = 0
-            c2[o] = 0
-            c3[o] = 0
-        a0 = buf[(ox + 0) * step:(ox + 0) * step + n_k]
-        a1 = buf[(ox + 1) * step:(ox + 1) * step + n_k]
-        a2 = buf[(ox + 2) * step:(ox + 2) * step + n_k]
-        a3 = buf[(ox + 3) * step:(ox + 3) * step + n_k]
-        for k in range(n_k):
-            x0 = np.int32(a0[k])
-            x1 = np.int32(a1[k])
-            x2 = np.int32(a2[k])
-            x3 = np.int32(a3[k])
-            w = wt[k, o_begin:o_end]
-            for o in range(n_o):
-                f = np.int32(w[o])
-                # int32 accumulators that wrap, as the reference's
-                c0[o] = np.int32(c0[o] + x0 * f)
-                c1[o] = np.int32(c1[o] + x1 * f)
-                c2[o] = np.int32(c2[o] + x2 * f)
-                c3[o] = np.int32(c3[o] + x3 * f)
-
-
-@kernel
-def _requantize_row(acc, bias, multiplier, left, right, params, out, b, oy):
-    """out[b, oy, ox, oc] = clamp(MultiplyByQuantizedMultiplier(acc + bias) +
-    output_offset), for multipliers in [0, 2**31) (never INT32_MIN, so the
-    doubling high multiply never saturates), without branches."""
+def _requantize(acc, p0, bias, multiplier, left, right, params, out, b, oy, c0, n):
+    """out[b, oy, ox, c0 + j] = clamp(MultiplyByQuantizedMultiplier(acc[p0 + ox, j]
+    + bias[c0 + j]) + output_offset) for j < n, with multipliers in [0, 2**31)
+    (never INT32_MIN, so the doubling high multiply never saturates), without
+    branches."""
     out_offset = params[P_OUTPUT_OFFSET]
     act_min = params[P_ACT_MIN]
     act_max = params[P_ACT_MAX]
-    out_w = out.shape[2]
-    out_c = out.shape[3]
+    # channel slices indexed from 0 by a range: no negative-index fix-ups, so
+    # the loop vectorizes
+    bs = bias[c0:c0 + n]
+    ms = multiplier[c0:c0 + n]
+    ls = left[c0:c0 + n]
+    rs = right[c0:c0 + n]
     orow = out[b, oy]
-    for ox in range(out_w):
-        r = acc[ox]
-        o = orow[ox]
-        for oc in range(out_c):
+    for ox in range(out.shape[2]):
+        r = acc[p0 + ox]
+        o = orow[ox, c0:c0 + n]
+        for j in range(n):
             # the reference adds the bias to its int32 accumulator: wrap as int32 does
-            v = np.int64(np.int32(r[oc] + bias[oc]))
+            v = np.int64(np.int32(r[j] + bs[j]))
             # the left shift is done in int32 in C++: wrap again
-            v = np.int64(np.int32(v << left[oc]))
-            ab = v * multiplier[oc]
+            v = np.int64(np.int32(v << ls[j]))
+            ab = v * ms[j]
             # round half away from zero, then divide by 2**31 truncating toward zero
             ab = ab + ((1 << 30) - ((ab >> 63) & 0x7FFFFFFF))
             high = (ab + ((ab >> 63) & 0x7FFFFFFF)) >> 31
             # rounding right shift, ties away from zero
-            mask = (np.int64(1) << right[oc]) - 1
+            mask = (np.int64(1) << rs[j]) - 1
             threshold = (mask >> 1) + ((high >> 63) & 1)
-            q = (high >> right[oc]) + np.int64((high & mask) > threshold) + out_offset
-            o[oc] = min(max(q, act_min), act_max)
+            q = (high >> rs[j]) + np.int64((high & mask) > threshold) + out_offset
+            o[j] = min(max(q, act_min), act_max)
 
 
 @kernel
-def conv_2d(x, out, wk, wt, bias, multiplier, left, right, params, rows, cols, acc):
+def conv_2d(x, out, wp, bias, multiplier, left, right, params, xpad, a, acc, first, last):
     """Follows ``reference_integer_ops::ConvPerChannel`` (int8 input, filter,
     output; int32 bias; one multiplier and shift per output channel, the
     shift split into ``left`` = max(shift, 0) and ``right`` = max(-shift, 0);
-    groups of input channels as its grouped form does).
+    groups of input channels as its grouped form does), for the blocks
+    ``first``..``last - 1`` of output rows (block j: image j // B, rows
+    from (j % B) * R, with R = params[P_BLOCK_ROWS] and B blocks an image;
+    blocks past the last image of ``out`` are skipped).
 
     ``x`` is [N, H, W, C] and ``out`` [N, OH, OW, O]; either may be a strided
-    view: both are indexed 4-D, never reshaped. Scratch, sized at prepare
-    time: ``rows`` [groups, KH, L] and ``cols`` [groups, OW * k_pad] int16,
-    ``acc`` [OW + PIXEL_BLOCK - 1, O] int32.
+    view: both are indexed 4-D, never reshaped. ``wp`` [groups, ...] holds
+    each group's filter packed by :func:`gemm.pack_weights`; ``bias`` is the
+    folded bias (module docstring). Scratch, sized at prepare time:
 
-    Aliasing rule: outputs are produced in row-major order (batch, then
-    output row y, then x); for each output row y, every input row that row
-    needs is read (into ``rows``) before any element of output row y is
-    written, and nothing outside output row y is written while it is
-    produced. A planner may overlap ``out`` with ``x`` as long as writing
-    output rows 0..y never clobbers an input row that a later output row
-    reads.
+    - ``xpad`` uint8 [Hp * Wp + gemm.MR, C]: the image padded on every side
+      (the padding and the spare rows hold zero point + 128, written once at
+      prepare time), one row per pixel; the input rows are filled in as the
+      blocks first need them;
+    - ``a`` uint8 [rows, kp] (unused when params[P_DIRECT]: a 1x1 filter with
+      stride 1 and 4 | C reads its windows straight from ``xpad``);
+    - ``acc`` int32 [rows, columns];
+
+    rows >= R * OW rounded up to gemm.MR; ``a``'s columns past the window
+    and its rows past a block hold zeros, never written.
     """
-    batches = out.shape[0]
+    in_h = x.shape[1]
     out_h = out.shape[1]
     out_w = out.shape[2]
-    if out_w == 0:
-        return
-    groups = rows.shape[0]
+    groups = wp.shape[0]
     per_group = out.shape[3] // groups
-    one_by_one = params[P_FILTER_H] == 1 and params[P_FILTER_W] == 1
     cin_g = x.shape[3] // groups
-    k_pad = wk.shape[1]
-    n_k = params[P_K]
-    for b in range(batches):
-        for oy in range(out_h):
-            _fill_rows(x, b, oy, params, rows)
-            if one_by_one:
-                step = params[P_STRIDE_W] * cin_g
+    block_rows = params[P_BLOCK_ROWS]
+    per_image = (out_h + block_rows - 1) // block_rows
+    last_row = (params[P_FILTER_H] - 1) * params[P_DILATION_H] - params[P_PAD_H]
+    direct = params[P_DIRECT] != 0
+    image = -1
+    filled = 0
+    # the blocks of the images the arrays hold (a range past them is cut)
+    for j in range(first, min(last, out.shape[0] * per_image)):
+        b = j // per_image
+        oy0 = (j % per_image) * block_rows
+        n_rows = min(block_rows, out_h - oy0)
+        # read every input row the block needs before writing any output
+        if b != image:
+            image = b
+            filled = max(0, oy0 * params[P_STRIDE_H] - params[P_PAD_H])
+        need = min(in_h, (oy0 + n_rows - 1) * params[P_STRIDE_H] + last_row + 1)
+        if need > filled:
+            _fill_padded(x, b, filled, need, params, xpad)
+            filled = need
+        for g in range(groups):
+            if direct:
+                gemm_u8s8(xpad[oy0 * out_w:], n_rows * out_w, wp[g], acc)
             else:
-                _im2col(rows, out_w, k_pad, params, cols)
-                step = k_pad
-            for g in range(groups):
-                buf = rows[g, 0] if one_by_one else cols[g]
-                o_begin = g * per_group
-                if params[P_MODE] == MODE_AXPY:
-                    _row_axpy(buf, step, out_w, wt, n_k, o_begin, o_begin + per_group, acc)
-                else:
-                    _row_dot(buf, step, out_w, wk, o_begin, o_begin + per_group, acc)
-            _requantize_row(acc, bias, multiplier, left, right, params, out, b, oy)
+                _pack(xpad, oy0, n_rows, out_w, g * cin_g, cin_g, params, a)
+                gemm_u8s8(a, n_rows * out_w, wp[g], acc)
+            for r in range(n_rows):
+                _requantize(acc, r * out_w, bias, multiplier, left, right, params, out,
+                            b, oy0 + r, g * per_group, per_group)

@@ -168,20 +168,22 @@ def test_conv_matches_oracle(case, strided):
     assert np.array_equal(got, want)
 
 
-@pytest.mark.parametrize("mode", [kconv.MODE_DOT, kconv.MODE_AXPY])
+@pytest.mark.parametrize("block_pixels", [1, 7, 10**6])
 @pytest.mark.parametrize("shape,filt,stride,dilation,padding,groups", [
     ((2, 7, 9, 6), (5, 3, 3), (1, 1), (1, 1), "SAME", 1),
     ((1, 9, 8, 4), (4, 1, 1), (2, 3), (1, 1), "VALID", 1),
     ((1, 6, 11, 6), (6, 2, 5), (1, 2), (2, 1), "SAME", 3),
     ((1, 5, 5, 3), (7, 5, 5), (3, 1), (1, 1), "SAME", 1),
+    ((2, 6, 5, 40), (70, 3, 3), (1, 1), (1, 1), "SAME", 1),
 ])
-def test_both_row_modes_match_oracle(monkeypatch, mode, shape, filt, stride, dilation,
-                                     padding, groups):
-    """The two ways of computing a row (chosen per layer from its shape) agree."""
+def test_any_block_of_rows_matches_oracle(monkeypatch, block_pixels, shape, filt, stride,
+                                          dilation, padding, groups):
+    """The kernel works in blocks of whole output rows (one row, a few rows, the
+    whole image; more than one tile of rows and of columns): same results."""
     import int8sqz.ops.conv_2d as op_conv
 
-    monkeypatch.setattr(op_conv, "_mode", lambda k_len, per_group: mode)
-    rng = np.random.default_rng(sum(shape) + mode)
+    monkeypatch.setattr(op_conv, "_BLOCK_PIXELS", block_pixels)
+    rng = np.random.default_rng(sum(shape) + block_pixels % 1000)
     o, kh, kw = filt
     w = rng.integers(-128, 128, (o * groups, kh, kw, shape[3])).astype(np.int8)
     x = rng.integers(-128, 128, (shape[0], shape[1], shape[2], shape[3] * groups)).astype(np.int8)
@@ -201,9 +203,9 @@ def test_branchless_requantization_matches_fixedpoint(acc, bias, multiplier, shi
     params = np.zeros(kconv.N_PARAMS, np.int64)
     params[kconv.P_ACT_MIN], params[kconv.P_ACT_MAX] = -(2**40), 2**40
     out32 = np.zeros((1, 1, 1, 1), np.int64)
-    kconv._requantize_row(np.array([[acc]], np.int32), np.array([bias], np.int32),
-                          np.array([multiplier], np.int64), np.array([max(shift, 0)], np.int64),
-                          np.array([max(-shift, 0)], np.int64), params, out32, 0, 0)
+    kconv._requantize(np.array([[acc]], np.int32), 0, np.array([bias], np.int32),
+                      np.array([multiplier], np.int64), np.array([max(shift, 0)], np.int64),
+                      np.array([max(-shift, 0)], np.int64), params, out32, 0, 0, 0, 1)
     want = fp.multiply_by_quantized_multiplier(fp.wrap_int32(acc + bias), multiplier, shift)
     assert out32[0, 0, 0, 0] == want
 

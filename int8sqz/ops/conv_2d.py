@@ -21,17 +21,14 @@ import math
 import numpy as np
 
 from ..kernels import conv as k
+from ..kernels import gemm
 from ._common import check_scale, check_zero_point, quantize_multiplier
 from ._common import fused_activation_range
 from ._padding import padding_height_width, padding_option, positive_option
 
-#: the gathered rows and the filter rows are padded to a multiple of this many
-#: int16 (64 bytes), so that the kernel's inner loop has no remainder
-_K_ALIGN = 32
-#: MODE_AXPY for windows of at most this many values and groups of at least
-#: this many output channels (measured on the seed models' layers)
-_AXPY_MAX_K = 48
-_AXPY_MIN_OUT = 16
+#: output pixels per block (whole rows, at least one): the block's windows
+#: and accumulators stay in the cache (measured on the seed models' layers)
+_BLOCK_PIXELS = 256
 
 
 def prepare(op, ctx):
@@ -133,30 +130,35 @@ def prepare(op, ctx):
     weights = ctx.constant(op, flt, "filter")
     per_group = out_c // groups
     k_len = filt_h * filt_w * filt_c
-    k_pad = max(_K_ALIGN, -(-k_len // _K_ALIGN) * _K_ALIGN)
-    mode = _mode(k_len, per_group)
-    wk = np.zeros((out_c, k_pad), np.int16)
-    wk[:, :k_len] = weights.reshape(out_c, k_len)
-    if mode == k.MODE_AXPY:
-        wt = np.ascontiguousarray(weights.reshape(out_c, k_len).T)
-    else:
-        wt = np.zeros((0, out_c), np.int8)
-    # the kernels work on blocks of PIXEL_BLOCK pixels: the last block of a row
-    # may compute up to PIXEL_BLOCK - 1 windows past its end, which the
-    # scratch buffers hold (and whose results are dropped)
-    out_w = win.out_width
-    blocked_w = -(-out_w // k.PIXEL_BLOCK) * k.PIXEL_BLOCK
-    acc = np.zeros((blocked_w, out_c), np.int32)
+    w2 = weights.reshape(groups, per_group, k_len)
+    packed = [gemm.pack_weights(w2[g]) for g in range(groups)]
+    wp = np.ascontiguousarray(np.stack([p[0] for p in packed]))
+    kp, n_tiles = packed[0][1], packed[0][2]
+    # the kernel's windows hold x + 128 for every tap (the padding too: zero
+    # point + 128), so each output channel gets (128 + zero point) * sum(w)
+    # more than the reference; the bias takes it back (wrapped to int32)
+    w_sums = weights.reshape(out_c, k_len).astype(np.int64).sum(axis=1)
+    folded = bias.astype(np.int64) - (128 + in_zp) * w_sums
+    bias = (((folded + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)).astype(np.int32)
+
+    out_h, out_w = win.out_height, win.out_width
+    block_rows = max(1, min(out_h, _BLOCK_PIXELS // max(out_w, 1)))
+    rows = gemm.padded_rows(block_rows * out_w)
+    # the padded image: every tap of every window inside it
+    padded_h = max(in_h + win.pad_height,
+                   (out_h - 1) * stride_h + (filt_h - 1) * dil_h + 1) if out_h else 0
+    padded_w = max(in_w + win.pad_width,
+                   (out_w - 1) * stride_w + (filt_w - 1) * dil_w + 1) if out_w else 0
+    # a 1x1 filter with stride 1 (so no padding) reads its windows in place
+    direct = (filt_h == 1 and filt_w == 1 and stride_h == 1 and stride_w == 1
+              and groups == 1 and in_c == kp)
+    xpad = np.full((padded_h * padded_w + gemm.MR, in_c), 128 + in_zp, np.uint8)
+    a = np.zeros((0 if direct else rows, kp), np.uint8)
+    acc = np.zeros((rows, n_tiles * gemm.NR), np.int32)
+    blocks = batches * (-(-out_h // block_rows))
     left = np.maximum(shift, 0).astype(np.int64)
     right = np.maximum(-shift, 0).astype(np.int64)
     mult = multiplier.astype(np.int64)
-    # padded input rows: the columns the windows reach, then room for a 1x1
-    # filter's windows past the row's end (read against zero weights, or dropped)
-    span = (out_w - 1) * stride_w + (filt_w - 1) * dil_w + 1 if out_w else 0
-    one_by_one = filt_h == 1 and filt_w == 1
-    row_len = max(span * filt_c, blocked_w * stride_w * filt_c) + k_pad
-    rows = np.zeros((groups, filt_h, row_len), np.int16)
-    cols = np.zeros((groups, 0 if one_by_one else blocked_w * k_pad), np.int16)
     params = np.zeros(k.N_PARAMS, np.int64)
     params[k.P_STRIDE_H], params[k.P_STRIDE_W] = stride_h, stride_w
     params[k.P_DILATION_H], params[k.P_DILATION_W] = dil_h, dil_w
@@ -166,17 +168,12 @@ def prepare(op, ctx):
     params[k.P_OUTPUT_OFFSET] = out_zp
     params[k.P_ACT_MIN], params[k.P_ACT_MAX] = act_min, act_max
     params[k.P_K] = k_len
-    params[k.P_MODE] = mode
+    params[k.P_BLOCK_ROWS] = block_rows
+    params[k.P_PADDED_W] = padded_w
+    params[k.P_DIRECT] = direct
     kernel = k.conv_2d
 
     def run(t):
-        kernel(t[src], t[dst], wk, wt, bias, mult, left, right, params, rows, cols, acc)
+        kernel(t[src], t[dst], wp, bias, mult, left, right, params, xpad, a, acc, 0, blocks)
 
     return run
-
-
-def _mode(k_len: int, per_group: int) -> int:
-    """Short windows: update all of a group's outputs per input value."""
-    if k_len <= _AXPY_MAX_K and per_group >= _AXPY_MIN_OUT:
-        return k.MODE_AXPY
-    return k.MODE_DOT
