@@ -205,6 +205,11 @@ def input_spec(model) -> InputSpec:
             f"{model.source}: input tensor {t.index} '{t.name}' has type {t.type_name}, "
             f"expected UINT8, INT8 or FLOAT32 to be fed image pixels"
         )
+    if getattr(t, "data", None) is not None:
+        raise UnsupportedError(
+            f"{model.source}: input tensor {t.index} '{t.name}' is a constant, expected "
+            f"a tensor the image can be written into"
+        )
     return InputSpec(shape[1], shape[2], shape[3], _INPUT_TYPES[t.type_name], shape)
 
 

@@ -19,11 +19,13 @@ import re
 import struct
 from dataclasses import dataclass, field, replace
 
+import flatbuffers
 import numpy as np
 import tflite
 from tflite.utils import BUILTIN_OPCODE2NAME
 
-from .errors import ModelError
+from .errors import ModelError, UnsupportedError
+from .validate import TENSOR_EXTERNAL_BUFFER_SLOT, verify_flatbuffer
 
 #: TFLite tensor type code -> (name, NumPy dtype or None when it has no fixed size)
 TENSOR_TYPES = {
@@ -56,8 +58,12 @@ _OPTION_CLASSES = {
     v: k for k, v in vars(tflite.BuiltinOptions).items() if not k.startswith("_")
 }
 _ENUM_FIELDS = {"padding": _PADDING, "fused_activation_function": _ACTIVATION}
+#: options that hold a TensorType code (kept as the code)
+_TYPE_OPTIONS = ("quantized_bias_type",)
 _IDENTIFIER = b"TFL3"
 _SCHEMA_VERSION = 3
+#: NumPy arrays have at most this many dimensions
+MAX_RANK = 64
 
 
 @dataclass(frozen=True)
@@ -167,15 +173,18 @@ def load_model(source, *, name: str | None = None) -> Model:
             f"{label}: not a TFLite model: expected the file identifier {_IDENTIFIER!r} "
             f"at byte 4, found {found!r}"
         )
+    # every offset, table, vector and string in bounds before any accessor runs
+    verify_flatbuffer(content, label)
     try:
         return _Reader(content, label).read()
     except ModelError:
         raise
     except (struct.error, IndexError, ValueError, TypeError, OverflowError,
-            UnicodeDecodeError, MemoryError, AttributeError, AssertionError) as exc:
+            UnicodeDecodeError, AttributeError, AssertionError) as exc:
+        # not reachable after the verifier; kept so that a gap in the checks
+        # is still a one-line ModelError, never a crash
         raise ModelError(
-            f"{label}: corrupt TFLite flatbuffer: a table or vector points outside "
-            f"the file ({type(exc).__name__}: {exc})"
+            f"{label}: invalid TFLite model ({type(exc).__name__}: {exc})"
         ) from None
 
 
@@ -202,6 +211,11 @@ class _Reader:
         if nsub < 1:
             raise self.fail("the model has no subgraph, expected at least one")
         graph = fb.Subgraphs(0)
+        # TFLite refuses these two before it reads anything else
+        if fb.BuffersIsNone():
+            raise self.fail("the model has no buffers vector (TFLite requires one)")
+        if graph.TensorsIsNone():
+            raise self.fail("subgraph 0 has no tensors vector (TFLite requires one)")
         nbuf = fb.BuffersLength()
         buffers = [self._buffer(fb, i) for i in range(nbuf)]
         ntensors = graph.TensorsLength()
@@ -229,23 +243,25 @@ class _Reader:
         return model
 
     def _buffer(self, fb, i: int):
+        """The bytes of buffer ``i``: its data vector, else (as TFLite reads
+        it) the bytes at its offset after the flatbuffer (models larger than
+        2 GB), else None."""
         buf = fb.Buffers(i)
+        n = buf.DataLength()
+        if n:
+            data = buf.DataAsNumpy()
+            if data.size != n:
+                raise self.fail(f"buffer {i} declares {n} bytes but the file holds {data.size}")
+            return data
         offset, size = buf.Offset(), buf.Size()
         if offset > 1:
-            # data stored after the flatbuffer (models larger than 2 GB)
             if offset + size > self.size:
                 raise self.fail(
                     f"buffer {i} lies at bytes {offset}..{offset + size}, beyond the "
                     f"end of the file ({self.size} bytes)"
                 )
             return np.frombuffer(self.content, np.uint8, size, offset)
-        n = buf.DataLength()
-        if n == 0:
-            return None
-        data = buf.DataAsNumpy()
-        if data.size != n:
-            raise self.fail(f"buffer {i} declares {n} bytes but the file holds {data.size}")
-        return data
+        return None
 
     def _indices(self, arr, n, ntensors, what, allow_optional=False):
         if n == 0:
@@ -272,20 +288,42 @@ class _Reader:
             raise self.fail(
                 f"tensor {i} '{name}' has shape {list(shape)}: dimensions must be >= 0"
             )
+        if len(shape) > MAX_RANK:
+            raise UnsupportedError(
+                f"{self.label}: tensor {i} '{name}' has {len(shape)} dimensions; int8sqz "
+                f"supports at most {MAX_RANK}"
+            )
         type_code = t.Type()
         type_name = TENSOR_TYPES.get(type_code)
         if type_name is None:
             raise self.fail(f"tensor {i} '{name}' has unknown type code {type_code}")
         dtype = _NUMPY_DTYPES.get(type_name)
         dtype = np.dtype(dtype) if dtype is not None else None
+        # the byte size of the nonzero dimensions must be a valid array size
+        if math.prod(d for d in shape if d) * (dtype.itemsize if dtype else 1) >= 1 << 63:
+            raise self.fail(
+                f"tensor {i} '{name}' has shape {list(shape)}: its size overflows 64 bits"
+            )
         bidx = t.Buffer()
         if not 0 <= bidx < max(len(buffers), 1):
             raise self.fail(
                 f"tensor {i} '{name}' refers to buffer {bidx}, expected an index in "
                 f"0..{len(buffers) - 1}"
             )
-        raw = buffers[bidx] if bidx < len(buffers) else None
+        external = t._tab.Offset(TENSOR_EXTERNAL_BUFFER_SLOT)
+        if external and t._tab.Get(flatbuffers.number_types.Uint32Flags, t._tab.Pos + external):
+            raise UnsupportedError(
+                f"{self.label}: tensor {i} '{name}' keeps its data in an external buffer; "
+                f"int8sqz reads only data inside the model file"
+            )
+        # buffer 0 is the empty sentinel: TFLite never reads data from it
+        raw = buffers[bidx] if 0 < bidx < len(buffers) else None
         data = None
+        if raw is not None and t.IsVariable():
+            raise self.fail(
+                f"tensor {i} '{name}' is a variable tensor with constant data in buffer "
+                f"{bidx}; TFLite refuses this"
+            )
         if raw is not None:
             if dtype is None:
                 raise self.fail(
@@ -308,33 +346,45 @@ class _Reader:
         )
 
     def _quantization(self, q, i, name, shape) -> Quantization:
+        """The affine quantization, with the checks of TFLite's
+        ``InterpreterBuilder::ParseQuantization``: no scales means no
+        quantization (whatever the zero points); scales need as many zero
+        points; the quantized dimension lies in the shape (any value >= 0 for a
+        scalar); several scales need one per element of that dimension."""
         if q is None:
             return NO_QUANTIZATION
-        scales = q.ScaleAsNumpy() if q.ScaleLength() else np.zeros(0, np.float32)
-        zps = q.ZeroPointAsNumpy() if q.ZeroPointLength() else np.zeros(0, np.int64)
-        scales = np.array(scales, dtype=np.float32).reshape(-1)
-        zps = np.array(zps, dtype=np.int64).reshape(-1)
-        if scales.size == 0 and zps.size == 0:
+        if q.DetailsType() not in (0, tflite.QuantizationDetails.CustomQuantization):
+            # blockwise or multi-axis quantization (newer schemas): other scales
+            raise UnsupportedError(
+                f"{self.label}: tensor {i} '{name}' has quantization details of type "
+                f"{q.DetailsType()}; int8sqz supports affine quantization only"
+            )
+        if not q.ScaleLength():
             return NO_QUANTIZATION
-        if zps.size == 0:
-            zps = np.zeros(scales.size, np.int64)
+        scales = np.array(q.ScaleAsNumpy(), dtype=np.float32).reshape(-1)
+        if q.ZeroPointIsNone():
+            raise self.fail(
+                f"tensor {i} '{name}' has {scales.size} quantization scales and no zero "
+                f"points, expected one zero point per scale"
+            )
+        n_zps = q.ZeroPointLength()
+        zps = np.array(q.ZeroPointAsNumpy() if n_zps else [], dtype=np.int64).reshape(-1)
         if scales.size != zps.size:
             raise self.fail(
                 f"tensor {i} '{name}' has {scales.size} quantization scales and "
                 f"{zps.size} zero points, expected the same number"
             )
         qdim = int(q.QuantizedDimension())
-        if scales.size > 1:
-            if not 0 <= qdim < len(shape):
-                raise self.fail(
-                    f"tensor {i} '{name}' is quantized along dimension {qdim}, expected "
-                    f"a dimension of its shape {list(shape)}"
-                )
-            if shape[qdim] != scales.size:
-                raise self.fail(
-                    f"tensor {i} '{name}' has {scales.size} quantization scales, expected "
-                    f"one per channel of dimension {qdim} ({shape[qdim]})"
-                )
+        if qdim < 0 or (shape and qdim >= len(shape)):
+            raise self.fail(
+                f"tensor {i} '{name}' is quantized along dimension {qdim}, expected "
+                f"a dimension of its shape {list(shape)}"
+            )
+        if scales.size > 1 and shape and shape[qdim] != scales.size:
+            raise self.fail(
+                f"tensor {i} '{name}' has {scales.size} quantization scales, expected "
+                f"1, or one per channel of dimension {qdim} ({shape[qdim]})"
+            )
         scales.flags.writeable = False
         zps.flags.writeable = False
         return Quantization(scales, zps, qdim)
@@ -357,11 +407,21 @@ class _Reader:
             )
         code, name, version = codes[ci]
         what = f"operator {i} ({name})"
+        if version < 1:
+            raise self.fail(
+                f"{what} has version {version} (operator code {ci}), expected 1 or more"
+            )
         inputs = self._indices(op.InputsAsNumpy(), op.InputsLength(), ntensors,
                                f"{what} input", allow_optional=True)
         outputs = self._indices(op.OutputsAsNumpy(), op.OutputsLength(), ntensors,
                                 f"{what} output")
         options = self._options(op)
+        for key in _TYPE_OPTIONS:
+            # TFLite's option parser refuses a type code it does not know
+            if key in options and options[key] not in TENSOR_TYPES:
+                raise self.fail(
+                    f"{what}: option {key} is {options[key]}, not a tensor type code"
+                )
         return Operator(i, name, code, version, inputs, outputs, options)
 
     def _options(self, op) -> dict:

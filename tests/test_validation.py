@@ -1,0 +1,310 @@
+"""The validation layer: the flatbuffer verifier, the loader's checks (as
+TFLite's InterpreterBuilder makes them), and the models the fuzzer found
+int8sqz accepting or mishandling, each a regression test.
+
+Hostile models run in the fuzz worker subprocess (tests/fuzzing.py), and
+where the test says so, in TFLite's reference kernels in their own worker:
+int8sqz must refuse what the reference refuses."""
+
+import struct
+
+import numpy as np
+import pytest
+
+import fuzzing
+from conftest import ROOT
+from int8sqz import ModelError, UnsupportedError, load_model
+from int8sqz.testing.writer import GraphBuilder, model_def, write_model
+from int8sqz.validate import verify_flatbuffer
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _report(pytestconfig):
+    fuzzing.register_report(pytestconfig)
+
+
+def _seed(name="classifier"):
+    return fuzzing.seeds()[name]
+
+
+def _refused(content, *match, reference=True, error="ModelError"):
+    """int8sqz refuses ``content`` with ``error`` whose message contains each
+    of ``match``, in one line; with ``reference``, TFLite refuses it too."""
+    r = fuzzing.outcome(content, reference=reference)
+    assert r["status"] == "refused", r
+    assert r["error"] == error, r
+    assert "\n" not in r["message"]
+    for m in match:
+        assert m in r["message"], r["message"]
+    if reference:
+        assert r["reference"]["status"] != "ok", r["reference"]
+    return r
+
+
+# -- the schema ------------------------------------------------------------------------
+
+def test_schema_table_matches_the_installed_tflite_package():
+    generated = fuzzing.schema_source()
+    committed = (ROOT / "int8sqz" / "_tflite_schema.py").read_text()
+    assert committed == generated, (
+        "int8sqz/_tflite_schema.py is out of date: python tests/fuzzing.py schema "
+        "> int8sqz/_tflite_schema.py")
+
+
+def test_every_seed_model_verifies_and_walks():
+    for name, content in fuzzing.seeds().items():
+        verify_flatbuffer(content, name)
+        sites, data = fuzzing.walk(content)
+        assert sites and all(0 <= s.pos < len(content) for s in sites)
+
+
+# -- the flatbuffer verifier (fuzz finding: fields int8sqz does not read were not
+#    checked; TFLite's verifier refuses these files, int8sqz ran them) -------------------
+
+@pytest.mark.parametrize("label, value, what", [
+    # a tensor name whose length runs past the end of the file
+    ("model.subgraphs[0].tensors[2].name.<length>", 944750297, "tensors[2].name"),
+    # the Model's vtable grown over the bytes after it
+    ("model.<vtable size>", 128, "model"),
+    # an odd vtable size
+    ("model.<vtable size>", 15, "odd size 15"),
+    # an offset to the description that points nowhere
+    ("model.description.<offset>", 0x7FFFFFF0, "model.description"),
+    # an offset that is backwards (negative as a signed offset)
+    ("model.subgraphs[0].operators[1].<offset>", 0xFFFFFF00, "operators[1]"),
+    # a string without its terminating zero (the length covers it)
+    ("model.subgraphs[0].name.<length>", 3, "terminating zero"),
+])
+def test_verifier_refuses_corrupt_structure(label, value, what):
+    content = fuzzing.patched(_seed(), label, value)
+    with pytest.raises(ModelError, match="not a valid TFLite flatbuffer") as info:
+        load_model(content)
+    assert what in str(info.value)
+    _refused(content, "not a valid TFLite flatbuffer")
+
+
+def test_verifier_refuses_misaligned_fields():
+    # move the subgraph's vtable offset so that the table starts 2 bytes off
+    content = bytearray(_seed())
+    site = fuzzing.find_site(bytes(content), "model.subgraphs[0].<offset>")
+    struct.pack_into("<I", content, site.pos, struct.unpack_from("<I", content, site.pos)[0] + 2)
+    with pytest.raises(ModelError, match="not aligned"):
+        verify_flatbuffer(bytes(content), "m")
+
+
+def test_verifier_refuses_deep_nesting_and_tiny_files():
+    with pytest.raises(ModelError, match="too short"):
+        verify_flatbuffer(b"\x08\x00\x00\x00TFL3", "m")
+    with pytest.raises(ModelError, match="not a forward offset"):
+        verify_flatbuffer(b"\x00\x00\x00\x00TFL3" + bytes(8), "m")
+
+
+def test_vectors_too_long_for_a_flatbuffer_are_refused():
+    content = fuzzing.patched(_seed(), "model.subgraphs[0].tensors[0].shape.<length>", 0x7FFFFFFF)
+    with pytest.raises(ModelError, match="larger than a flatbuffer can be|past the end"):
+        load_model(content)
+
+
+# -- quantization parameters, as TFLite's ParseQuantization ------------------------------
+
+def _one_tensor_model(scale=0.1, zero_point=0, qdim=0, shape=(1, 4)):
+    g = GraphBuilder()
+    x = g.input("x", shape, "INT8", scale=0.1, zero_point=0)
+    y = g.tensor("y", shape, "INT8", scale=scale, zero_point=zero_point,
+                 quantized_dimension=qdim)
+    g.operator("QUANTIZE", [x], y)
+    g.output(y)
+    return g.model_def()
+
+
+def test_scales_without_zero_points_are_refused():
+    # fuzz finding: the loader filled in zeros; TFLite refuses the tensor
+    md = _one_tensor_model()
+    content = write_model(md)
+    content = fuzzing.patched(
+        content, "model.subgraphs[0].tensors[1].quantization.<vtable zero_point>", 0)
+    _refused(content, "no zero points")
+
+
+def test_scale_and_zero_point_counts_must_agree():
+    content = fuzzing.patched(
+        write_model(_one_tensor_model()),
+        "model.subgraphs[0].tensors[1].quantization.zero_point.<length>", 0)
+    _refused(content, "1 quantization scales and 0 zero points")
+
+
+def test_zero_points_without_scales_mean_no_quantization():
+    content = fuzzing.patched(
+        write_model(_one_tensor_model(zero_point=5)),
+        "model.subgraphs[0].tensors[1].quantization.<vtable scale>", 0)
+    m = load_model(content)
+    assert m.tensors[1].quantization.scales.size == 0
+    assert m.tensors[1].quantization.zero_points.size == 0
+
+
+@pytest.mark.parametrize("qdim", [2, 7, -1])
+def test_per_tensor_quantized_dimension_must_be_in_the_shape(qdim):
+    # fuzz finding: only per-channel tensors had their dimension checked
+    content = write_model(_one_tensor_model(qdim=qdim))
+    _refused(content, f"quantized along dimension {qdim}")
+
+
+def test_scalar_may_name_any_quantized_dimension():
+    m = load_model(write_model(_one_tensor_model(qdim=3, shape=())))
+    assert m.tensors[1].quantization.quantized_dimension == 3
+
+
+# -- tensors and buffers ----------------------------------------------------------------
+
+def test_buffer_zero_never_holds_constant_data():
+    # TFLite reads no data from buffer 0 (the sentinel) even when it has some
+    md = _one_tensor_model()
+    content = write_model(md)
+    m = load_model(content)
+    assert m.tensors[0].buffer == 0 and not m.tensors[0].is_constant
+
+
+def test_variable_tensor_with_data_is_refused():
+    g = GraphBuilder()
+    x = g.input("x", (4,), "INT8", scale=0.1, zero_point=0)
+    c = g.constant("c", np.arange(4, dtype=np.int8), scale=0.1, zero_point=0)
+    y = g.tensor("y", (4,), "INT8", scale=0.1, zero_point=0)
+    g.operator("ADD", [x, c], y)
+    g.output(y)
+    md = g.model_def()
+    md.tensors[c].is_variable = True
+    _refused(write_model(md), "variable tensor with constant data")
+
+
+def test_tensor_sizes_must_fit_64_bits_and_ranks_numpy():
+    md = _one_tensor_model()
+    md.tensors[0].shape = md.tensors[1].shape = (0, 1 << 30, 1 << 30, 1 << 30)
+    with pytest.raises(ModelError, match="overflows 64 bits"):
+        load_model(write_model(md))
+    md = _one_tensor_model(shape=(1,) * 65)
+    with pytest.raises(UnsupportedError, match="at most 64"):
+        load_model(write_model(md))
+
+
+def _tiny_model(external_buffer=0, details_type=0, tensors=True, buffers=True):
+    """One int8 tensor, graph input and output, written field by field so that
+    it can carry fields of newer schemas than the tflite package's: the
+    tensor's external_buffer (field 10) and blockwise quantization details."""
+    import flatbuffers
+    import tflite
+
+    with_tensors, with_buffers = tensors, buffers
+    b = flatbuffers.Builder(256)
+    details = None
+    if details_type:
+        b.StartObject(3)  # BlockwiseQuantization {scales, zero_points, block_size}
+        b.PrependInt32Slot(0, 0, -1)
+        b.PrependInt32Slot(2, 32, 0)
+        details = b.EndObject()
+    scales = b.CreateNumpyVector(np.float32([0.1]))
+    zps = b.CreateNumpyVector(np.int64([0]))
+    tflite.QuantizationParametersStart(b)
+    tflite.QuantizationParametersAddScale(b, scales)
+    tflite.QuantizationParametersAddZeroPoint(b, zps)
+    if details is not None:
+        tflite.QuantizationParametersAddDetailsType(b, details_type)
+        tflite.QuantizationParametersAddDetails(b, details)
+    quant = tflite.QuantizationParametersEnd(b)
+    shape = b.CreateNumpyVector(np.int32([4]))
+    name = b.CreateString("t")
+    b.StartObject(11)
+    b.PrependUOffsetTRelativeSlot(0, shape, 0)
+    b.PrependInt8Slot(1, tflite.TensorType.INT8, 0)
+    b.PrependUOffsetTRelativeSlot(3, name, 0)
+    b.PrependUOffsetTRelativeSlot(4, quant, 0)
+    b.PrependUint32Slot(10, external_buffer, 0)
+    tensor = b.EndObject()
+    tflite.SubGraphStartTensorsVector(b, 1)
+    b.PrependUOffsetTRelative(tensor)
+    tensors = b.EndVector()
+    io = b.CreateNumpyVector(np.int32([0]))
+    tflite.SubGraphStart(b)
+    if with_tensors:
+        tflite.SubGraphAddTensors(b, tensors)
+    tflite.SubGraphAddInputs(b, io)
+    tflite.SubGraphAddOutputs(b, io)
+    graph = tflite.SubGraphEnd(b)
+    tflite.BufferStart(b)
+    buf = tflite.BufferEnd(b)
+    tflite.ModelStartBuffersVector(b, 1)
+    b.PrependUOffsetTRelative(buf)
+    buffers = b.EndVector()
+    tflite.ModelStartSubgraphsVector(b, 1)
+    b.PrependUOffsetTRelative(graph)
+    graphs = b.EndVector()
+    tflite.ModelStart(b)
+    tflite.ModelAddVersion(b, 3)
+    tflite.ModelAddSubgraphs(b, graphs)
+    if with_buffers:
+        tflite.ModelAddBuffers(b, buffers)
+    b.Finish(tflite.ModelEnd(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
+def test_external_buffers_and_blockwise_quantization_are_unsupported():
+    # fields of newer schemas than the tflite package's: int8sqz would read
+    # such a tensor as an activation, or its scales as affine ones
+    assert load_model(_tiny_model()).tensors[0].quantization.scale == np.float32(0.1)
+    with pytest.raises(UnsupportedError, match="external buffer"):
+        load_model(_tiny_model(external_buffer=1))
+    with pytest.raises(UnsupportedError, match="quantization details of type 2"):
+        load_model(_tiny_model(details_type=2))
+    # the verifier knows the newer tables: a corrupt blockwise table is refused
+    content = bytearray(_tiny_model(details_type=2))
+    m = fuzzing.walk(bytes(content))[0]
+    details = [s for s in m if s.label.endswith("quantization.details.<offset>")][0]
+    struct.pack_into("<I", content, details.pos, 0x7FFFFFF0)
+    with pytest.raises(ModelError, match="not a valid TFLite flatbuffer"):
+        load_model(bytes(content))
+
+
+def test_model_without_buffers_or_subgraph_without_tensors_is_refused():
+    # fuzz finding: a subgraph whose vtable offset was changed read as one
+    # without tensors, which TFLite refuses and int8sqz ran
+    _refused(_tiny_model(buffers=False), "no buffers vector")
+    _refused(_tiny_model(tensors=False), "no tensors vector")
+
+
+# -- operators --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("version", [0, -128])
+def test_operator_versions_below_one_are_refused(version):
+    # fuzz finding: TFLite registers no such version; int8sqz ran the model
+    md = model_def(load_model(_seed()))
+    md.operators[0].version = version
+    _refused(write_model(md), f"version {version}")
+
+
+def test_higher_operator_versions_run_as_documented():
+    # the reference registers no CONV_2D version 16; int8sqz checks the
+    # features (types, options) instead of the number: same outputs as version 3
+    md = model_def(load_model(_seed("conv_per_channel")))
+    base = fuzzing.outcome(write_model(md))
+    md.operators[0].version = 16
+    r = fuzzing.outcome(write_model(md), reference=True)
+    assert r["status"] == "ok" and r["outputs"][0][2] == base["outputs"][0][2]
+    assert fuzzing.explain_reference_refusal(r, r["reference"]) is not None
+
+
+def test_invalid_quantized_bias_type_is_refused():
+    # fuzz finding: TFLite's option parser refuses an unknown type code
+    md = model_def(load_model(_seed("conv_grouped")))
+    md.operators[0].options["quantized_bias_type"] = -69
+    _refused(write_model(md), "quantized_bias_type is -69")
+
+
+# -- the command line -------------------------------------------------------------------
+
+def test_cli_refuses_a_model_whose_input_is_a_constant():
+    # fuzz finding: `int8sqz run` exited 1 ("internal error") on it
+    md = model_def(load_model(_seed()))
+    t = md.tensors[md.inputs[0]]
+    t.data = np.zeros(t.shape, np.uint8)
+    r = fuzzing.outcome(write_model(md), cli=True)
+    assert r["cli"]["code"] == 2, r["cli"]
+    assert "is a constant" in r["cli"]["stderr"] and r["cli"]["stderr"].count("\n") == 1
