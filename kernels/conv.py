@@ -39,6 +39,7 @@ import numpy as np
 
 from ._jit import kernel
 from .gemm import gemm_u8s8
+from .simd import vload, vrequantize, vsplat, vstore, vstore_bytes
 
 #: layout of the ``params`` int64 vector handed to :func:`conv_2d`
 (P_STRIDE_H, P_STRIDE_W, P_DILATION_H, P_DILATION_W, P_PAD_H, P_PAD_W, P_FILTER_H,
@@ -69,9 +70,18 @@ def _fill_padded(x, b, iy_begin, iy_end, params, xpad):
 def _pack(xpad, oy0, n_rows, out_w, c0, cin_g, params, a):
     """a[p, (ky * KW + kx) * cin_g + c] = the padded image's pixel under tap
     (ky, kx) of output pixel p (rows oy0..oy0 + n_rows - 1, row-major),
-    channels c0..c0 + cin_g - 1."""
+    channels c0..c0 + cin_g - 1.
+
+    A filter row's taps that are adjacent in the padded image (no dilation,
+    one group) are copied 64 bytes at a time, the last copy running up to
+    63 bytes past the taps: into the next filter row's or pixel's place
+    (written next, since they are written in order), the window's padding
+    (multiplied by zero weights) or the spare bytes at the end of ``a``;
+    it reads as far past the taps, into the spare bytes of ``xpad``."""
     channels = xpad.shape[1]
-    flat = xpad.reshape(-1)
+    src = xpad.reshape(-1)
+    dst = a.reshape(-1)
+    kp = a.shape[1]
     stride_h = params[P_STRIDE_H]
     stride_w = params[P_STRIDE_W]
     dil_h = params[P_DILATION_H]
@@ -80,25 +90,23 @@ def _pack(xpad, oy0, n_rows, out_w, c0, cin_g, params, a):
     filt_w = params[P_FILTER_W]
     wp_ = params[P_PADDED_W]
     run = filt_w * cin_g
-    # a filter row's taps are adjacent in the padded image
     adjacent = dil_w == 1 and cin_g == channels
     p = 0
     for oy in range(oy0, oy0 + n_rows):
         for ox in range(out_w):
-            row = a[p]
             for ky in range(filt_h):
                 pix = (oy * stride_h + ky * dil_h) * wp_ + ox * stride_w
-                d = row[ky * run:(ky + 1) * run]
+                d = p * kp + ky * run
                 if adjacent:
-                    s = flat[pix * channels:pix * channels + run]
-                    for i in range(run):
-                        d[i] = s[i]
+                    s = pix * channels
+                    for off in range(0, run, 64):
+                        vstore(dst, d + off, vload(src, s + off))
                 else:
                     for kx in range(filt_w):
-                        s = xpad[pix + kx * dil_w, c0:c0 + cin_g]
-                        dk = d[kx * cin_g:(kx + 1) * cin_g]
+                        s = (pix + kx * dil_w) * channels + c0
+                        dk = d + kx * cin_g
                         for c in range(cin_g):
-                            dk[c] = s[c]
+                            dst[dk + c] = src[s + c]
             p += 1
 
 
@@ -125,16 +133,39 @@ def _requantize(acc, p0, bias, multiplier, left, right, params, out, b, oy, c0, 
             # the reference adds the bias to its int32 accumulator: wrap as int32 does
             v = np.int64(np.int32(r[j] + bs[j]))
             # the left shift is done in int32 in C++: wrap again
-            v = np.int64(np.int32(v << ls[j]))
-            ab = v * ms[j]
+            v = np.int64(np.int32(v << np.int64(ls[j])))
+            ab = v * np.int64(ms[j])
             # round half away from zero, then divide by 2**31 truncating toward zero
             ab = ab + ((1 << 30) - ((ab >> 63) & 0x7FFFFFFF))
             high = (ab + ((ab >> 63) & 0x7FFFFFFF)) >> 31
             # rounding right shift, ties away from zero
-            mask = (np.int64(1) << rs[j]) - 1
+            right_j = np.int64(rs[j])
+            mask = (np.int64(1) << right_j) - 1
             threshold = (mask >> 1) + ((high >> 63) & 1)
-            q = (high >> rs[j]) + np.int64((high & mask) > threshold) + out_offset
+            q = (high >> right_j) + np.int64((high & mask) > threshold) + out_offset
             o[j] = min(max(q, act_min), act_max)
+
+
+@kernel
+def _requantize_vec(acc, p0, bias, multiplier, left, right, params, out, b, oy, c0, n):
+    """As :func:`_requantize`, 16 channels at a time (kernels/simd.py
+    ``vrequantize``), the per-channel values int32 arrays with at least 16
+    elements past c0 + n - 1; out's channel axis must have unit stride."""
+    offset = vsplat(params[P_OUTPUT_OFFSET])
+    lo = vsplat(params[P_ACT_MIN])
+    hi = vsplat(params[P_ACT_MAX])
+    cols = acc.shape[1]
+    orow = out[b, oy]
+    for j in range(0, n, 16):
+        c = c0 + j
+        vb = vload(bias, c)
+        vm = vload(multiplier, c)
+        vl = vload(left, c)
+        vr = vload(right, c)
+        count = min(16, n - j)
+        for ox in range(out.shape[2]):
+            v = vrequantize(vload(acc, (p0 + ox) * cols + j), vb, vm, vl, vr, offset, lo, hi)
+            vstore_bytes(orow[ox, c0:c0 + n], j, v, count)
 
 
 @kernel
@@ -152,16 +183,18 @@ def conv_2d(x, out, wp, bias, multiplier, left, right, params, xpad, a, acc, fir
     each group's filter packed by :func:`gemm.pack_weights`; ``bias`` is the
     folded bias (module docstring). Scratch, sized at prepare time:
 
-    - ``xpad`` uint8 [Hp * Wp + gemm.MR, C]: the image padded on every side
-      (the padding and the spare rows hold zero point + 128, written once at
-      prepare time), one row per pixel; the input rows are filled in as the
-      blocks first need them;
-    - ``a`` uint8 [rows, kp] (unused when params[P_DIRECT]: a 1x1 filter with
-      stride 1 and 4 | C reads its windows straight from ``xpad``);
+    - ``xpad`` uint8 [Hp * Wp + spare, C]: the image padded on every side
+      (the padding and the spare rows, at least gemm.MR and 64 bytes, hold
+      zero point + 128, written once at prepare time), one row per pixel;
+      the input rows are filled in as the blocks first need them;
+    - ``a`` uint8 [rows + spare, kp], at least 64 spare bytes (unused when
+      params[P_DIRECT]: a 1x1 filter with stride 1 and 4 | C reads its
+      windows straight from ``xpad``);
     - ``acc`` int32 [rows, columns];
 
-    rows >= R * OW rounded up to gemm.MR; ``a``'s columns past the window
-    and its rows past a block hold zeros, never written.
+    rows >= R * OW rounded up to gemm.MR. ``a``'s bytes past a window (up
+    to kp) and its rows past a block may hold anything: they meet zero
+    weights or give results that are dropped.
     """
     in_h = x.shape[1]
     out_h = out.shape[1]
@@ -173,6 +206,8 @@ def conv_2d(x, out, wp, bias, multiplier, left, right, params, xpad, a, acc, fir
     per_image = (out_h + block_rows - 1) // block_rows
     last_row = (params[P_FILTER_H] - 1) * params[P_DILATION_H] - params[P_PAD_H]
     direct = params[P_DIRECT] != 0
+    # the vector requantization stores 16 adjacent channels at once
+    unit_channels = out.strides[3] == 1
     image = -1
     filled = 0
     # the blocks of the images the arrays hold (a range past them is cut)
@@ -195,5 +230,9 @@ def conv_2d(x, out, wp, bias, multiplier, left, right, params, xpad, a, acc, fir
                 _pack(xpad, oy0, n_rows, out_w, g * cin_g, cin_g, params, a)
                 gemm_u8s8(a, n_rows * out_w, wp[g], acc)
             for r in range(n_rows):
-                _requantize(acc, r * out_w, bias, multiplier, left, right, params, out,
-                            b, oy0 + r, g * per_group, per_group)
+                if unit_channels:
+                    _requantize_vec(acc, r * out_w, bias, multiplier, left, right, params, out,
+                                    b, oy0 + r, g * per_group, per_group)
+                else:
+                    _requantize(acc, r * out_w, bias, multiplier, left, right, params, out,
+                                b, oy0 + r, g * per_group, per_group)

@@ -11,12 +11,18 @@ it; each is a handful of LLVM IR instructions, inlined where it is called:
   flat element ``i`` (any dtype; the bytes are reinterpreted);
 - ``vbroadcast4(a, i)``: the 4 bytes at flat element ``i`` of ``a`` (a
   one-byte dtype), repeated in all 16 lanes;
-- ``vstore(a, i, v)``: the 16 lanes into int32 array ``a`` from flat
-  element ``i``;
+- ``vstore(a, i, v)``: the 64 bytes of v into C-contiguous array ``a``
+  from its flat element ``i`` (any dtype; the bytes are reinterpreted);
 - ``vdot4(acc, u, s)``: per lane j, ``acc[j] + sum(u[4j + t] * s[4j + t]
   for t in 0..3)`` with ``u``'s bytes read as uint8 and ``s``'s as int8,
   the sum wrapping as int32 does (the x86 instruction VPDPBUSD, without
-  saturation).
+  saturation);
+- ``vsplat(x)``: the integer x (as int32) in all 16 lanes;
+- ``vrequantize(acc, bias, multiplier, left, right, offset, lo, hi)``: per
+  lane, TFLite's requantization of an int32 accumulator (see below);
+- ``vstore_bytes(a, i, v, n)``: lanes 0..n-1 (n <= 16) of v, truncated to
+  8 bits, into the one-byte array ``a`` from its element ``i``; ``a`` must
+  have unit stride (a C-contiguous array, or a view whose step is 1 byte).
 
 None of them checks bounds: the caller guarantees that every byte read or
 written lies inside its array.
@@ -45,7 +51,8 @@ from llvmlite import ir
 from numba.core import cgutils, config, types
 from numba.extending import intrinsic, models, register_model
 
-__all__ = ["i32x16", "vzero", "vload", "vbroadcast4", "vstore", "vdot4", "target_has_vnni"]
+__all__ = ["i32x16", "vzero", "vload", "vbroadcast4", "vstore", "vdot4", "vsplat",
+           "vrequantize", "vstore_bytes", "target_has_vnni"]
 
 _I8 = ir.IntType(8)
 _I16 = ir.IntType(16)
@@ -146,8 +153,7 @@ def vbroadcast4(typingctx, a, i):
 
 @intrinsic
 def vstore(typingctx, a, i, v):
-    if not (_is_c_array(a, 4) and isinstance(a.dtype, types.Integer)
-            and isinstance(i, types.Integer) and v == i32x16):
+    if not (_is_c_array(a) and isinstance(i, types.Integer) and v == i32x16):
         return None
 
     def codegen(context, builder, sig, args):
@@ -200,3 +206,85 @@ def vdot4(typingctx, acc, u, s):
         return _dot4_portable(builder, *args)
 
     return i32x16(i32x16, i32x16, i32x16), codegen
+
+
+@intrinsic
+def vsplat(typingctx, x):
+    if not isinstance(x, types.Integer):
+        return None
+
+    def codegen(context, builder, sig, args):
+        word = context.cast(builder, args[0], sig.args[0], types.int32)
+        v = builder.insert_element(ir.Constant(_V, ir.Undefined), word, ir.Constant(_I32, 0))
+        return builder.shuffle_vector(v, ir.Constant(_V, ir.Undefined), ir.Constant(_V, None))
+
+    return i32x16(x), codegen
+
+
+def _requantize_ir(builder, acc, bias, multiplier, left, right, offset, lo, hi):
+    v64 = ir.VectorType(ir.IntType(64), 16)
+
+    def splat32(c):
+        return ir.Constant(_V, [c] * 16)
+
+    # the reference adds the bias to its int32 accumulator and shifts left in
+    # int32: both wrap
+    x = builder.shl(builder.add(acc, bias), left)
+    # SaturatingRoundingDoublingHighMul for a multiplier in [0, 2**31) (so the
+    # saturating case, both operands INT32_MIN, never occurs): gemmlowp's
+    # (x * m + nudge) / 2**31 truncated toward zero, nudge = 2**30 for a
+    # product >= 0 and 1 - 2**30 below, equals floor((x * m + 2**30) / 2**31)
+    # for every product (tested in tests/test_gemm.py)
+    prod = builder.mul(builder.sext(x, v64), builder.sext(multiplier, v64))
+    prod = builder.add(prod, ir.Constant(v64, [1 << 30] * 16))
+    high = builder.trunc(builder.ashr(prod, ir.Constant(v64, [31] * 16)), _V)
+    # RoundingDivideByPOT: ties away from zero
+    mask = builder.sub(builder.shl(splat32(1), right), splat32(1))
+    threshold = builder.add(builder.lshr(mask, splat32(1)), builder.lshr(high, splat32(31)))
+    above = builder.icmp_signed(">", builder.and_(high, mask), threshold)
+    q = builder.add(builder.ashr(high, right), builder.zext(above, _V))
+    q = builder.add(q, offset)
+    q = builder.select(builder.icmp_signed("<", q, lo), lo, q)
+    return builder.select(builder.icmp_signed(">", q, hi), hi, q)
+
+
+@intrinsic
+def vrequantize(typingctx, acc, bias, multiplier, left, right, offset, lo, hi):
+    """``clamp(RoundingDivideByPOT(SaturatingRoundingDoublingHighMul((acc +
+    bias) << left, multiplier), right) + offset, lo, hi)`` per lane: TFLite's
+    ``MultiplyByQuantizedMultiplier`` (double rounding) with the shift split
+    into left = max(shift, 0) and right = max(-shift, 0), for multipliers in
+    [0, 2**31), shifts in 0..31, all int32 arithmetic wrapping."""
+    args = (acc, bias, multiplier, left, right, offset, lo, hi)
+    if any(a != i32x16 for a in args):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return _requantize_ir(builder, *args)
+
+    return i32x16(*args), codegen
+
+
+@intrinsic
+def vstore_bytes(typingctx, a, i, v, n):
+    if not (isinstance(a, types.Array) and a.ndim == 1 and a.dtype.bitwidth == 8
+            and isinstance(i, types.Integer) and v == i32x16 and isinstance(n, types.Integer)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        v8 = ir.VectorType(_I8, 16)
+        p = _element_pointer(context, builder, sig.args[0], args[0], args[1])
+        p = builder.bitcast(p, v8.as_pointer())
+        data = builder.trunc(args[2], v8)
+        count = context.cast(builder, args[3], sig.args[3], types.int32)
+        count = builder.insert_element(ir.Constant(_V, ir.Undefined), count,
+                                       ir.Constant(_I32, 0))
+        count = builder.shuffle_vector(count, ir.Constant(_V, ir.Undefined),
+                                       ir.Constant(_V, None))
+        mask = builder.icmp_signed("<", ir.Constant(_V, list(range(16))), count)
+        fnty = ir.FunctionType(ir.VoidType(), [v8, p.type, _I32, mask.type])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.masked.store.v16i8.p0")
+        builder.call(fn, [data, p, ir.Constant(_I32, 1), mask])
+        return context.get_dummy_value()
+
+    return types.none(a, i, v, n), codegen

@@ -195,6 +195,22 @@ def test_any_block_of_rows_matches_oracle(monkeypatch, block_pixels, shape, filt
     assert np.array_equal(run_op(content, x), oracle(x, w, b, **q))
 
 
+def test_output_with_channel_stride_matches_oracle():
+    """An output view whose channels are not adjacent (the kernel then
+    requantizes one channel at a time instead of 16) gets the same values."""
+    rng = np.random.default_rng(11)
+    x = rng.integers(-128, 128, (2, 5, 6, 8)).astype(np.int8)
+    w = rng.integers(-128, 128, (20, 3, 3, 8)).astype(np.int8)
+    b = rng.integers(-5000, 5000, 20).astype(np.int32)
+    q = dict(in_q=(0.05, 9), w_scales=np.float32(rng.uniform(0.001, 0.01, 20)), out_q=(0.4, -3))
+    content = conv_model(x.shape, w, b, q["in_q"], q["w_scales"], q["out_q"])
+    buf = np.full((2, 5, 6, 40), 77, np.int8)
+    out = buf[..., ::2]
+    got = run_op(content, x, out)
+    assert np.array_equal(got, oracle(x, w, b, **q))
+    assert np.all(buf[..., 1::2] == 77), "wrote between the output's channels"
+
+
 @given(st.integers(-(2**31), 2**31 - 1), st.integers(-(2**31), 2**31 - 1),
        st.integers(0, 2**31 - 1), st.integers(-31, 30))
 def test_branchless_requantization_matches_fixedpoint(acc, bias, multiplier, shift):
@@ -208,6 +224,38 @@ def test_branchless_requantization_matches_fixedpoint(acc, bias, multiplier, shi
                       np.array([max(-shift, 0)], np.int64), params, out32, 0, 0, 0, 1)
     want = fp.multiply_by_quantized_multiplier(fp.wrap_int32(acc + bias), multiplier, shift)
     assert out32[0, 0, 0, 0] == want
+
+
+@given(st.lists(st.tuples(st.integers(-(2**31), 2**31 - 1), st.integers(-(2**31), 2**31 - 1),
+                         st.integers(0, 2**31 - 1), st.integers(-31, 30)),
+                min_size=1, max_size=40),
+       st.integers(-128, 127), st.integers(-128, 127), st.integers(0, 255))
+def test_vector_requantization_matches_fixedpoint(lanes, offset, lo, span):
+    """16 channels at a time (kernels/simd.py vrequantize): the output offset
+    and clamp of MultiplyByQuantizedMultiplier for any accumulator, bias,
+    multiplier and shift, over whole and partial vectors."""
+    n = len(lanes)
+    hi = min(lo + span, 127)
+    acc, bias, mult, shift = (np.array(v, np.int64) for v in zip(*lanes))
+
+    def padded(v):
+        p = np.zeros(n + 16, np.int32)
+        p[:n] = v
+        return p
+
+    params = np.zeros(kconv.N_PARAMS, np.int64)
+    params[kconv.P_OUTPUT_OFFSET], params[kconv.P_ACT_MIN], params[kconv.P_ACT_MAX] = offset, lo, hi
+    cols = -(-n // 16) * 16
+    acc_buf = np.zeros((1, cols), np.int32)
+    acc_buf[0, :n] = acc
+    out = np.full((1, 1, 1, n + 3), 99, np.int8)
+    kconv._requantize_vec(acc_buf, 0, padded(bias), padded(mult), padded(np.maximum(shift, 0)),
+                          padded(np.maximum(-shift, 0)), params, out, 0, 0, 0, n)
+    want = [min(max(fp.multiply_by_quantized_multiplier(fp.wrap_int32(int(a) + int(b)), int(m),
+                                                         int(s)) + offset, lo), hi)
+            for a, b, m, s in zip(acc, bias, mult, shift)]
+    assert out[0, 0, 0, :n].tolist() == want
+    assert out[0, 0, 0, n:].tolist() == [99, 99, 99], "wrote past the channels"
 
 
 # -- the aliasing rule ------------------------------------------------------------------------

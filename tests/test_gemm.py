@@ -98,6 +98,23 @@ _CHILD = textwrap.dedent("""
             gemm.gemm_u8s8(buf, m, wp, acc)
             want = a.astype(np.int64) @ w.astype(np.int64).T
             assert np.array_equal(acc[:m, :n], want.astype(np.int32)), (m, n, k)
+    # the vector requantization, compiled for the same CPU
+    from int8sqz.kernels import conv as kconv
+    from int8sqz.kernels import fixedpoint as fp
+    n = 37
+    acc = rng.integers(-2**31, 2**31, (1, 48)).astype(np.int32)
+    bias = rng.integers(-2**31, 2**31, n + 16).astype(np.int32)
+    mult = rng.integers(0, 2**31, n + 16).astype(np.int32)
+    shift = rng.integers(-31, 31, n + 16)
+    params = np.zeros(kconv.N_PARAMS, np.int64)
+    params[kconv.P_OUTPUT_OFFSET], params[kconv.P_ACT_MIN], params[kconv.P_ACT_MAX] = 5, -100, 90
+    out = np.zeros((1, 1, 1, n), np.int8)
+    kconv._requantize_vec(acc, 0, bias, mult, np.maximum(shift, 0).astype(np.int32),
+                          np.maximum(-shift, 0).astype(np.int32), params, out, 0, 0, 0, n)
+    for j in range(n):
+        v = fp.multiply_by_quantized_multiplier(fp.wrap_int32(int(acc[0, j]) + int(bias[j])),
+                                                int(mult[j]), int(shift[j]))
+        assert out[0, 0, 0, j] == min(max(v + 5, -100), 90), j
     print("portable ok")
 """)
 
@@ -106,7 +123,7 @@ _CHILD = textwrap.dedent("""
                     reason="the CPU names below are x86-64 ones")
 def test_portable_build_without_vnni(tmp_path):
     """Compiled for a Haswell (AVX2, no AVX-512), vdot4 is the portable IR; the
-    products are the same."""
+    products are the same, and so is the vector requantization."""
     env = dict(os.environ, NUMBA_CPU_NAME="haswell",
                NUMBA_CPU_FEATURES="+avx,+avx2,+fma,+sse4.2,+popcnt,+bmi,+bmi2,+f16c",
                NUMBA_CACHE_DIR=str(tmp_path))

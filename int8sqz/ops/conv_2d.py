@@ -152,13 +152,22 @@ def prepare(op, ctx):
     # a 1x1 filter with stride 1 (so no padding) reads its windows in place
     direct = (filt_h == 1 and filt_w == 1 and stride_h == 1 and stride_w == 1
               and groups == 1 and in_c == kp)
-    xpad = np.full((padded_h * padded_w + gemm.MR, in_c), 128 + in_zp, np.uint8)
-    a = np.zeros((0 if direct else rows, kp), np.uint8)
+    # spare rows: a tile's rows past the image (direct), 64-byte copies past a window
+    spare = gemm.MR + -(-64 // max(in_c, 1))
+    xpad = np.full((padded_h * padded_w + spare, in_c), 128 + in_zp, np.uint8)
+    a = np.zeros((0 if direct else rows + -(-64 // kp), kp), np.uint8)
     acc = np.zeros((rows, n_tiles * gemm.NR), np.int32)
     blocks = batches * (-(-out_h // block_rows))
-    left = np.maximum(shift, 0).astype(np.int64)
-    right = np.maximum(-shift, 0).astype(np.int64)
-    mult = multiplier.astype(np.int64)
+    # per-channel values as int32, 16 past the last channel for the vector loads
+    def channels(v):
+        padded = np.zeros(out_c + 16, np.int32)
+        padded[:out_c] = v
+        return padded
+
+    left = channels(np.maximum(shift, 0))
+    right = channels(np.maximum(-shift, 0))
+    mult = channels(multiplier)
+    bias = channels(bias)
     params = np.zeros(k.N_PARAMS, np.int64)
     params[k.P_STRIDE_H], params[k.P_STRIDE_W] = stride_h, stride_w
     params[k.P_DILATION_H], params[k.P_DILATION_W] = dil_h, dil_w
