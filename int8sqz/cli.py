@@ -23,6 +23,9 @@ import sys
 
 PROG = "int8sqz"
 
+#: the interpreter's default (int8sqz.interpreter imports numba: not imported here)
+DEFAULT_MAX_ACTIVATION_BYTES = 1 << 30
+
 EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_BAD_INPUT = 2
@@ -91,6 +94,10 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-pixels", metavar="N", type=_pixel_limit, default=DEFAULT_MAX_PIXELS,
                    help=f"refuse images with more pixels than this (default "
                         f"{DEFAULT_MAX_PIXELS}; 0 for no limit)")
+    p.add_argument("--max-activation-bytes", metavar="N", type=_positive_int,
+                   default=DEFAULT_MAX_ACTIVATION_BYTES,
+                   help=f"refuse models whose activations need more bytes than this, "
+                        f"before allocating them (default {DEFAULT_MAX_ACTIVATION_BYTES})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -120,7 +127,7 @@ class _Classifier:
     """A model loaded for image classification: its input spec, class count
     and output dequantization."""
 
-    def __init__(self, model_path: str):
+    def __init__(self, model_path: str, max_activation_bytes: int = DEFAULT_MAX_ACTIVATION_BYTES):
         import numpy as np
 
         from .errors import UnsupportedError
@@ -128,7 +135,8 @@ class _Classifier:
         from .interpreter import Interpreter
 
         self._np = np
-        self.interpreter = Interpreter(model_path=model_path)
+        self.interpreter = Interpreter(model_path=model_path,
+                                       max_activation_bytes=max_activation_bytes)
         model = self.interpreter.model
         self.spec = input_spec(model)
         if len(model.outputs) != 1:
@@ -165,10 +173,17 @@ class _Classifier:
     def probabilities(self, value) -> list:
         """Run one input; the class scores as Python floats (float32 outputs
         as they are, quantized outputs as ``scale * (q - zero_point)``)."""
+        from .errors import InterpreterError, ModelError
+
         np = self._np
         it = self.interpreter
         it.set_tensor(self.input_index, value)
-        it.invoke()
+        try:
+            it.invoke()
+        except InterpreterError as exc:
+            # the tensors are allocated: an operator refused to compute this
+            # input (where TFLite aborts): a bad input, not a bug of the command
+            raise ModelError(str(exc)) from None
         out = it.get_tensor(self.output_index).reshape(-1)
         if self.output_type == "FLOAT32":
             # the shortest decimal that reads back as the same float32
@@ -221,7 +236,7 @@ def run(args) -> int:
     Image.MAX_IMAGE_PIXELS = None
     max_pixels = args.max_pixels or None
     try:
-        clf = _Classifier(args.model)
+        clf = _Classifier(args.model, args.max_activation_bytes)
         if args.labels is not None:
             labels = read_labels(args.labels, clf.num_classes)
         else:
@@ -244,7 +259,14 @@ def run(args) -> int:
             _error(str(exc))
             status = EXIT_BAD_INPUT
             continue
-        probs = clf.probabilities(value)
+        try:
+            probs = clf.probabilities(value)
+        except (InternalError, InterpreterError):
+            raise
+        except Int8sqzError as exc:  # the model cannot compute this input
+            _error(f"{path}: {exc}")
+            status = EXIT_BAD_INPUT
+            continue
         show(path, probs, _top_k(probs, k), labels)
     return status
 

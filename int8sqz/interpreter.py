@@ -85,10 +85,17 @@ class Interpreter:
 
     def _prepare(self) -> None:
         shapes = list(self._shapes)
-        ctx = PrepareContext(self._model, shapes, resized=self._resized)
+        ctx = PrepareContext(self._model, shapes, resized=self._resized,
+                             max_activation_bytes=self._max_activation_bytes)
         nodes = []
         for op in self._model.operators:
-            nodes.append(REGISTRY[op.name](op, ctx))
+            try:
+                nodes.append(REGISTRY[op.name](op, ctx))
+            except MemoryError:
+                raise ModelError(
+                    f"{self._model.source}: {op.describe()}: preparing it needs more memory "
+                    f"than is available"
+                ) from None
         total = 0
         for t in self._activation_indices():
             total += math.prod(shapes[t]) * self._model.tensors[t].dtype.itemsize
@@ -121,9 +128,14 @@ class Interpreter:
 
             plan, _ = place_activations(self._model, self._shapes, self._arena, arrays)
             self._skip = frozenset(plan.skip_ops)  # copy-free concatenations
-        for i in self._activation_indices():
-            if arrays[i] is None:
-                arrays[i] = np.zeros(self._shapes[i], dtype=self._model.tensors[i].dtype)
+        try:
+            for i in self._activation_indices():
+                if arrays[i] is None:
+                    arrays[i] = np.zeros(self._shapes[i], dtype=self._model.tensors[i].dtype)
+        except MemoryError:
+            raise ModelError(
+                f"{self._model.source}: the activations need more memory than is available"
+            ) from None
         self._arrays = arrays
 
     def invoke(self) -> None:

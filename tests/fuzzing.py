@@ -635,7 +635,7 @@ def _cli_image(workdir: Path) -> Path:
     return _CLI_IMAGE
 
 
-def _run_cli(content: bytes, workdir: Path) -> dict:
+def _run_cli(content: bytes, workdir: Path, limit: int) -> dict:
     import contextlib
 
     from int8sqz import cli
@@ -644,7 +644,8 @@ def _run_cli(content: bytes, workdir: Path) -> dict:
     path.write_bytes(content)
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = cli.main(["run", str(path), str(_cli_image(workdir))])
+        code = cli.main(["run", "--max-activation-bytes", str(limit), str(path),
+                         str(_cli_image(workdir))])
     return {"code": code, "stderr": err.getvalue(), "stdout": out.getvalue()}
 
 
@@ -675,7 +676,7 @@ def _run_int8sqz(req: dict, workdir: Path) -> dict:
                       traceback=traceback.format_exc())
     if req.get("cli"):
         try:
-            result["cli"] = _run_cli(req["content"], workdir)
+            result["cli"] = _run_cli(req["content"], workdir, req["limit"])
         except BaseException as exc:  # noqa: BLE001 - main() must never raise
             result["cli"] = {"code": None, "stderr": f"{type(exc).__name__}: {exc}",
                              "stdout": ""}

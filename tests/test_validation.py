@@ -308,3 +308,63 @@ def test_cli_refuses_a_model_whose_input_is_a_constant():
     r = fuzzing.outcome(write_model(md), cli=True)
     assert r["cli"]["code"] == 2, r["cli"]
     assert "is a constant" in r["cli"]["stderr"] and r["cli"]["stderr"].count("\n") == 1
+
+
+def test_cli_reports_a_softmax_tflite_would_abort_on_as_a_bad_input():
+    # 600 equal logits: the exponentials sum past 512, where TFLite's reference
+    # softmax aborts; int8sqz raised InterpreterError and the command called it
+    # an internal error (exit 1)
+    g = GraphBuilder()
+    x = g.input("x", (1, 2, 2, 3), "UINT8", scale=1 / 255, zero_point=0)
+    axes = g.constant("axes", np.array([1, 2, 3], np.int32))
+    m = g.tensor("m", (1,), "UINT8", scale=1 / 255, zero_point=0)
+    g.operator("MEAN", [x, axes], m, keep_dims=False)
+    zeros = g.constant("zeros", np.zeros((1, 600), np.uint8), scale=1 / 255, zero_point=0)
+    logits = g.tensor("logits", (1, 600), "UINT8", scale=2 / 255, zero_point=0)
+    g.operator("ADD", [m, zeros], logits)
+    y = g.tensor("y", (1, 600), "UINT8", scale=1 / 256, zero_point=0)
+    g.operator("SOFTMAX", [logits], y, beta=1.0)
+    g.output(y)
+    r = fuzzing.outcome(g.build(), cli=True)
+    assert r["status"] == "refused" and "SOFTMAX" in r["message"], r
+    assert r["cli"]["code"] == 2, r["cli"]
+    lines = r["cli"]["stderr"].splitlines()
+    assert len(lines) == 1 and lines[0].startswith("int8sqz: error: ") and "SOFTMAX" in lines[0]
+    assert "image.png: " in lines[0]
+
+
+def test_cli_activation_limit(capsys, seed_models):
+    from int8sqz import cli
+    from conftest import IMAGES_DIR
+
+    photo = sorted((IMAGES_DIR / "flowers" / "daisy").glob("*.jpg"))[0]
+    code = cli.main(["run", "--max-activation-bytes", "100000", str(seed_models["flowers"]),
+                     str(photo)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "max_activation_bytes" in err, err
+
+
+def test_activation_limit_is_checked_before_an_operator_allocates():
+    # fuzz finding: MAX_POOL_2D allocated its row buffer (here 128 GiB) in
+    # prepare, before the interpreter compared the activations with the limit
+    g = GraphBuilder()
+    w = (1 << 31) - 1
+    x = g.input("x", (1, 1, w, 16), "INT8", scale=0.1, zero_point=0)
+    y = g.tensor("y", (1, 1, w, 16), "INT8", scale=0.1, zero_point=0)
+    g.operator("MAX_POOL_2D", [x], y, padding="SAME", stride_h=1, stride_w=1,
+               filter_height=1, filter_width=1)
+    g.output(y)
+    r = fuzzing.outcome(g.build(), limit=1 << 30)
+    assert r["status"] == "refused" and "max_activation_bytes" in r["message"], r
+
+
+def test_memory_error_in_prepare_is_a_model_error(monkeypatch):
+    from int8sqz import Interpreter
+    from int8sqz.ops import REGISTRY
+
+    def greedy(op, ctx):
+        raise MemoryError
+
+    monkeypatch.setitem(REGISTRY, "QUANTIZE", greedy)
+    with pytest.raises(ModelError, match=r"operator 0 \(QUANTIZE\).*more memory"):
+        Interpreter(model_content=write_model(_one_tensor_model()))

@@ -4,15 +4,27 @@ the operator and the tensor."""
 
 from __future__ import annotations
 
+import math
+
 from ..errors import ModelError, UnsupportedError
 from ..model import Model, Operator
 
 
 class PrepareContext:
-    def __init__(self, model: Model, shapes: list, resized: bool = False):
+    """``max_activation_bytes`` (None: no limit) bounds the bytes of the graph
+    inputs and operator outputs: each output is counted when its shape is
+    set, before the operator allocates anything, so a model over the limit is
+    refused before any array of its size exists."""
+
+    def __init__(self, model: Model, shapes: list, resized: bool = False,
+                 max_activation_bytes: int | None = None):
         self.model = model
         self.shapes = shapes  # current shape of every tensor, updated as ops prepare
         self.resized = resized  # True once an input was resized: shapes may differ from the file
+        self.max_activation_bytes = max_activation_bytes
+        self.activation_bytes = 0
+        for index in sorted(set(model.inputs)):
+            self._count(index, None)
 
     # -- naming ---------------------------------------------------------------------
     def label(self, index: int) -> str:
@@ -80,3 +92,18 @@ class PrepareContext:
                 f"expected {list(shape)} from the operator's inputs and options"
             )
         self.shapes[index] = shape
+        self._count(index, op)
+
+    def _count(self, index: int, op: Operator | None) -> None:
+        t = self.model.tensors[index]
+        if t.is_constant or t.dtype is None:
+            return
+        self.activation_bytes += math.prod(self.shapes[index]) * t.dtype.itemsize
+        limit = self.max_activation_bytes
+        if limit is not None and self.activation_bytes > limit:
+            where = f"{op.describe()}: " if op is not None else ""
+            raise ModelError(
+                f"{self.model.source}: {where}the activations need at least "
+                f"{self.activation_bytes} bytes (counted up to {self.label(index)}), more "
+                f"than the limit of {limit} bytes (max_activation_bytes)"
+            )
