@@ -60,6 +60,14 @@ _OPTION_CLASSES = {
 _ENUM_FIELDS = {"padding": _PADDING, "fused_activation_function": _ACTIVATION}
 #: options that hold a TensorType code (kept as the code)
 _TYPE_OPTIONS = ("quantized_bias_type",)
+#: the options table each operator int8sqz runs reads (TFLite's
+#: ``builtin_options_as_<Table>()``: a table of another type reads as none)
+_OPTIONS_OF = {
+    "ADD": "AddOptions", "MUL": "MulOptions", "CONV_2D": "Conv2DOptions",
+    "AVERAGE_POOL_2D": "Pool2DOptions", "MAX_POOL_2D": "Pool2DOptions",
+    "CONCATENATION": "ConcatenationOptions", "MEAN": "ReducerOptions",
+    "SOFTMAX": "SoftmaxOptions",
+}
 _IDENTIFIER = b"TFL3"
 _SCHEMA_VERSION = 3
 #: NumPy arrays have at most this many dimensions
@@ -228,6 +236,10 @@ class _Reader:
         inputs = self._indices(graph.InputsAsNumpy(), graph.InputsLength(), ntensors, "graph input")
         outputs = self._indices(graph.OutputsAsNumpy(), graph.OutputsLength(), ntensors, "graph output")
         tensors = _empty_constants(tensors, operators, inputs)
+        for k in range(fb.SignatureDefsLength()):
+            # TFLite's ParseSignatureDefs refuses a signature without its key
+            if fb.SignatureDefs(k).SignatureKey() is None:
+                raise self.fail(f"signature def {k} has no signature key (TFLite refuses this)")
         description = fb.Description()
         description = description.decode("utf-8", "replace") if description else ""
         # weights flash: the bytes of the constant tensors (each buffer counted once);
@@ -415,7 +427,7 @@ class _Reader:
                                f"{what} input", allow_optional=True)
         outputs = self._indices(op.OutputsAsNumpy(), op.OutputsLength(), ntensors,
                                 f"{what} output")
-        options = self._options(op)
+        options = self._options(op, name)
         for key in _TYPE_OPTIONS:
             # TFLite's option parser refuses a type code it does not know
             if key in options and options[key] not in TENSOR_TYPES:
@@ -424,11 +436,16 @@ class _Reader:
                 )
         return Operator(i, name, code, version, inputs, outputs, options)
 
-    def _options(self, op) -> dict:
+    def _options(self, op, op_name: str) -> dict:
         kind = op.BuiltinOptionsType()
         if kind == 0:
             return {}
         cls_name = _OPTION_CLASSES.get(kind)
+        expected = _OPTIONS_OF.get(op_name)
+        if expected is not None and cls_name != expected:
+            # TFLite reads options only of the operator's own type: others are
+            # as absent (all its parameters zero)
+            return {}
         table = op.BuiltinOptions()
         cls = getattr(tflite, cls_name, None) if cls_name else None
         if cls is None or table is None:

@@ -368,3 +368,31 @@ def test_memory_error_in_prepare_is_a_model_error(monkeypatch):
     monkeypatch.setitem(REGISTRY, "QUANTIZE", greedy)
     with pytest.raises(ModelError, match=r"operator 0 \(QUANTIZE\).*more memory"):
         Interpreter(model_content=write_model(_one_tensor_model()))
+
+
+def test_signature_def_without_key_is_refused():
+    # fuzz finding: flowers with bit 2 of byte 72 flipped loses its signature
+    # key; TFLite refuses the model ("Missing exported method name"), int8sqz ran it
+    content = bytearray(_seed("flowers"))
+    content[72] ^= 4
+    _refused(bytes(content), "signature def 0 has no signature key")
+
+
+def test_options_of_another_operator_type_read_as_none():
+    # MUL with a fused RELU, its operator code changed to ADD: TFLite's ADD
+    # reads only AddOptions, finds none and applies no activation; int8sqz
+    # took the MulOptions' RELU
+    g = GraphBuilder()
+    a = g.input("a", (2, 8), "INT8", scale=0.05, zero_point=3)
+    b = g.input("b", (2, 8), "INT8", scale=0.04, zero_point=-2)
+    y = g.tensor("y", (2, 8), "INT8", scale=0.06, zero_point=10)
+    g.operator("MUL", [a, b], y, fused_activation_function="RELU")
+    g.output(y)
+    content = g.build()
+    for field in ("builtin_code", "deprecated_builtin_code"):
+        content = fuzzing.patched(content, f"model.operator_codes[0].{field}", 0)  # ADD
+    m = load_model(content)
+    assert m.operators[0].name == "ADD" and m.operators[0].options == {}
+    for seed in range(3):
+        case = fuzzing.Case("regression", content, "MUL options under ADD", input_seed=seed)
+        assert fuzzing.check(case) == "equal"
