@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 
@@ -26,6 +27,13 @@ class Interpreter:
     Every tensor has its own array, so every intermediate tensor stays
     readable after ``invoke()``; ``experimental_preserve_all_tensors`` is
     accepted for compatibility and changes nothing.
+
+    A batch of N >= 2 images (``resize_tensor_input``) runs image by image
+    (each image's activations stay in the cache), the images shared among
+    ``num_threads`` threads (None: 1; -1: one per CPU); each image goes
+    through the same kernels as alone, so the results are identical for
+    every thread count and batch size (int8sqz.parallel; a model whose
+    operators mix images, and the arena modes, run in one piece).
     """
 
     def __init__(self, model_path=None, model_content=None, *,
@@ -44,7 +52,9 @@ class Interpreter:
         source = model_content if model_content is not None else model_path
         self._model: Model = load_model(source)
         self._preserve_all_tensors = bool(experimental_preserve_all_tensors)
-        self._num_threads = num_threads
+        self._num_threads = _thread_count(num_threads)
+        self._slices = None  # int8sqz.parallel.BatchSlices, set by allocate_tensors
+        self._pool = None
         self._max_activation_bytes = int(max_activation_bytes)
         self._check_supported()
         self._shapes = [t.shape for t in self._model.tensors]
@@ -137,14 +147,54 @@ class Interpreter:
                 f"{self._model.source}: the activations need more memory than is available"
             ) from None
         self._arrays = arrays
+        self._slices = self._batch_slices()
+
+    def _batch_slices(self):
+        if self._arena is not None:
+            return None
+        from .parallel import BatchSlices
+
+        try:
+            return BatchSlices(self._model, self._shapes, self._arrays, self._num_threads)
+        except (ValueError, MemoryError):  # not image by image: one piece
+            return None
 
     def invoke(self) -> None:
         if self._arrays is None:
             raise InterpreterError("invoke() called before allocate_tensors()")
+        if self._slices is not None and self._invoke_slices():
+            return
         arrays = self._arrays
         for k, node in enumerate(self._nodes):
             if k not in self._skip:
                 node(arrays)
+
+    def _invoke_slices(self) -> bool:
+        """The batch image by image, the images shared among the threads;
+        False when an operator failed, so that the whole batch runs again in
+        one piece and fails as it would on one thread."""
+        from .parallel import run_pieces
+
+        plan = self._slices
+        jobs = list(zip(plan.nodes, plan.ranges))
+        futures = []
+        if len(jobs) > 1:
+            if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._pool = ThreadPoolExecutor(max_workers=len(jobs) - 1,
+                                                thread_name_prefix="int8sqz")
+            futures = [self._pool.submit(run_pieces, nodes, plan.pieces, r)
+                       for nodes, r in jobs[1:]]
+        ok = True
+        try:
+            run_pieces(jobs[0][0], plan.pieces, jobs[0][1])
+        except Exception:  # noqa: BLE001 - reported by the one-piece run
+            ok = False
+        for f in futures:
+            if f.exception() is not None:
+                ok = False
+        return ok
 
     def _check_index(self, tensor_index) -> int:
         if isinstance(tensor_index, bool) or not isinstance(tensor_index, (int, np.integer)):
@@ -230,6 +280,7 @@ class Interpreter:
             self._shapes, self._resized, self._nodes = saved
             raise
         self._arrays = None
+        self._slices = None
 
     # -- details ------------------------------------------------------------------
     def _details(self, i: int) -> dict:
@@ -261,3 +312,20 @@ class Interpreter:
 
     def get_tensor_details(self) -> list:
         return [self._details(t.index) for t in self._model.tensors]
+
+
+def _thread_count(num_threads) -> int:
+    """TFLite's ``num_threads``: None for the default (1 here), -1 for one
+    per CPU, else a positive integer."""
+    if num_threads is None:
+        return 1
+    if isinstance(num_threads, bool) or not isinstance(num_threads, (int, np.integer)):
+        raise InterpreterError(f"num_threads={num_threads!r}: expected an integer >= 1 or -1")
+    if num_threads == -1:
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # pragma: no cover - not on Linux
+            return max(1, os.cpu_count() or 1)
+    if num_threads < 1:
+        raise InterpreterError(f"num_threads={num_threads}: expected an integer >= 1 or -1")
+    return int(num_threads)
