@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from int8sqz.errors import InterpreterError, ModelError
+from int8sqz.errors import Int8sqzError, ModelError
 from int8sqz.testing.reference import run_reference
 from int8sqz.testing.strategies import run_int8sqz
 from int8sqz.testing.writer import GraphBuilder
@@ -152,7 +152,7 @@ def test_softmax_where_the_reference_aborts(tmp_path):
     proc = subprocess.run([sys.executable, "-c", _ABORTING_SOFTMAX.format(path=str(path))],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0 and "REFERENCE RAN" not in proc.stdout
-    with pytest.raises(InterpreterError, match="512"):
+    with pytest.raises(Int8sqzError, match="512"):
         run_int8sqz(path.read_bytes(), [np.zeros((1, 600), np.int8)])
 
 

@@ -240,7 +240,8 @@ def conv_2d_cases(draw, per_channel: bool | None = None, small_accumulators: boo
     data = draw(int_data("INT8", (n, h, w, cin), in_zp,
                          mode="near_zero_point" if small else None))
     return Case("CONV_2D", g.build(), [data], dict(
-        small_accumulators=small, exact_scales=exact, input=(n, h, w, cin), filter=(cout, kh, kw, cin), stride=(sh, sw), dilation=(dh, dw),
+        small_accumulators=small, exact_scales=exact, input=(n, h, w, cin),
+        filter=(cout, kh, kw, cin), stride=(sh, sw), dilation=(dh, dw),
         padding=padding, activation=activation, per_channel=per_channel,
         in_q=(in_scale, in_zp), out_q=(out_scale, out_zp),
         filter_scales=w_scales.tolist(), bias_bits=bias_bits, weight_seed=seed,
@@ -294,9 +295,13 @@ def concatenation_cases(draw, type_name: str = "INT8", same_quantization: bool =
         if same_quantization:
             quants.append((out_scale, out_zp))
         else:
-            quants.append((float(np.float32(out_scale * 2.0 ** draw(st.floats(-4, 4))))
-                           if draw(st.booleans()) else out_scale,
-                           draw(zero_points(type_name))))
+            # the input's scale: the output's, a power of two times it (the
+            # rescaled values then land on rounding ties), or anything near
+            kind = draw(st.sampled_from(["same", "power_of_two", "any"]))
+            ratio = {"same": lambda: 1.0,
+                     "power_of_two": lambda: 2.0 ** draw(st.integers(-4, 4)),
+                     "any": lambda: 2.0 ** draw(st.floats(-4, 4))}[kind]()
+            quants.append((float(np.float32(out_scale * ratio)), draw(zero_points(type_name))))
     g = GraphBuilder()
     ins, datas, shapes = [], [], []
     reuse = same_quantization and draw(st.booleans())  # the same tensor more than once
