@@ -1,0 +1,478 @@
+#!/usr/bin/env python
+"""Benchmark int8sqz against TFLite's own runtimes, side by side.
+
+    python tools/bench.py [--shared DIR] [--models flowers,food-101,...]
+                          [--rounds R] [--batch N] [--no-cli] [--json]
+
+On each seed model (``../shared/models`` beside the repository), with real
+photos (``../shared/images``, preprocessed as ``int8sqz run`` does):
+
+* int8sqz ``invoke()`` at batch 1, 1 thread;
+* int8sqz on a batch of N images (default 32), 1 and 2 threads;
+* ai-edge-litert's default interpreter (XNNPACK delegate; not bit-exact)
+  with 1 and 2 threads, one image at a time;
+* ai-edge-litert ``BUILTIN_WITHOUT_DEFAULT_DELEGATES`` (TFLite's optimized
+  integer kernels), 1 thread;
+* ai-edge-litert ``BUILTIN_REF`` (the reference kernels int8sqz follows);
+* the tflite-micro Python interpreter.
+
+The measurements are interleaved: R rounds, each running every engine in
+turn (10 invokes of a fast engine, 1 of a slow one or of a batch), so that a
+change in the machine's load hits every engine alike; each figure is the
+median of its samples (int8sqz at batch 1: 10 R >= 50 samples after
+warm-up). Then it checks that int8sqz's outputs on every input it timed
+(batch 1, and the batches on 1 and 2 threads) equal BUILTIN_REF's, and
+says so.
+
+Then the whole ``int8sqz run MODEL PHOTO`` process on the first model: with
+an empty numba cache (a fresh ``NUMBA_CACHE_DIR``: everything compiles),
+then with that cache warm (median of 5), and the peak resident memory of
+those processes.
+
+It prints a table (ms per image, images per second, int8sqz / other) and
+the issue's targets, each marked met or not; ``--json`` prints the same
+figures as one JSON object instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL_FILES = {
+    "flowers": "squeezenet_v1.0_128_int8_flowers.tflite",
+    "food-101": "squeezenet_v1.0_128_int8_food-101.tflite",
+    "plant-village": "squeezenet_v1.0_128_int8_plant-village.tflite",
+}
+#: photos per model (food-101 has none of its own: any RGB photo will do)
+PHOTO_DIRS = {"flowers": "flowers", "food-101": "flowers", "plant-village": "plant_village"}
+
+#: the issue's targets, on the first model
+TARGET_LATENCY_VS_XNNPACK = 2.0
+TARGET_WARM_S = 0.6
+TARGET_COLD_S = 30.0
+TARGET_RSS_MIB = 200.0
+
+
+# -- engines ---------------------------------------------------------------------------
+class Engine:
+    """One way of running the model: ``step()`` runs ``per_round`` inputs
+    (images) and returns nothing; ``images`` is the number of images one
+    ``step`` call handles."""
+
+    def __init__(self, key, label, images=1, per_round=10):
+        self.key = key
+        self.label = label
+        self.images = images
+        self.per_round = per_round
+        self.samples = []  # seconds per call of step()
+
+    def step(self):
+        raise NotImplementedError
+
+
+class Int8sqzEngine(Engine):
+    def __init__(self, key, label, path, inputs, batch, threads, per_round):
+        from int8sqz import Interpreter
+
+        super().__init__(key, label, images=batch, per_round=per_round)
+        self.it = Interpreter(model_path=str(path), num_threads=threads)
+        self.inp = self.it.get_input_details()[0]["index"]
+        self.out = self.it.get_output_details()[0]["index"]
+        if batch > 1:
+            self.it.resize_tensor_input(self.inp, (batch,) + inputs.shape[1:])
+        self.it.allocate_tensors()
+        self.inputs = inputs
+        self.batch = batch
+        self.k = 0
+        self.outputs = {}
+
+    def _feed(self):
+        n = len(self.inputs)
+        if self.batch == 1:
+            j = self.k % n
+            self.it.set_tensor(self.inp, self.inputs[j:j + 1])
+            return [j]
+        self.it.set_tensor(self.inp, self.inputs[:self.batch])
+        return list(range(self.batch))
+
+    def step(self):
+        fed = self._feed()
+        self.it.invoke()
+        self.k += 1
+        return fed
+
+    def record(self):
+        """Run every input once more, keeping the outputs (for the check)."""
+        n = len(self.inputs)
+        for _ in range(n if self.batch == 1 else 1):
+            fed = self.step()
+            out = self.it.get_tensor(self.out)
+            for row, j in enumerate(fed):
+                self.outputs[j] = out[row]
+
+
+class LiteEngine(Engine):
+    def __init__(self, key, label, path, inputs, threads, resolver, per_round):
+        from ai_edge_litert.interpreter import Interpreter
+
+        super().__init__(key, label, per_round=per_round)
+        kw = {"num_threads": threads}
+        if resolver is not None:
+            kw["experimental_op_resolver_type"] = resolver
+        self.it = Interpreter(model_path=str(path), **kw)
+        self.it.allocate_tensors()
+        self.inp = self.it.get_input_details()[0]["index"]
+        self.out = self.it.get_output_details()[0]["index"]
+        self.inputs = inputs
+        self.k = 0
+
+    def step(self):
+        j = self.k % len(self.inputs)
+        self.it.set_tensor(self.inp, self.inputs[j:j + 1])
+        self.it.invoke()
+        self.k += 1
+        return [j]
+
+    def output(self, j):
+        self.it.set_tensor(self.inp, self.inputs[j:j + 1])
+        self.it.invoke()
+        return self.it.get_tensor(self.out)[0]
+
+
+class MicroEngine(Engine):
+    def __init__(self, key, label, path, inputs, per_round):
+        from tflite_micro.python.tflite_micro import runtime
+
+        super().__init__(key, label, per_round=per_round)
+        self.it = runtime.Interpreter.from_file(str(path))
+        self.inputs = inputs
+        self.k = 0
+
+    def step(self):
+        j = self.k % len(self.inputs)
+        self.it.set_input(self.inputs[j:j + 1], 0)
+        self.it.invoke()
+        self.k += 1
+        return [j]
+
+
+# -- helpers -------------------------------------------------------------------------------
+def conv_macs(model) -> int:
+    """Multiply-accumulates of the model's convolutions at batch 1."""
+    total = 0
+    for op in model.operators:
+        if op.name == "CONV_2D":
+            out = model.tensors[op.outputs[0]].shape
+            flt = model.tensors[op.inputs[1]].shape
+            total += int(np.prod(out[1:])) * int(np.prod(flt[1:]))
+    return total
+
+
+def photo_inputs(shared: Path, key: str, spec, n: int):
+    from int8sqz.image import preprocess
+
+    photos = sorted((shared / "images" / PHOTO_DIRS[key]).rglob("*.jpg"))
+    if not photos:
+        raise SystemExit(f"no photos under {shared / 'images' / PHOTO_DIRS[key]}")
+    values = [preprocess(str(photos[k % len(photos)]), spec) for k in range(n)]
+    return np.concatenate(values), [str(photos[k % len(photos)]) for k in range(n)]
+
+
+def time_engines(engines, rounds: int) -> None:
+    """Warm-up, then ``rounds`` rounds running every engine in turn."""
+    for e in engines:
+        for _ in range(min(3, e.per_round)):
+            e.step()
+    gc_was = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(rounds):
+            for e in engines:
+                for _ in range(e.per_round):
+                    t = time.perf_counter()
+                    e.step()
+                    e.samples.append(time.perf_counter() - t)
+    finally:
+        if gc_was:
+            gc.enable()
+
+
+def summary(e: Engine) -> dict:
+    s = sorted(e.samples)
+    med = statistics.median(s)
+    return {
+        "label": e.label,
+        "samples": len(s),
+        "images_per_call": e.images,
+        "ms_per_image": 1e3 * med / e.images,
+        "ms_per_image_p10": 1e3 * s[len(s) // 10] / e.images,
+        "ms_per_image_p90": 1e3 * s[(9 * len(s)) // 10] / e.images,
+        "images_per_s": e.images / med,
+    }
+
+
+def bench_model(key: str, shared: Path, rounds: int, batch: int) -> dict:
+    from ai_edge_litert.interpreter import OpResolverType
+
+    from int8sqz import Interpreter
+    from int8sqz.image import input_spec
+
+    path = shared / "models" / MODEL_FILES[key]
+    model = Interpreter(model_path=str(path)).model
+    inputs, photos = photo_inputs(shared, key, input_spec(model), batch)
+    engines = [
+        Int8sqzEngine("int8sqz_b1_t1", "int8sqz invoke, batch 1, 1 thread", path, inputs, 1, 1,
+                      10),
+        Int8sqzEngine("int8sqz_bN_t1", f"int8sqz batch {batch}, 1 thread", path, inputs, batch,
+                      1, 1),
+        Int8sqzEngine("int8sqz_bN_t2", f"int8sqz batch {batch}, 2 threads", path, inputs, batch,
+                      2, 1),
+        LiteEngine("xnnpack_t1", "litert default (XNNPACK), 1 thread", path, inputs, 1, None, 10),
+        LiteEngine("xnnpack_t2", "litert default (XNNPACK), 2 threads", path, inputs, 2, None, 10),
+        LiteEngine("builtin_t1", "litert BUILTIN_WITHOUT_DEFAULT_DELEGATES, 1 thread", path,
+                   inputs, 1, OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES, 10),
+        LiteEngine("builtin_ref", "litert BUILTIN_REF (reference kernels)", path, inputs, 1,
+                   OpResolverType.BUILTIN_REF, 1),
+        MicroEngine("micro", "tflite-micro Python interpreter", path, inputs, 1),
+    ]
+    load_before = os.getloadavg()
+    time_engines(engines, rounds)
+    load_after = os.getloadavg()
+    results = {e.key: summary(e) for e in engines}
+
+    # the check: every input timed, int8sqz against BUILTIN_REF
+    ref = next(e for e in engines if e.key == "builtin_ref")
+    xnn = next(e for e in engines if e.key == "xnnpack_t1")
+    want = {j: ref.output(j) for j in range(len(inputs))}
+    checks = {}
+    for e in engines:
+        if isinstance(e, Int8sqzEngine):
+            e.record()
+            same = sum(np.array_equal(e.outputs[j], want[j]) for j in want)
+            checks[e.key] = {"equal": int(same), "inputs": len(want)}
+    xnn_same = sum(np.array_equal(xnn.output(j), want[j]) for j in want)
+    macs = conv_macs(model)
+    b1 = results["int8sqz_b1_t1"]
+    return {
+        "model": MODEL_FILES[key],
+        "conv_macs": macs,
+        "int8sqz_gmac_per_s": macs / (b1["ms_per_image"] * 1e-3) / 1e9,
+        "inputs": photos,
+        "engines": results,
+        "check": checks,
+        "all_equal": all(c["equal"] == c["inputs"] for c in checks.values()),
+        "xnnpack_equal_to_reference": {"equal": int(xnn_same), "inputs": len(want)},
+        "loadavg_before": load_before,
+        "loadavg_after": load_after,
+    }
+
+
+# -- the command line process ------------------------------------------------------------------
+def _int8sqz_command():
+    script = Path(sys.executable).with_name("int8sqz")
+    if script.is_file():
+        return [str(script)]
+    found = shutil.which("int8sqz")
+    return [found] if found else [sys.executable, "-m", "int8sqz"]
+
+
+#: runs argv in a child of this small process: a child of the benchmark itself
+#: would inherit its peak resident memory (Linux keeps the high-water mark
+#: across fork and exec)
+_LAUNCHER = """
+import json, os, sys, time
+t = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+_, status, usage = os.wait4(pid, 0)
+wall = time.perf_counter() - t
+sys.stderr.write("\\n@@bench " + json.dumps([wall, usage.ru_maxrss]) + "\\n")
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def _run_measured(argv, env):
+    proc = subprocess.run([sys.executable, "-c", _LAUNCHER] + argv, env=env,
+                          capture_output=True, text=True)
+    err, _, tail = proc.stderr.rpartition("\n@@bench ")
+    wall, rss_kib = json.loads(tail)
+    return {
+        "wall_s": wall,
+        "max_rss_mib": rss_kib / 1024.0,  # ru_maxrss is in KiB on Linux
+        "returncode": proc.returncode,
+        "stdout": proc.stdout,
+        "stderr": err,
+    }
+
+
+def bench_cli(shared: Path, key: str, warm_runs: int = 5) -> dict:
+    model = shared / "models" / MODEL_FILES[key]
+    photo = sorted((shared / "images" / PHOTO_DIRS[key]).rglob("*.jpg"))[0]
+    argv = _int8sqz_command() + ["run", str(model), str(photo)]
+    with tempfile.TemporaryDirectory(prefix="int8sqz-bench-cache-") as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        cold = _run_measured(argv, env)
+        warm = [_run_measured(argv, env) for _ in range(warm_runs)]
+    bad = [r for r in [cold] + warm if r["returncode"] != 0]
+    return {
+        "command": "int8sqz run " + " ".join(Path(a).name for a in argv[-2:]),
+        "cold_s": cold["wall_s"],
+        "cold_max_rss_mib": cold["max_rss_mib"],
+        "cold_stderr": cold["stderr"].strip(),
+        "warm_s": statistics.median(r["wall_s"] for r in warm),
+        "warm_runs": [r["wall_s"] for r in warm],
+        "warm_max_rss_mib": max(r["max_rss_mib"] for r in warm),
+        "warm_stderr": warm[0]["stderr"].strip(),
+        "same_output": len({r["stdout"] for r in [cold] + warm}) == 1,
+        "failed": [r["stderr"] for r in bad],
+    }
+
+
+# -- report ---------------------------------------------------------------------------------
+def targets(first: dict, cli: dict | None) -> list:
+    e = first["engines"]
+    b1 = e["int8sqz_b1_t1"]["ms_per_image"]
+    rows = [
+        ("invoke() batch 1, 1 thread <= 2.0 x XNNPACK 1 thread",
+         f"{b1 / e['xnnpack_t1']['ms_per_image']:.2f}x",
+         b1 <= TARGET_LATENCY_VS_XNNPACK * e["xnnpack_t1"]["ms_per_image"]),
+        ("invoke() batch 1, 1 thread faster than litert builtin 1 thread",
+         f"{b1:.2f} vs {e['builtin_t1']['ms_per_image']:.2f} ms",
+         b1 < e["builtin_t1"]["ms_per_image"]),
+        ("batch throughput, 2 threads >= XNNPACK 2 threads one at a time",
+         f"{e['int8sqz_bN_t2']['images_per_s']:.0f} vs "
+         f"{e['xnnpack_t2']['images_per_s']:.0f} images/s",
+         e["int8sqz_bN_t2"]["images_per_s"] >= e["xnnpack_t2"]["images_per_s"]),
+        ("outputs equal BUILTIN_REF on every timed input", "yes" if first["all_equal"] else "NO",
+         first["all_equal"]),
+    ]
+    if cli is not None:
+        rows += [
+            (f"int8sqz run, warm cache <= {TARGET_WARM_S} s", f"{cli['warm_s']:.2f} s",
+             cli["warm_s"] <= TARGET_WARM_S),
+            (f"int8sqz run, empty cache <= {TARGET_COLD_S:.0f} s", f"{cli['cold_s']:.1f} s",
+             cli["cold_s"] <= TARGET_COLD_S),
+            (f"int8sqz run, peak resident memory <= {TARGET_RSS_MIB:.0f} MiB",
+             f"{cli['warm_max_rss_mib']:.0f} MiB warm, {cli['cold_max_rss_mib']:.0f} MiB cold",
+             cli["warm_max_rss_mib"] <= TARGET_RSS_MIB),
+        ]
+    return [{"target": t, "measured": m, "met": bool(ok)} for t, m, ok in rows]
+
+
+def machine() -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = {}
+    for name in ("numpy", "numba", "ai_edge_litert", "tflite_micro"):
+        try:
+            from importlib.metadata import version
+
+            versions[name] = version(name.replace("_", "-"))
+        except Exception:  # noqa: BLE001 - informative only
+            versions[name] = None
+    from int8sqz.kernels.simd import target_has_vnni
+
+    return {"cpu": cpu, "cpus": os.cpu_count(), "python": platform.python_version(),
+            "vnni": target_has_vnni(), **versions}
+
+
+def print_table(doc: dict) -> None:
+    m = doc["machine"]
+    print(f"int8sqz benchmark: {m['cpu']}, {m['cpus']} CPUs, AVX-512 VNNI "
+          f"{'yes' if m['vnni'] else 'no'}; python {m['python']}, numba {m['numba']}, "
+          f"ai-edge-litert {m['ai_edge_litert']}")
+    print(f"medians of interleaved samples ({doc['rounds']} rounds)")
+    for key, r in doc["models"].items():
+        e = r["engines"]
+        b1 = e["int8sqz_b1_t1"]
+        print()
+        print(f"{key}: {r['model']}, {r['conv_macs'] / 1e6:.1f} M MACs "
+              f"(int8sqz {r['int8sqz_gmac_per_s']:.0f} GMAC/s at batch 1); load average "
+              f"{r['loadavg_before'][0]:.2f} -> {r['loadavg_after'][0]:.2f}")
+        print(f"  {'':52s} {'ms/image':>9s} {'images/s':>9s} {'int8sqz/this':>13s} {'n':>4s}")
+        for k, s in e.items():
+            if k == "int8sqz_b1_t1":
+                ratio = "-"
+            elif k.startswith("int8sqz_bN"):
+                ratio = f"{s['images_per_s'] / b1['images_per_s']:.2f}x thr"
+            elif k == "xnnpack_t2":
+                thr = e["int8sqz_bN_t2"]["images_per_s"] / s["images_per_s"]
+                ratio = f"{b1['ms_per_image'] / s['ms_per_image']:.2f}x, thr {thr:.2f}x"
+            else:
+                ratio = f"{b1['ms_per_image'] / s['ms_per_image']:.3f}x"
+            print(f"  {s['label']:52s} {s['ms_per_image']:9.2f} {s['images_per_s']:9.1f} "
+                  f"{ratio:>13s} {s['samples']:4d}")
+        checks = ", ".join(f"{k}: {c['equal']}/{c['inputs']}" for k, c in r["check"].items())
+        verdict = "EQUAL to" if r["all_equal"] else "DIFFERENT from"
+        x = r["xnnpack_equal_to_reference"]
+        print(f"  outputs: int8sqz {verdict} BUILTIN_REF on every timed input ({checks}); "
+              f"XNNPACK equals it on {x['equal']}/{x['inputs']}")
+    cli = doc.get("cli")
+    if cli:
+        print()
+        print(f"{cli['command']} (whole process): empty cache {cli['cold_s']:.1f} s, "
+              f"{cli['cold_max_rss_mib']:.0f} MiB; warm cache {cli['warm_s']:.2f} s (median of "
+              f"{len(cli['warm_runs'])}), {cli['warm_max_rss_mib']:.0f} MiB; same output: "
+              f"{'yes' if cli['same_output'] else 'NO'}")
+        if cli["cold_stderr"]:
+            print(f"  stderr of the empty-cache run: {cli['cold_stderr']}")
+    print()
+    first = next(iter(doc["models"]))
+    print(f"targets ({first}):")
+    for t in doc["targets"]:
+        print(f"  {'met    ' if t['met'] else 'NOT met'}  {t['target']}: {t['measured']}")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--shared", type=Path, default=Path(os.environ.get(
+        "INT8SQZ_SHARED", ROOT.parent / "shared")), help="directory with models/ and images/")
+    p.add_argument("--models", default=",".join(MODEL_FILES),
+                   help="comma-separated seed models (the first one gets the targets and "
+                        "the command-line timing)")
+    p.add_argument("--rounds", type=int, default=8,
+                   help="interleaved rounds (10 samples of each fast engine per round)")
+    p.add_argument("--batch", type=int, default=32, help="images per batch (and inputs timed)")
+    p.add_argument("--no-cli", action="store_true", help="skip the int8sqz run process timings")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    args = p.parse_args(argv)
+    keys = [k.strip() for k in args.models.split(",") if k.strip()]
+    for k in keys:
+        if k not in MODEL_FILES:
+            p.error(f"unknown model {k!r}; known: {', '.join(MODEL_FILES)}")
+    doc = {"machine": machine(), "rounds": args.rounds, "batch": args.batch, "models": {}}
+    for k in keys:
+        doc["models"][k] = bench_model(k, args.shared, args.rounds, args.batch)
+    doc["cli"] = None if args.no_cli else bench_cli(args.shared, keys[0])
+    doc["targets"] = targets(doc["models"][keys[0]], doc["cli"])
+    if args.json:
+        print(json.dumps(doc, indent=1))
+    else:
+        print_table(doc)
+    ok = all(r["all_equal"] for r in doc["models"].values())
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
