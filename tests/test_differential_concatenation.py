@@ -11,11 +11,13 @@ def _count_report(pytestconfig):
     S.register_count_report(pytestconfig)
 
 
+@S.more_examples(3)
 @given(S.concatenation_cases("INT8", same_quantization=True))
 def test_int8_concatenation(case):
     S.check_case(case)
 
 
+@S.more_examples(3)
 @given(S.concatenation_cases("UINT8", same_quantization=False))
 def test_uint8_concatenation_with_different_scales(case):
     """uint8 inputs may each have their own scale and zero point (TFLite rescales)."""

@@ -13,6 +13,7 @@ def _count_report(pytestconfig):
     S.register_count_report(pytestconfig)
 
 
+@S.more_examples(3)
 @given(S.pool_cases("MAX_POOL_2D"))
 def test_max_pool_2d(case):
     S.check_case(case)
