@@ -5,6 +5,7 @@ import functools
 
 import numpy as np
 import pytest
+from hypothesis import settings
 
 from int8sqz import Interpreter, load_model
 from int8sqz.testing.networks import SqueezeNetSpec, squeezenet
@@ -24,7 +25,11 @@ VARIANTS = [
     SqueezeNetSpec("1.1", height=160, width=224, num_classes=37, batch_norm=True, bypass=True,
                    input_type="INT8", output_type="INT8", seed=6),
 ]
-INPUTS_PER_VARIANT = 2
+
+
+def inputs_per_variant() -> int:
+    """2 random inputs per variant; 10x as many under the deep hypothesis profile."""
+    return max(2, settings.default.max_examples // 25)
 
 
 @functools.lru_cache(maxsize=None)
@@ -47,7 +52,7 @@ def test_network_is_bit_exact(spec):
     softmax = next(op for op in model.operators if op.name == "SOFTMAX")
     logits_q = model.tensors[softmax.inputs[0]].quantization
     rng = np.random.default_rng(1000 + spec.seed)
-    for _ in range(INPUTS_PER_VARIANT):
+    for _ in range(inputs_per_variant()):
         x = spec.input_array(rng)
         it = _run_int8sqz(content, x)
         # TFLite's reference softmax aborts the process when a row's sum of
