@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import sys
+import threading
 
 PROG = "int8sqz"
 
@@ -31,6 +32,17 @@ EXIT_INTERNAL = 1
 EXIT_BAD_INPUT = 2
 
 DEFAULT_TOP_K = 5
+#: images classified together (the results are the same as one at a time)
+DEFAULT_BATCH_SIZE = 32
+#: a compilation that lasts longer than this many seconds is announced on stderr
+COMPILE_NOTICE_DELAY = 1.0
+
+
+def _default_threads() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 # -- output -----------------------------------------------------------------------
@@ -94,6 +106,11 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-pixels", metavar="N", type=_pixel_limit, default=DEFAULT_MAX_PIXELS,
                    help=f"refuse images with more pixels than this (default "
                         f"{DEFAULT_MAX_PIXELS}; 0 for no limit)")
+    p.add_argument("--batch-size", metavar="N", type=_positive_int, default=DEFAULT_BATCH_SIZE,
+                   help=f"classify up to N images at once (default {DEFAULT_BATCH_SIZE}); "
+                        f"the results are those of one image at a time")
+    p.add_argument("--threads", metavar="N", type=_positive_int, default=None,
+                   help="threads sharing a batch's images (default: one per CPU)")
     p.add_argument("--max-activation-bytes", metavar="N", type=_positive_int,
                    default=DEFAULT_MAX_ACTIVATION_BYTES,
                    help=f"refuse models whose activations need more bytes than this, "
@@ -127,7 +144,8 @@ class _Classifier:
     """A model loaded for image classification: its input spec, class count
     and output dequantization."""
 
-    def __init__(self, model_path: str, max_activation_bytes: int = DEFAULT_MAX_ACTIVATION_BYTES):
+    def __init__(self, model_path: str, max_activation_bytes: int = DEFAULT_MAX_ACTIVATION_BYTES,
+                 threads: int = 1):
         import numpy as np
 
         from .errors import UnsupportedError
@@ -135,7 +153,7 @@ class _Classifier:
         from .interpreter import Interpreter
 
         self._np = np
-        self.interpreter = Interpreter(model_path=model_path,
+        self.interpreter = Interpreter(model_path=model_path, num_threads=threads,
                                        max_activation_bytes=max_activation_bytes)
         model = self.interpreter.model
         self.spec = input_spec(model)
@@ -169,14 +187,67 @@ class _Classifier:
         self.num_classes = int(shape[-1])
         self.interpreter.allocate_tensors()
         self.input_index = model.inputs[0]
+        self.batch = 1  # images the interpreter's input holds now
+        self.batching = True  # False once the model refused a batch size
+
+    def _resize(self, n: int) -> None:
+        it = self.interpreter
+        it.resize_tensor_input(self.input_index, (n,) + tuple(self.spec_shape[1:]))
+        it.allocate_tensors()
+        self.batch = n
+
+    @property
+    def spec_shape(self) -> tuple:
+        return tuple(self.interpreter.model.tensors[self.input_index].shape)
+
+    def probabilities_batch(self, values: list):
+        """The class scores of each input (arrays of the model's input shape),
+        run as one batch; None when the model cannot take this batch size or
+        an operator refused one of the inputs (then run them one at a time:
+        a batch gives exactly the results of its images one at a time)."""
+        from .errors import Int8sqzError, InternalError
+
+        np = self._np
+        n = len(values)
+        if n == 1 or not self.batching:
+            return None
+        it = self.interpreter
+        try:
+            if self.batch != n:
+                self._resize(n)
+            out_shape = tuple(it.get_output_details()[0]["shape"])
+            if out_shape[:1] != (n,) or int(np.prod(out_shape[1:])) != self.num_classes:
+                raise ValueError(f"output shape {list(out_shape)} for a batch of {n}")
+        except InternalError:
+            raise
+        except (Int8sqzError, ValueError):  # the model takes one image at a time
+            self.batching = False
+            return None
+        it.set_tensor(self.input_index, np.concatenate(values))
+        try:
+            it.invoke()
+        except InternalError:
+            raise
+        except Int8sqzError:  # an operator refused one of the images: find which
+            return None
+        out = it.get_tensor(self.output_index).reshape(n, -1)
+        return [self._scores(row) for row in out]
+
+    def _scores(self, out) -> list:
+        np = self._np
+        if self.output_type == "FLOAT32":
+            # the shortest decimal that reads back as the same float32
+            return [float(str(v)) for v in out.astype(np.float32)]
+        return [self.scale * (int(v) - self.zero_point) for v in out]
 
     def probabilities(self, value) -> list:
         """Run one input; the class scores as Python floats (float32 outputs
         as they are, quantized outputs as ``scale * (q - zero_point)``)."""
         from .errors import InterpreterError, ModelError
 
-        np = self._np
         it = self.interpreter
+        if self.batch != 1:
+            self._resize(1)
         it.set_tensor(self.input_index, value)
         try:
             it.invoke()
@@ -184,11 +255,63 @@ class _Classifier:
             # the tensors are allocated: an operator refused to compute this
             # input (where TFLite aborts): a bad input, not a bug of the command
             raise ModelError(str(exc)) from None
-        out = it.get_tensor(self.output_index).reshape(-1)
-        if self.output_type == "FLOAT32":
-            # the shortest decimal that reads back as the same float32
-            return [float(str(v)) for v in out.astype(np.float32)]
-        return [self.scale * (int(v) - self.zero_point) for v in out]
+        return self._scores(it.get_tensor(self.output_index).reshape(-1))
+
+
+class _CompileNotice:
+    """Says once on stderr that the kernels are being compiled, when numba
+    has been compiling for more than COMPILE_NOTICE_DELAY seconds (the first
+    run after an install or an upgrade, or on a new CPU; numba then caches
+    the machine code for the next runs). ``start()`` listens to numba's
+    compile events; ``stop()`` (idempotent) stops listening and cancels a
+    notice not yet given."""
+
+    def __init__(self):
+        self._timer = None
+        self._listener = None
+        self._stopped = False
+        self._lock = threading.Lock()
+
+    def start(self) -> "_CompileNotice":
+        try:
+            from numba.core import event
+        except Exception:  # noqa: BLE001 - no notice without numba's events
+            return self
+        notice = self
+
+        class _Listener(event.Listener):
+            def on_start(self, ev):
+                notice._compiling()
+
+            def on_end(self, ev):
+                pass
+
+        self._listener = _Listener()
+        event.register("numba:compile", self._listener)
+        return self
+
+    def _compiling(self) -> None:
+        with self._lock:
+            if self._timer is None and not self._stopped:
+                self._timer = threading.Timer(COMPILE_NOTICE_DELAY, self._say)
+                self._timer.daemon = True
+                self._timer.start()
+
+    @staticmethod
+    def _say() -> None:
+        print(f"{PROG}: compiling the kernels for this machine (once: numba caches them "
+              f"for the next runs)...", file=sys.stderr, flush=True)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            if self._timer is not None:
+                self._timer.cancel()
+        if self._listener is not None:
+            from numba.core import event
+
+            event.unregister("numba:compile", self._listener)
+            self._listener = None
 
 
 def _top_k(probs: list, k: int) -> list:
@@ -235,8 +358,10 @@ def run(args) -> int:
     # (a warning, then an error at twice its default) would get in the way
     Image.MAX_IMAGE_PIXELS = None
     max_pixels = args.max_pixels or None
+    notice = _CompileNotice().start()
+    threads = args.threads or _default_threads()
     try:
-        clf = _Classifier(args.model, args.max_activation_bytes)
+        clf = _Classifier(args.model, args.max_activation_bytes, threads)
         if args.labels is not None:
             labels = read_labels(args.labels, clf.num_classes)
         else:
@@ -245,29 +370,60 @@ def run(args) -> int:
     except (InternalError, InterpreterError):
         raise
     except Int8sqzError as exc:
+        notice.stop()
         _error(str(exc))
         return EXIT_BAD_INPUT
+    except BaseException:
+        notice.stop()
+        raise
     k = min(args.top_k, clf.num_classes)
     show = _print_json if args.json else _print_human
     status = EXIT_OK
-    for path in args.images:
-        try:
-            value = preprocess(path, clf.spec, resize=args.resize, max_pixels=max_pixels)
-        except (InternalError, InterpreterError):
-            raise
-        except Int8sqzError as exc:
-            _error(str(exc))
-            status = EXIT_BAD_INPUT
-            continue
-        try:
-            probs = clf.probabilities(value)
-        except (InternalError, InterpreterError):
-            raise
-        except Int8sqzError as exc:  # the model cannot compute this input
-            _error(f"{path}: {exc}")
-            status = EXIT_BAD_INPUT
-            continue
-        show(path, probs, _top_k(probs, k), labels)
+    pending = []  # (path, input) of the batch being gathered
+    batch_size = 1  # the first image alone
+
+    def flush() -> int:
+        """Classify the pending images and print their results, in order."""
+        result = EXIT_OK
+        if not pending:
+            return result
+        scores = clf.probabilities_batch([v for _, v in pending])
+        for j, (path, value) in enumerate(pending):
+            if scores is not None:
+                probs = scores[j]
+            else:
+                try:
+                    probs = clf.probabilities(value)
+                except (InternalError, InterpreterError):
+                    raise
+                except Int8sqzError as exc:  # the model cannot compute this input
+                    _error(f"{path}: {exc}")
+                    result = EXIT_BAD_INPUT
+                    continue
+            show(path, probs, _top_k(probs, k), labels)
+        pending.clear()
+        return result
+
+    try:
+        for path in args.images:
+            try:
+                value = preprocess(path, clf.spec, resize=args.resize, max_pixels=max_pixels)
+            except (InternalError, InterpreterError):
+                raise
+            except Int8sqzError as exc:
+                _error(str(exc))
+                status = EXIT_BAD_INPUT
+                continue
+            pending.append((path, value))
+            if len(pending) >= batch_size:
+                status = max(status, flush())
+                # the first image runs alone, compiling (or loading) every
+                # kernel; the later ones go in batches
+                batch_size = args.batch_size
+                notice.stop()
+        status = max(status, flush())
+    finally:
+        notice.stop()
     return status
 
 
