@@ -193,7 +193,8 @@ def model_defs(draw):
                 k = shape[qdim]
             else:
                 k = 1
-            scales = tuple(draw(st.lists(st.floats(0.0009765625, 8, width=32), min_size=k, max_size=k)))
+            scales = tuple(draw(st.lists(st.floats(0.0009765625, 8, width=32),
+                                         min_size=k, max_size=k)))
             zps = tuple(draw(st.lists(st.integers(-128, 255), min_size=k, max_size=k)))
         data = None
         if i > 0 and draw(st.booleans()):
