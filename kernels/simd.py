@@ -221,8 +221,35 @@ def vsplat(typingctx, x):
     return i32x16(x), codegen
 
 
+def _high_mul(builder, x, m):
+    """floor((x * m + 2**30) / 2**31) per lane, x and m int32 (m >= 0): the
+    even lanes and the odd lanes as 8 sign-extended 64-bit products each
+    (PMULDQ), the results put back in place without widening the vectors."""
+    v64 = ir.VectorType(ir.IntType(64), 8)
+
+    def c64(value):
+        return ir.Constant(v64, [value] * 8)
+
+    x64 = builder.bitcast(x, v64)
+    m64 = builder.bitcast(m, v64)
+    # the low int32 of each 64-bit lane (the even lanes), sign-extended in place
+    x_even = builder.ashr(builder.shl(x64, c64(32)), c64(32))
+    m_even = builder.ashr(builder.shl(m64, c64(32)), c64(32))
+    # the high int32 (the odd lanes)
+    x_odd = builder.ashr(x64, c64(32))
+    m_odd = builder.ashr(m64, c64(32))
+    rounding = c64(1 << 30)
+    even = builder.ashr(builder.add(builder.mul(x_even, m_even), rounding), c64(31))
+    # odd: the result wanted in the high int32: (p + 2**30) * 2 = 2p + 2**31,
+    # whose high half is floor((p + 2**30) / 2**31) (|p| < 2**62: no overflow)
+    odd = builder.shl(builder.add(builder.mul(x_odd, m_odd), rounding), c64(1))
+    low_mask = c64(0xFFFFFFFF)
+    merged = builder.or_(builder.and_(even, low_mask),
+                         builder.and_(odd, ir.Constant(v64, [-(1 << 32)] * 8)))
+    return builder.bitcast(merged, _V)
+
+
 def _requantize_ir(builder, acc, bias, multiplier, left, right, offset, lo, hi):
-    v64 = ir.VectorType(ir.IntType(64), 16)
 
     def splat32(c):
         return ir.Constant(_V, [c] * 16)
@@ -235,9 +262,7 @@ def _requantize_ir(builder, acc, bias, multiplier, left, right, offset, lo, hi):
     # (x * m + nudge) / 2**31 truncated toward zero, nudge = 2**30 for a
     # product >= 0 and 1 - 2**30 below, equals floor((x * m + 2**30) / 2**31)
     # for every product (tested in tests/test_gemm.py)
-    prod = builder.mul(builder.sext(x, v64), builder.sext(multiplier, v64))
-    prod = builder.add(prod, ir.Constant(v64, [1 << 30] * 16))
-    high = builder.trunc(builder.ashr(prod, ir.Constant(v64, [31] * 16)), _V)
+    high = _high_mul(builder, x, multiplier)
     # RoundingDivideByPOT: ties away from zero
     mask = builder.sub(builder.shl(splat32(1), right), splat32(1))
     threshold = builder.add(builder.lshr(mask, splat32(1)), builder.lshr(high, splat32(31)))
