@@ -170,25 +170,27 @@ class Interpreter:
                 node(arrays)
 
     def _invoke_slices(self) -> bool:
-        """The batch image by image, the images shared among the threads;
+        """The batch image by image, each thread taking the next image left;
         False when an operator failed, so that the whole batch runs again in
         one piece and fails as it would on one thread."""
+        from itertools import count
+
         from .parallel import run_pieces
 
         plan = self._slices
-        jobs = list(zip(plan.nodes, plan.ranges))
+        counter = count()
         futures = []
-        if len(jobs) > 1:
+        if len(plan.nodes) > 1:
             if self._pool is None:
                 from concurrent.futures import ThreadPoolExecutor
 
-                self._pool = ThreadPoolExecutor(max_workers=len(jobs) - 1,
+                self._pool = ThreadPoolExecutor(max_workers=len(plan.nodes) - 1,
                                                 thread_name_prefix="int8sqz")
-            futures = [self._pool.submit(run_pieces, nodes, plan.pieces, r)
-                       for nodes, r in jobs[1:]]
+            futures = [self._pool.submit(run_pieces, nodes, plan.pieces, counter)
+                       for nodes in plan.nodes[1:]]
         ok = True
         try:
-            run_pieces(jobs[0][0], plan.pieces, jobs[0][1])
+            run_pieces(plan.nodes[0], plan.pieces, counter)
         except Exception:  # noqa: BLE001 - reported by the one-piece run
             ok = False
         for f in futures:
