@@ -90,10 +90,11 @@ class BatchSlices:
     for one image once per thread (each with its own scratch buffers).
 
     ``pieces[j]`` is the list of every tensor's array for image j: views of
-    the batch's arrays. Thread k runs the pieces ``ranges[k]`` one after
-    the other, each through every operator: an image's activations stay in
-    the cache, as when the model runs one image at a time, instead of the
-    whole batch's going through memory between operators.
+    the batch's arrays. Each thread takes the next image not yet taken and
+    runs it through every operator: an image's activations stay in the
+    cache, as when the model runs one image at a time, instead of the whole
+    batch's going through memory between operators; and a thread slowed
+    down (by another process on its CPU) takes fewer images.
 
     Raises ValueError when the model does not run image by image (the
     caller then runs the batch in one piece).
@@ -121,11 +122,16 @@ class BatchSlices:
             for i in acts:
                 views[i] = arrays[i][b:b + 1]
             self.pieces.append(views)
-        self.ranges = [range(n * k // threads, n * (k + 1) // threads) for k in range(threads)]
 
 
-def run_pieces(nodes, pieces, indices) -> None:
-    for j in indices:
+def run_pieces(nodes, pieces, counter) -> None:
+    """Run the images whose numbers ``next(counter)`` hands out (atomic under
+    the GIL) until there are none left."""
+    n = len(pieces)
+    while True:
+        j = next(counter)
+        if j >= n:
+            return
         arrays = pieces[j]
         for node in nodes:
             node(arrays)
