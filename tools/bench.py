@@ -444,6 +444,37 @@ def print_table(doc: dict) -> None:
         print(f"  {'met    ' if t['met'] else 'NOT met'}  {t['target']}: {t['measured']}")
 
 
+def print_markdown(doc: dict) -> None:
+    """The first model's table and the targets, as Markdown (docs/performance.md)."""
+    key = next(iter(doc["models"]))
+    r = doc["models"][key]
+    e = r["engines"]
+    b1 = e["int8sqz_b1_t1"]
+    print("| engine | ms / image | images / s | int8sqz batch 1 / this |")
+    print("|---|---:|---:|---:|")
+    for k, s in e.items():
+        ratio = "" if k == "int8sqz_b1_t1" else f"{b1['ms_per_image'] / s['ms_per_image']:.3f}"
+        print(f"| {s['label']} | {s['ms_per_image']:.2f} | {s['images_per_s']:.1f} | {ratio} |")
+    x = r["xnnpack_equal_to_reference"]
+    checks = ", ".join(f"{c['equal']}/{c['inputs']}" for c in r["check"].values())
+    print()
+    print(f"Outputs: int8sqz {'equal to' if r['all_equal'] else 'DIFFERENT from'} "
+          f"BUILTIN_REF on every timed input ({checks} for batch 1, batch "
+          f"{doc['batch']} on 1 and 2 threads); XNNPACK's equal it on {x['equal']}/{x['inputs']}. "
+          f"Load average {r['loadavg_before'][0]:.2f} before, {r['loadavg_after'][0]:.2f} after.")
+    cli = doc.get("cli")
+    if cli:
+        print()
+        print(f"`{cli['command']}`, whole process: empty cache {cli['cold_s']:.1f} s "
+              f"({cli['cold_max_rss_mib']:.0f} MiB), warm cache {cli['warm_s']:.2f} s "
+              f"({cli['warm_max_rss_mib']:.0f} MiB).")
+    print()
+    print("| target | measured | |")
+    print("|---|---|---|")
+    for t in doc["targets"]:
+        print(f"| {t['target']} | {t['measured']} | {'met' if t['met'] else '**not met**'} |")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--shared", type=Path, default=Path(os.environ.get(
@@ -456,6 +487,8 @@ def main(argv=None) -> int:
     p.add_argument("--batch", type=int, default=32, help="images per batch (and inputs timed)")
     p.add_argument("--no-cli", action="store_true", help="skip the int8sqz run process timings")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--markdown", action="store_true",
+                   help="print the first model's table and the targets in Markdown")
     args = p.parse_args(argv)
     keys = [k.strip() for k in args.models.split(",") if k.strip()]
     for k in keys:
@@ -468,6 +501,8 @@ def main(argv=None) -> int:
     doc["targets"] = targets(doc["models"][keys[0]], doc["cli"])
     if args.json:
         print(json.dumps(doc, indent=1))
+    elif args.markdown:
+        print_markdown(doc)
     else:
         print_table(doc)
     ok = all(r["all_equal"] for r in doc["models"].values())

@@ -1,0 +1,37 @@
+"""tools/bench.py, shortened: it times every engine, checks int8sqz's
+outputs against BUILTIN_REF on the inputs it timed, and reports the
+targets (no timing is asserted)."""
+
+import importlib.util
+import json
+
+from conftest import ROOT, SHARED
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("bench", ROOT / "tools" / "bench.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_bench_json_checks_outputs_and_reports_targets(capsys):
+    bench = _bench()
+    status = bench.main(["--shared", str(SHARED), "--models", "plant-village", "--rounds", "1",
+                         "--batch", "3", "--no-cli", "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert status == 0
+    r = doc["models"]["plant-village"]
+    assert r["all_equal"]
+    assert set(r["check"]) == {"int8sqz_b1_t1", "int8sqz_bN_t1", "int8sqz_bN_t2"}
+    assert all(c == {"equal": 3, "inputs": 3} for c in r["check"].values())
+    assert set(r["engines"]) == {"int8sqz_b1_t1", "int8sqz_bN_t1", "int8sqz_bN_t2", "xnnpack_t1",
+                                 "xnnpack_t2", "builtin_t1", "builtin_ref", "micro"}
+    assert r["engines"]["int8sqz_b1_t1"]["samples"] == 10
+    assert r["conv_macs"] > 170e6
+    assert [t["target"].split(" ")[0] for t in doc["targets"]] == ["invoke()"] * 2 + [
+        "batch", "outputs"]
+    bench.print_table(doc)
+    bench.print_markdown(doc)
+    text = capsys.readouterr().out
+    assert "EQUAL to BUILTIN_REF" in text and "| target |" in text
