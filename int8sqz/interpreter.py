@@ -87,6 +87,13 @@ class Interpreter:
             used.update(op.outputs)
         for i in sorted(used):
             t = m.tensors[i]
+            if t.is_variable:
+                # state for stateful operators (LSTM, ASSIGN_VARIABLE), none of which
+                # int8sqz runs; TFLite crashes when a builtin writes one
+                raise UnsupportedError(
+                    f"{m.source}: {m.tensor_label(i)} is a variable tensor; int8sqz runs "
+                    f"no stateful operators"
+                )
             if t.type_name not in SUPPORTED_TYPES:
                 raise UnsupportedError(
                     f"{m.source}: {m.tensor_label(i)} has type {t.type_name}; supported "

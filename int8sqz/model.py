@@ -58,6 +58,8 @@ _OPTION_CLASSES = {
     v: k for k, v in vars(tflite.BuiltinOptions).items() if not k.startswith("_")
 }
 _ENUM_FIELDS = {"padding": _PADDING, "fused_activation_function": _ACTIVATION}
+#: vtable slot of OperatorCode.builtin_code
+_OPCODE_BUILTIN_CODE_SLOT = 10
 #: options that hold a TensorType code (kept as the code)
 _TYPE_OPTIONS = ("quantized_bias_type",)
 #: the options table each operator int8sqz runs reads (TFLite's
@@ -402,7 +404,13 @@ class _Reader:
         return Quantization(scales, zps, qdim)
 
     def _opcode(self, oc):
-        code = max(int(oc.BuiltinCode()), int(oc.DeprecatedBuiltinCode()))
+        # TFLite's GetBuiltinCode: the larger of the two fields. The tflite
+        # package's BuiltinCode() returns the deprecated field whenever the new
+        # one is below 127, so the new field is read here directly
+        tab = oc._tab
+        slot = tab.Offset(_OPCODE_BUILTIN_CODE_SLOT)
+        builtin = tab.Get(flatbuffers.number_types.Int32Flags, tab.Pos + slot) if slot else 0
+        code = max(int(builtin), int(oc.DeprecatedBuiltinCode()))
         if code == 32:  # CUSTOM
             custom = oc.CustomCode()
             name = "CUSTOM:" + (custom.decode("utf-8", "replace") if custom else "")

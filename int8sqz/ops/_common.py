@@ -110,6 +110,21 @@ def check_zero_point(ctx, op, index: int, role: str) -> int:
     return zp
 
 
+#: TFLite's MultiplyByQuantizedMultiplier computes ``x * (1 << shift)`` in
+#: int32: beyond this left shift its result is undefined (it differs by
+#: compiler and platform), so no reference exists
+MAX_LEFT_SHIFT = 30
+
+
+def check_left_shift(ctx, op, shift: int, real: float, what: str = "the multiplier") -> None:
+    """Refuse a requantization whose left shift TFLite leaves undefined."""
+    if shift > MAX_LEFT_SHIFT:
+        raise ctx.unsupported(
+            op, f"{what} {real!r} needs a left shift of {shift}; TFLite's result is "
+            f"undefined beyond {MAX_LEFT_SHIFT}"
+        )
+
+
 _ACTIVATION_POINTS = {"RELU": (0.0,), "RELU6": (0.0, 6.0), "RELU_N1_TO_1": (-1.0, 1.0)}
 
 
@@ -147,4 +162,5 @@ __all__ = [
     "ModelError", "UnsupportedError", "INT_RANGES", "tflite_round", "quantize_multiplier",
     "quantize_multiplier_smaller_than_one_exp", "quantize_multiplier_greater_than_one",
     "activation_range", "fused_activation_range", "check_scale", "check_zero_point",
+    "MAX_LEFT_SHIFT", "check_left_shift",
 ]

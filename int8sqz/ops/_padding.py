@@ -19,6 +19,8 @@ import numpy as np
 from ._common import INT_RANGES, fused_activation_range
 
 PADDINGS = ("SAME", "VALID")
+#: the largest padding TFLite's 2-D pools prepare with (INT16_MAX)
+MAX_POOL_PADDING = (1 << 15) - 1
 _INT_MAX = (1 << 31) - 1
 _INT_MIN = -(1 << 31)
 
@@ -143,6 +145,14 @@ def prepare_pool(op, ctx, kernel, what: str):
     act_min, act_max = fused_activation_range(op, ctx, out_scale, out_zp, type_name)
 
     win = padding_height_width(stride_h, stride_w, 1, 1, in_h, in_w, filt_h, filt_w, padding)
+    for axis, pad in (("height", win.pad_height), ("width", win.pad_width)):
+        if pad > MAX_POOL_PADDING:
+            # found against the installed runtime: it refuses to prepare such a
+            # pool (its kernels keep the padding in an int16)
+            raise ctx.error(
+                op, f"the window needs {pad} {axis} padding before the input, more than "
+                f"{MAX_POOL_PADDING}; TFLite's pooling refuses this"
+            )
     ctx.set_output_shape(op, dst, (batches, win.out_height, win.out_width, channels))
     if kernel is kp.average_pool_2d and batches * channels > 0:
         # the reference fails at run time on a window without any input pixel

@@ -14,7 +14,9 @@ import math
 import numpy as np
 
 from ..kernels import reduce as k
-from ._common import INT_RANGES, check_scale, check_zero_point, quantize_multiplier
+from ._common import (
+    INT_RANGES, check_left_shift, check_scale, check_zero_point, quantize_multiplier,
+)
 
 _INTEGER = ("INT8", "UINT8")
 
@@ -86,6 +88,9 @@ def prepare(op, ctx):
 
     multiplier, shift = quantize_multiplier(in_scale / out_scale)
     multiplier, shift = mean_multiplier(multiplier, shift, count)
+    # found by fuzzing: an output scale of 1e-12 gave other integers than TFLite
+    check_left_shift(ctx, op, shift, in_scale / out_scale / count,
+                     "input scale / (output scale * count)")
 
     def run(t):
         k.mean_quantized(t[src].reshape(-1), dims, out_strides, in_zp, count, multiplier,

@@ -8,7 +8,9 @@ scale) for integer input.
 import numpy as np
 
 from ..kernels import quantize as k
-from ._common import INT_RANGES, check_scale, check_zero_point, quantize_multiplier
+from ._common import (
+    INT_RANGES, check_left_shift, check_scale, check_zero_point, quantize_multiplier,
+)
 
 _INTEGER = ("INT8", "UINT8")
 
@@ -33,6 +35,8 @@ def prepare(op, ctx):
     in_scale = check_scale(ctx, op, src, "input")
     in_zp = check_zero_point(ctx, op, src, "input")
     multiplier, shift = quantize_multiplier(in_scale / out_scale)
+    # found by fuzzing: an output scale of 1e-12 gave other integers than TFLite
+    check_left_shift(ctx, op, shift, in_scale / out_scale, "input scale / output scale")
 
     def run(t):
         k.requantize(t[src].reshape(-1), in_zp, multiplier, shift, out_zp, qmin, qmax,
