@@ -258,6 +258,19 @@ def test_vector_requantization_matches_fixedpoint(lanes, offset, lo, span):
     assert out[0, 0, 0, n:].tolist() == [99, 99, 99], "wrote past the channels"
 
 
+@pytest.mark.parametrize("x_shape,out_shape", [
+    ((1, 4, 0, 3), (1, 4, 0, 4)),  # no input column: rows without pixels
+    ((1, 0, 4, 3), (1, 0, 4, 4)),  # no input row
+])
+def test_empty_outputs_run(x_shape, out_shape):
+    """TFLite prepares these (an output axis of 0); the kernel writes and
+    reads nothing."""
+    w = np.ones((4, 1, 1, 3), np.int8)
+    content = conv_model(x_shape, w, np.zeros(4, np.int32), (0.1, 0), [0.1] * 4, (0.5, 0),
+                         padding="VALID", out_shape=out_shape)
+    assert run_op(content, np.ones(x_shape, np.int8)).shape == out_shape
+
+
 # -- the aliasing rule ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("filt,stride,padding,shift_rows", [

@@ -157,7 +157,8 @@ def prepare(op, ctx):
     xpad = np.full((padded_h * padded_w + spare, in_c), 128 + in_zp, np.uint8)
     a = np.zeros((0 if direct else rows + -(-64 // kp), kp), np.uint8)
     acc = np.zeros((rows, n_tiles * gemm.NR), np.int32)
-    blocks = batches * (-(-out_h // block_rows))
+    # an empty output (no column or no row): nothing to run, nothing to read
+    blocks = batches * (-(-out_h // block_rows)) if out_w else 0
     # per-channel values as int32, 16 past the last channel for the vector loads
     def channels(v):
         padded = np.zeros(out_c + 16, np.int32)
