@@ -232,10 +232,10 @@ def conv_2d(x, out, wp, bias, multiplier, left, right, params, xpad, a, acc, fir
             filled = need
         for g in range(groups):
             if direct:
-                gemm_u8s8(xpad[oy0 * out_w:], n_rows * out_w, wp[g], acc)
+                gemm_u8s8(xpad[oy0 * out_w:], n_rows * out_w, wp[g], acc, per_group)
             else:
                 _pack(xpad, oy0, n_rows, out_w, g * cin_g, cin_g, params, a)
-                gemm_u8s8(a, n_rows * out_w, wp[g], acc)
+                gemm_u8s8(a, n_rows * out_w, wp[g], acc, per_group)
             for r in range(n_rows):
                 if unit_channels:
                     _requantize_vec(acc, r * out_w, bias, multiplier, left, right, params, out,

@@ -134,11 +134,52 @@ def _tile(a, r, kp, wp, w0, acc, c):
 
 
 @kernel
-def gemm_u8s8(a, rows, wp, acc):
-    """acc[:rows'] = a[:rows'] x w, rows' = ``rows`` rounded up to MR (see
-    the module docstring for the layouts)."""
+def _half_tile(a, r, kp, wp, w0, acc, c):
+    """As :func:`_tile` for the tile's first 16 columns only (a last tile
+    with at most 16 columns left)."""
+    c0 = vzero()
+    c1 = vzero()
+    c2 = vzero()
+    c3 = vzero()
+    c4 = vzero()
+    c5 = vzero()
+    c6 = vzero()
+    c7 = vzero()
+    a0 = r * kp
+    for q in range(kp // 4):
+        lo = vload(wp, w0 + q * 4 * NR)
+        i = a0 + 4 * q
+        c0 = vdot4(c0, vbroadcast4(a, i), lo)
+        c1 = vdot4(c1, vbroadcast4(a, i + kp), lo)
+        c2 = vdot4(c2, vbroadcast4(a, i + 2 * kp), lo)
+        c3 = vdot4(c3, vbroadcast4(a, i + 3 * kp), lo)
+        c4 = vdot4(c4, vbroadcast4(a, i + 4 * kp), lo)
+        c5 = vdot4(c5, vbroadcast4(a, i + 5 * kp), lo)
+        c6 = vdot4(c6, vbroadcast4(a, i + 6 * kp), lo)
+        c7 = vdot4(c7, vbroadcast4(a, i + 7 * kp), lo)
+    n = acc.shape[1]
+    o = r * n + c
+    vstore(acc, o, c0)
+    vstore(acc, o + n, c1)
+    vstore(acc, o + 2 * n, c2)
+    vstore(acc, o + 3 * n, c3)
+    vstore(acc, o + 4 * n, c4)
+    vstore(acc, o + 5 * n, c5)
+    vstore(acc, o + 6 * n, c6)
+    vstore(acc, o + 7 * n, c7)
+
+
+@kernel
+def gemm_u8s8(a, rows, wp, acc, columns):
+    """acc[:rows', :columns'] = a[:rows'] x w, rows' = ``rows`` rounded up
+    to MR, columns' = ``columns`` rounded up to 16 (see the module
+    docstring for the layouts; acc's other columns are left as they are)."""
     kp = a.shape[1]
     tile_size = kp * NR
-    for t in range(acc.shape[1] // NR):
-        for r in range(0, rows, MR):
-            _tile(a, r, kp, wp, t * tile_size, acc, t * NR)
+    for t in range((columns + NR - 1) // NR):
+        if columns - t * NR <= 16:
+            for r in range(0, rows, MR):
+                _half_tile(a, r, kp, wp, t * tile_size, acc, t * NR)
+        else:
+            for r in range(0, rows, MR):
+                _tile(a, r, kp, wp, t * tile_size, acc, t * NR)

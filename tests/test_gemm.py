@@ -30,7 +30,7 @@ def run_gemm(a, w, rows=None):
     buf = np.zeros((gemm.padded_rows(m), kp), np.uint8)
     buf[:m, :k] = a
     acc = np.full((buf.shape[0], n_tiles * gemm.NR), 12345, np.int32)
-    gemm.gemm_u8s8(buf, rows, wp, acc)
+    gemm.gemm_u8s8(buf, rows, wp, acc, w.shape[0])
     return acc[:rows, :w.shape[0]]
 
 
@@ -95,7 +95,7 @@ _CHILD = textwrap.dedent("""
             buf = np.zeros((gemm.padded_rows(m), kp), np.uint8)
             buf[:m, :k] = a
             acc = np.zeros((buf.shape[0], nt * gemm.NR), np.int32)
-            gemm.gemm_u8s8(buf, m, wp, acc)
+            gemm.gemm_u8s8(buf, m, wp, acc, n)
             want = a.astype(np.int64) @ w.astype(np.int64).T
             assert np.array_equal(acc[:m, :n], want.astype(np.int32)), (m, n, k)
     # the vector requantization, compiled for the same CPU
