@@ -5,13 +5,18 @@ with (Keras' ``image_dataset_from_directory``):
 
 1. decode with Pillow (any format Pillow reads; the first frame of an
    animation), refusing images with more than ``max_pixels`` pixels before
-   their pixel data are decoded (decompression bombs);
+   their pixel data are decoded (decompression bombs). Pillow's own limit
+   (``PIL.Image.MAX_IMAGE_PIXELS``, twice of which it refuses outright) still
+   applies unless the caller lifts it, as ``int8sqz run`` does;
 2. apply the EXIF orientation (``ImageOps.exif_transpose``);
 3. convert to RGB, or to one channel (Pillow's ``"L"``, ITU-R 601-2 luma)
    when the model's input has one channel. Alpha is dropped, not composited
    (as ``tf.io.decode_image(channels=3)`` does); palette images use their
    palette; 16-bit images (``I;16*``, and ``I`` taken as 16-bit) are scaled
-   to 8 bits with ``round(v / 257)``; CMYK is converted by Pillow;
+   to 8 bits with ``round(v / 257)``, except 16-bit colour PNGs, which
+   Pillow's decoder already reduces to their high byte (``v >> 8``); float
+   images (``F``) get Pillow's conversion (clipped to 0..255, truncated);
+   CMYK is converted by Pillow;
 4. resize to the model's input height x width, aspect ratio not kept, with
    nearest-neighbour sampling: output pixel ``i`` takes input pixel
    ``floor((i + 0.5) * in / out)``, computed in integers. This is TensorFlow's

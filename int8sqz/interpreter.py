@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import numbers
+import operator
 import os
 
 import numpy as np
@@ -43,13 +45,30 @@ class Interpreter:
                  arena: str | None = None):
         if (model_path is None) == (model_content is None):
             raise InterpreterError("give exactly one of model_path and model_content")
+        if model_content is not None and not isinstance(model_content,
+                                                        (bytes, bytearray, memoryview)):
+            raise InterpreterError(
+                f"model_content is a {type(model_content).__name__}, expected the model's bytes"
+            )
+        if model_path is not None and not isinstance(model_path, (str, bytes, os.PathLike)):
+            raise InterpreterError(
+                f"model_path is a {type(model_path).__name__}, expected a file path"
+            )
+        if (isinstance(max_activation_bytes, bool)
+                or not isinstance(max_activation_bytes, numbers.Integral)
+                or max_activation_bytes < 0):
+            raise InterpreterError(
+                f"max_activation_bytes={max_activation_bytes!r}: expected an integer >= 0"
+            )
         if arena not in (None, "tflm", "optimized"):
             raise InterpreterError(f"arena={arena!r}: expected None, 'tflm' or 'optimized'")
         # arena: place the activations in one byte array at a memory planner's
         # offsets (int8sqz.arena); intermediates are then overwritten when reused
         self._arena = arena
         self._skip = frozenset()
-        source = model_content if model_content is not None else model_path
+        # a path given as bytes is a path, not the model's content
+        source = model_content if model_content is not None else (
+            os.fsdecode(model_path) if isinstance(model_path, bytes) else model_path)
         self._model: Model = load_model(source)
         self._preserve_all_tensors = bool(experimental_preserve_all_tensors)
         self._num_threads = _thread_count(num_threads)
@@ -234,7 +253,14 @@ class Interpreter:
         t = self._model.tensors[i]
         if t.is_constant:
             raise InterpreterError(f"tensor {i} '{t.name}' is a constant and cannot be set")
-        value = np.asarray(value)
+        try:
+            value = np.asarray(value)
+        except (TypeError, ValueError) as exc:  # ragged nested lists, ...
+            raise InterpreterError(
+                f"tensor {i} '{t.name}': the value is not an array ({exc})"
+            ) from None
+        if value.dtype.newbyteorder("=") == a.dtype:
+            value = value.astype(a.dtype)  # the same type in the other byte order
         if value.dtype != a.dtype:
             raise InterpreterError(
                 f"tensor {i} '{t.name}': got a value of type {value.dtype.name}, "
@@ -264,7 +290,7 @@ class Interpreter:
                 f"tensor {i} '{self._model.tensors[i].name}' is not a graph input"
             )
         try:
-            shape = tuple(int(d) for d in tensor_size)
+            shape = tuple(operator.index(d) for d in tensor_size)
         except (TypeError, ValueError):
             raise InterpreterError(f"new shape {tensor_size!r} is not a list of integers") from None
         old = self._shapes[i]

@@ -168,6 +168,11 @@ def load_model(source, *, name: str | None = None) -> Model:
     if isinstance(source, (bytes, bytearray, memoryview)):
         content = bytes(source)
         label = name or "<bytes>"
+    elif not isinstance(source, (str, os.PathLike)):
+        raise ModelError(
+            f"{name or '<model>'}: got a {type(source).__name__}, expected a file path "
+            f"or the model's bytes"
+        )
     else:
         label = name or os.fspath(source)
         try:

@@ -631,7 +631,7 @@ def _cli_image(workdir: Path) -> Path:
     if _CLI_IMAGE is None:
         from PIL import Image
 
-        _CLI_IMAGE = workdir / "image.png"
+        _CLI_IMAGE = workdir / "cli_image.png"  # not a name the image cases write
         px = np.random.default_rng(5).integers(0, 256, (12, 10, 3), dtype=np.uint8)
         Image.fromarray(px).save(_CLI_IMAGE)
     return _CLI_IMAGE

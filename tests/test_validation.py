@@ -330,7 +330,7 @@ def test_cli_reports_a_softmax_tflite_would_abort_on_as_a_bad_input():
     assert r["cli"]["code"] == 2, r["cli"]
     lines = r["cli"]["stderr"].splitlines()
     assert len(lines) == 1 and lines[0].startswith("int8sqz: error: ") and "SOFTMAX" in lines[0]
-    assert "image.png: " in lines[0]
+    assert "cli_image.png: " in lines[0]
 
 
 def test_cli_activation_limit(capsys, seed_models):
