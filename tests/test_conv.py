@@ -259,16 +259,18 @@ def test_vector_requantization_matches_fixedpoint(lanes, offset, lo, span):
 
 
 @pytest.mark.parametrize("x_shape,out_shape", [
-    ((1, 4, 0, 3), (1, 4, 0, 4)),  # no input column: rows without pixels
+    ((1, 4, 0, 3), (1, 4, 0, 4)),  # no input column
     ((1, 0, 4, 3), (1, 0, 4, 4)),  # no input row
 ])
-def test_empty_outputs_run(x_shape, out_shape):
-    """TFLite prepares these (an output axis of 0); the kernel writes and
-    reads nothing."""
+def test_empty_inputs_are_refused_as_tflite_does(x_shape, out_shape):
+    """TFLite's conv.cc Prepare refuses an input without rows or columns."""
     w = np.ones((4, 1, 1, 3), np.int8)
     content = conv_model(x_shape, w, np.zeros(4, np.int32), (0.1, 0), [0.1] * 4, (0.5, 0),
                          padding="VALID", out_shape=out_shape)
-    assert run_op(content, np.ones(x_shape, np.int8)).shape == out_shape
+    with pytest.raises(RuntimeError):
+        run_reference(content, [np.ones(x_shape, np.int8)])
+    with pytest.raises(ModelError, match=r"operator 0 \(CONV_2D\): input (height|width) is 0"):
+        prepare(content)
 
 
 # -- the aliasing rule ------------------------------------------------------------------------

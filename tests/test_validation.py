@@ -432,7 +432,7 @@ def test_variable_activation_is_unsupported():
     assert "variable tensor" in r["message"]
 
 
-# -- CONV_2D: open, reported (int8sqz/ops/conv_2d.py is not ours to edit) ---------------
+# -- CONV_2D: what TFLite's conv Prepare refuses -----------------------------------------
 
 def _conv(in_shape, filter_shape, out_shape, padding="SAME", **options):
     g = GraphBuilder()
@@ -445,7 +445,6 @@ def _conv(in_shape, filter_shape, out_shape, padding="SAME", **options):
     return g.build()
 
 
-@pytest.mark.xfail(strict=True, reason="open: conv_2d.py divides by zero (groups = 0)")
 def test_conv_with_zero_input_channels_is_refused():
     # fuzz finding (hostile shape): ZeroDivisionError escaped the API, the
     # command exited 1; TFLite refuses (input_channel > 0)
@@ -453,7 +452,6 @@ def test_conv_with_zero_input_channels_is_refused():
     assert r["status"] == "refused", r
 
 
-@pytest.mark.xfail(strict=True, reason="open: conv_2d.py lacks TFLite's Prepare checks")
 @pytest.mark.parametrize("in_shape, filter_shape, out_shape, padding, options", [
     ((1, 0, 3, 2), (2, 1, 1, 2), (1, 0, 3, 2), "SAME", {}),  # input height 0
     ((1, 3, 0, 2), (2, 1, 1, 2), (1, 3, 0, 2), "VALID", {}),  # input width 0
@@ -520,7 +518,6 @@ def test_left_shifts_beyond_30_are_unsupported(build, shift30, shift31):
     assert "left shift of 31" in r["message"]
 
 
-@pytest.mark.xfail(strict=True, reason="open: conv_2d.py runs left shifts beyond 30")
 def test_conv_left_shift_beyond_30_is_unsupported():
     # fuzz finding (conv_grouped, output scale 1e-45): int8sqz wrote 0 where
     # the reference wrote 127; TFLite's result is undefined there

@@ -22,13 +22,14 @@ import numpy as np
 
 from ..kernels import conv as k
 from ..kernels import gemm
-from ._common import check_scale, check_zero_point, quantize_multiplier
+from ._common import check_left_shift, check_scale, check_zero_point, quantize_multiplier
 from ._common import fused_activation_range
 from ._padding import padding_height_width, padding_option, positive_option
 
 #: output pixels per block (whole rows, at least one): the block's windows
 #: and accumulators stay in the cache (measured on the seed models' layers)
 _BLOCK_PIXELS = 256
+INT16_MAX = 32767
 
 
 def prepare(op, ctx):
@@ -49,6 +50,16 @@ def prepare(op, ctx):
     f_shape = ctx.check_rank(op, flt, (4,), "filter")
     batches, in_h, in_w, in_c = in_shape
     out_c, filt_h, filt_w, filt_c = f_shape
+
+    # TFLite's conv.cc Prepare refuses empty inputs and filters
+    for what, value in (("input height", in_h), ("input width", in_w), ("input channels", in_c),
+                        ("filter height", filt_h), ("filter width", filt_w),
+                        ("filter output channels", out_c)):
+        if value <= 0:
+            raise ctx.error(
+                op, f"{what} is {value} (input {list(in_shape)}, filter {list(f_shape)}), "
+                f"expected at least 1: TFLite's CONV_2D refuses empty inputs and filters"
+            )
 
     # grouped convolution: the filter sees in_c / groups channels per group
     if filt_c <= 0 or in_c % filt_c != 0:
@@ -78,6 +89,13 @@ def prepare(op, ctx):
     dil_h = positive_option(op, ctx, "dilation_hfactor")
     dil_w = positive_option(op, ctx, "dilation_wfactor")
     padding = padding_option(op, ctx)
+    for key, value in (("stride_h", stride_h), ("stride_w", stride_w),
+                       ("dilation_hfactor", dil_h), ("dilation_wfactor", dil_w)):
+        if value > INT16_MAX:
+            raise ctx.error(
+                op, f"option {key} is {value}, expected at most {INT16_MAX} (TFLite keeps "
+                f"strides and dilations in an int16)"
+            )
 
     ctx.check_type(op, bias_index, ("INT32",), "bias")
     bq = ctx.tensor(bias_index).quantization
@@ -121,10 +139,18 @@ def prepare(op, ctx):
             raise ctx.error(
                 op, f"output channel {oc}: effective scale {effective} is not finite"
             ) from None
+        check_left_shift(ctx, op, int(shift[oc]), effective,
+                         f"output channel {oc}: the effective scale")
     act_min, act_max = fused_activation_range(op, ctx, out_scale, out_zp, in_type)
 
     win = padding_height_width(stride_h, stride_w, dil_h, dil_w, in_h, in_w, filt_h, filt_w,
                                padding)
+    if win.out_height <= 0 or win.out_width <= 0:
+        raise ctx.error(
+            op, f"the {filt_h}x{filt_w} window (dilation {dil_h}x{dil_w}) does not fit the "
+            f"{in_h}x{in_w} input with {padding} padding: the output would be "
+            f"{win.out_height}x{win.out_width}, and TFLite refuses an empty output"
+        )
     ctx.set_output_shape(op, dst, (batches, win.out_height, win.out_width, out_c))
 
     weights = ctx.constant(op, flt, "filter")
