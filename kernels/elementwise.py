@@ -149,3 +149,40 @@ def mul(out, a, b, shape, strides, offset_a, offset_b, out_multiplier, out_shift
             for j in range(n):
                 o[j * so] = mul_one(x[j * sa], y[j * sb], offset_a, offset_b, out_multiplier,
                                     out_shift, out_offset, act_min, act_max)
+
+
+
+@kernel
+def lut_gather(out, x, lut, shape, strides):
+    """ADD or MUL of an activation with a constant, as a table lookup:
+    ``out = lut[c, x]``, where ``c`` is the constant element's flat index and
+    ``x`` the activation's byte (``out``, ``x`` and ``lut`` are uint8 views of
+    the int8 or uint8 data). ``lut[c, u]`` is what ``add`` / ``mul`` (TFLite's
+    reference arithmetic) compute for the activation value whose byte is
+    ``u`` against constant element ``c``: the op's prepare fills the table by
+    running those kernels, so the integers are theirs.
+
+    Loop nest operands: 0 the output, 1 the activation ``x``, 2 the
+    constant's flat index (its C-contiguous strides, whatever its memory).
+    Indices are unsigned (no negative-index wraparound test per element).
+
+    Aliasing rule: safe in place, as ``add`` and ``mul``: ``out`` may be the
+    memory of ``x`` when ``x`` has the output's shape and strides; each
+    ``x[i]`` is read before ``out[i]`` is written."""
+    last = shape.size - 1
+    n = shape[last]
+    so, sx, sc = strides[0, last], strides[1, last], strides[2, last]
+    for r in range(num_rows(shape)):
+        o0 = row_offset(r, shape, strides, 0)
+        x0 = row_offset(r, shape, strides, 1)
+        c0 = row_offset(r, shape, strides, 2)
+        if so == 1 and sx == 1 and sc == 1:
+            for j in range(n):
+                out[np.uint64(o0 + j)] = lut[np.uint64(c0 + j), x[np.uint64(x0 + j)]]
+        elif so == 1 and sx == 1 and sc == 0:
+            for j in range(n):
+                out[np.uint64(o0 + j)] = lut[np.uint64(c0), x[np.uint64(x0 + j)]]
+        else:
+            for j in range(n):
+                out[np.uint64(o0 + j * so)] = lut[np.uint64(c0 + j * sc),
+                                                  x[np.uint64(x0 + j * sx)]]

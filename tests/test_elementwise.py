@@ -9,8 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from int8sqz.errors import ModelError, UnsupportedError
+from int8sqz.ops import _broadcast
 from int8sqz.testing.reference import run_reference
 from int8sqz.testing.writer import GraphBuilder
+from int8sqz.model import load_model
 from single_op import check_seed_nodes, prepare_op, seed_inputs
 from naive import elementwise as naive
 
@@ -21,11 +23,14 @@ ACTIVATIONS = ["NONE", "RELU", "RELU6", "RELU_N1_TO_1"]
 # -- building and running one operator ---------------------------------------------------
 
 def binary_model(name, shape_a, shape_b, type_name, qa, qb, qo, activation="NONE",
-                 const_b=None, out_shape=None):
-    """A one-operator model; ``q*`` are (scale, zero_point). ``const_b``: the
-    second input's data, as a constant."""
+                 const_b=None, out_shape=None, const_a=None):
+    """A one-operator model; ``q*`` are (scale, zero_point). ``const_b``
+    (``const_a``): the second (first) input's data, as a constant."""
     g = GraphBuilder()
-    a = g.input("a", shape_a, type_name, scale=qa[0], zero_point=qa[1])
+    if const_a is None:
+        a = g.input("a", shape_a, type_name, scale=qa[0], zero_point=qa[1])
+    else:
+        a = g.constant("a", const_a, type_name, scale=qa[0], zero_point=qa[1])
     if const_b is None:
         b = g.input("b", shape_b, type_name, scale=qb[0], zero_point=qb[1])
     else:
@@ -45,10 +50,11 @@ def prepare(content):
 
 def run_op(content, a, b=None, out=None):
     """Run the model's single operator; ``out`` may be a preallocated array
-    (a view, or one of the inputs for in place)."""
+    (a view, or one of the inputs for in place). ``a`` or ``b`` None: the
+    model's constant."""
     model, op, run = prepare(content)
     t = [None] * len(model.tensors)
-    t[op.inputs[0]] = a
+    t[op.inputs[0]] = model.tensors[op.inputs[0]].data if a is None else a
     t[op.inputs[1]] = model.tensors[op.inputs[1]].data if b is None else b
     dst = op.outputs[0]
     t[dst] = np.zeros(model.tensors[dst].shape, model.tensors[dst].dtype) if out is None else out
@@ -237,6 +243,101 @@ def test_other_fused_activations_are_ignored_as_tflite_does(name, activation):
     assert np.array_equal(ref, oracle(name, a, b, q, "NONE", "INT8"))
 
 
+# -- the lookup-table path (one input constant) ------------------------------------------
+
+@st.composite
+def constant_broadcast(draw):
+    """An activation shape and a constant shape that broadcast, the constant
+    usually much smaller (the seed models' ``[1, H, W, C]`` against ``[C]``)."""
+    rank = draw(st.integers(1, 4))
+    out = draw(st.lists(st.integers(1, 5), min_size=rank, max_size=rank))
+    act = tuple(d if draw(st.integers(0, 4)) else 1 for d in out)
+    const = out[draw(st.integers(0, rank)):]
+    const = tuple(d if draw(st.booleans()) else 1 for d in const)
+    return act, const
+
+
+def strided(array, fill):
+    """``(buffer, view)``: ``array`` copied into a view of a larger buffer,
+    padded along every axis and every other element."""
+    big = np.full(tuple(d * 2 + 1 for d in array.shape), fill, array.dtype)
+    view = big[tuple(slice(1, 1 + 2 * d, 2) for d in array.shape) + (Ellipsis,)]
+    view[...] = array
+    return big, view
+
+
+@given(st.sampled_from(["ADD", "MUL"]), st.sampled_from(list(TYPES)), constant_broadcast(),
+       st.sampled_from(ACTIVATIONS), st.booleans(), st.data())
+def test_constant_lookup_table_in_place_and_strided(name, type_name, shapes, activation,
+                                                    const_first, data):
+    """ADD/MUL of an activation with a constant: the lookup-table path is
+    taken exactly when the constant is small against the output, and gives
+    the oracle's integers with the constant first or second, in place, and
+    on strided views (writing nothing outside the output view)."""
+    q = data.draw(quantization(type_name, name))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    s_act, s_const = shapes
+    out_shape = np.broadcast_shapes(s_act, s_const)
+    x, c = random_array(rng, s_act, type_name), random_array(rng, s_const, type_name)
+    if const_first:
+        content = binary_model(name, s_const, s_act, type_name, *q, activation, const_a=c)
+        expected = oracle(name, c, x, q, activation, type_name)
+
+        def go(xx, out=None):
+            return run_op(content, None, xx, out=out)
+    else:
+        content = binary_model(name, s_act, s_const, type_name, *q, activation, const_b=c)
+        expected = oracle(name, x, c, q, activation, type_name)
+
+        def go(xx, out=None):
+            return run_op(content, xx, None, out=out)
+    _, _, run = prepare(content)
+    lut = c.size * _broadcast.LUT_MIN_REUSE <= int(np.prod(out_shape)) and c.size > 0
+    assert hasattr(run, "lookup_table") == lut
+    assert np.array_equal(go(x), expected)
+    if tuple(s_act) == out_shape:
+        buf = x.copy()
+        assert np.array_equal(go(buf, out=buf), expected)
+        # in place on a strided view
+        _, view = strided(x, 5)
+        assert np.array_equal(go(view, out=view), expected)
+    big_out, out_view = strided(np.zeros(out_shape, TYPES[type_name][0]), 7)
+    _, x_view = strided(x, 9)
+    assert np.array_equal(go(x_view, out=out_view), expected)
+    untouched = np.ones(big_out.shape, bool)
+    untouched[tuple(slice(1, 1 + 2 * d, 2) for d in out_shape) + (Ellipsis,)] = False
+    assert np.all(big_out[untouched] == 7), "wrote outside the output view"
+
+
+@settings(max_examples=10)
+@given(st.sampled_from(["ADD", "MUL"]), st.sampled_from(list(TYPES)), st.sampled_from(ACTIVATIONS),
+       st.booleans(), st.data())
+def test_lookup_table_equals_general_kernel_on_every_pair(name, type_name, activation,
+                                                          const_first, data):
+    """Every 8-bit activation value against every 8-bit constant value: the
+    lookup table's output equals the general kernel's (the table turned off)."""
+    q = data.draw(quantization(type_name, name))
+    dtype, lo, hi = TYPES[type_name]
+    c = np.roll(np.arange(lo, hi + 1).astype(dtype), 5)
+    x = np.repeat(np.arange(lo, hi + 1).astype(dtype)[:, None], 256, axis=1)
+    x = np.concatenate([x, x[::-1]])  # [512, 256]: each value against every constant, twice
+    if const_first:
+        content = binary_model(name, c.shape, x.shape, type_name, *q, activation, const_a=c)
+        args = (None, x)
+    else:
+        content = binary_model(name, x.shape, c.shape, type_name, *q, activation, const_b=c)
+        args = (x, None)
+    assert hasattr(prepare(content)[2], "lookup_table")
+    got = run_op(content, *args)
+    saved, _broadcast.LUT_MAX_CONSTANT = _broadcast.LUT_MAX_CONSTANT, 0
+    try:
+        assert not hasattr(prepare(content)[2], "lookup_table")
+        general = run_op(content, *args)
+    finally:
+        _broadcast.LUT_MAX_CONSTANT = saved
+    assert np.array_equal(got, general)
+
+
 # -- rejections ------------------------------------------------------------------------------
 
 def test_rejections_name_the_operator():
@@ -271,4 +372,8 @@ def test_rejections_name_the_operator():
 @pytest.mark.parametrize("model_name", ["flowers", "food-101", "plant-village"])
 def test_seed_model_nodes_match_reference(seed_models, model_name):
     path = seed_models[model_name]
+    model = load_model(path)
+    for op in model.operators:  # every ADD/MUL there is [1, H, W, C] against a constant [C]
+        if op.name in ("ADD", "MUL"):
+            assert hasattr(prepare_op(model, op.index)[3], "lookup_table"), op.describe()
     assert check_seed_nodes(path, ("ADD", "MUL"), seed_inputs(path, 11, 170)) == 2 * 16

@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from ..errors import InternalError
+from ..kernels.elementwise import lut_gather
 
 #: TFLite's reference broadcast loop (``BroadcastBinaryOpSimple``) aborts the
 #: process on broadcasts of more dimensions than this (``kMaxRank``)
@@ -201,3 +202,73 @@ def binary_run(op, ctx, out_shape, call):
         call(of, xf, yf, nest_shape, nest_strides)
 
     return run
+
+
+#: the lookup-table path is taken when the constant has at most this many
+#: elements (a table of 256 bytes each: at most 256 KiB)...
+LUT_MAX_CONSTANT = 1024
+#: ... and the output has at least this many elements per constant element
+#: (otherwise filling the table costs more than it saves)
+LUT_MIN_REUSE = 4
+
+
+def constant_lut_run(op, ctx, out_shape, call):
+    """The run step of ADD or MUL when one input is a constant and the other
+    is computed at run time (the seed models' unfolded batch norm,
+    ``[1, H, W, C]`` against ``[C]``), or None when this does not apply.
+
+    The table holds, for each constant element and each of the 256 values of
+    the activation, the output the general kernel (``call``) computes: it is
+    filled by running that kernel once over ``[constant elements, 256]``, so
+    the lookup gives its integers by construction. Any broadcast pattern
+    works: the loop nest walks the constant's flat index."""
+    a, b = op.inputs
+    tensors = ctx.model.tensors
+    if tensors[a].is_constant == tensors[b].is_constant:
+        return None
+    const, act = (a, b) if tensors[a].is_constant else (b, a)
+    dst = op.outputs[0]
+    c_shape = tuple(ctx.shape(const))
+    n_const = math.prod(c_shape)
+    if n_const == 0 or n_const > LUT_MAX_CONSTANT or n_const * LUT_MIN_REUSE > math.prod(out_shape):
+        return None
+    data = np.ascontiguousarray(ctx.constant(op, const, "constant input")).reshape(-1)
+    dtype = data.dtype
+    # column u of the table: the value whose byte is u (run() looks up the
+    # activation's bytes)
+    values = np.arange(256, dtype=np.uint8).view(dtype)
+    table = np.zeros((n_const, 256), dtype)
+    # the general kernel on [n_const, 256]: values along the row, the
+    # constant down the column, in the operator's input order
+    tab_shape = (n_const, 256)
+    operands = {const: (data, (n_const, 1)), act: (values, (1, 256))}
+    if a == const:
+        (xa, sa), (xb, sb) = operands[const], operands[act]
+    else:
+        (xa, sa), (xb, sb) = operands[act], operands[const]
+    shape, strides = loop_nest(
+        tab_shape, [(tab_shape, c_strides(tab_shape)), (sa, c_strides(sa)), (sb, c_strides(sb))]
+    )
+    call(table.reshape(-1), xa, xb, shape, strides)
+    lut = table.view(np.uint8)
+    sx = ctx.shape(act)
+    c_str = c_strides(c_shape)
+    shape, strides = loop_nest(
+        out_shape, [(out_shape, c_strides(out_shape)), (sx, c_strides(sx)), (c_shape, c_str)]
+    )
+
+    def run(t):
+        o, x = t[dst], t[act]
+        if o.flags.c_contiguous and x.flags.c_contiguous:
+            lut_gather(o.reshape(-1).view(np.uint8), x.reshape(-1).view(np.uint8), lut, shape,
+                       strides)
+            return
+        (of, os), (xf, xs) = flat(o.view(np.uint8)), flat(x.view(np.uint8))
+        nest_shape, nest_strides = loop_nest(
+            o.shape, [(o.shape, os), (x.shape, xs), (c_shape, c_str)]
+        )
+        lut_gather(of, xf, lut, nest_shape, nest_strides)
+
+    run.lookup_table = table
+    return run
+

@@ -18,7 +18,8 @@ import math
 import numpy as np
 
 from ..kernels import elementwise as k
-from ._broadcast import binary_output_shape, binary_run, check_binary_types
+from ._broadcast import (binary_output_shape, binary_run, check_binary_types,
+                         constant_lut_run)
 from ._common import check_scale, check_zero_point, fused_activation_range, quantize_multiplier
 
 LEFT_SHIFT = 20
@@ -64,4 +65,5 @@ def prepare(op, ctx):
         k.add(o, x, y, shape, strides, -z1, m1, shift1, -z2, m2, shift2, mo, shift_o, zo,
               act_min, act_max)
 
-    return binary_run(op, ctx, out_shape, call)
+    return (constant_lut_run(op, ctx, out_shape, call)
+            or binary_run(op, ctx, out_shape, call))

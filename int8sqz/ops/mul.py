@@ -13,7 +13,8 @@ import math
 import numpy as np
 
 from ..kernels import elementwise as k
-from ._broadcast import binary_output_shape, binary_run, check_binary_types
+from ._broadcast import (binary_output_shape, binary_run, check_binary_types,
+                         constant_lut_run)
 from ._common import check_scale, check_zero_point, fused_activation_range, quantize_multiplier
 
 #: larger left shifts make TFLite's ``x * (1 << shift)`` undefined behaviour
@@ -47,4 +48,5 @@ def prepare(op, ctx):
     def call(o, x, y, shape, strides):
         k.mul(o, x, y, shape, strides, -z1, -z2, multiplier, shift, zo, act_min, act_max)
 
-    return binary_run(op, ctx, out_shape, call)
+    return (constant_lut_run(op, ctx, out_shape, call)
+            or binary_run(op, ctx, out_shape, call))
