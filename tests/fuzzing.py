@@ -52,6 +52,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -648,7 +649,15 @@ def _run_cli(content: bytes, workdir: Path, limit: int) -> dict:
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = cli.main(["run", "--max-activation-bytes", str(limit), str(path),
                          str(_cli_image(workdir))])
-    return {"code": code, "stderr": err.getvalue(), "stdout": out.getvalue()}
+    result = {"code": code, "stderr": err.getvalue(), "stdout": out.getvalue()}
+    # the memory planner reads any model the loader accepts
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        planner = "optimized" if len(content) % 2 else "tflm"
+        code = cli.main(["memplan", "--planner", planner, str(path)])
+    result["memplan"] = {"code": code, "stderr": err.getvalue(), "stdout": out.getvalue(),
+                         "planner": planner}
+    return result
 
 
 #: pixel limit of the image cases (the default, 50 M, would only make them slower)
@@ -1023,45 +1032,18 @@ class FuzzFailure(AssertionError):
     pass
 
 
-def _conv_left_shift_beyond_30(content: bytes) -> bool:
-    """Whether a CONV_2D of the model needs a left shift above 30 (an effective
-    scale input * filter / output of 2**30 or more)."""
-    from int8sqz.model import load_model
-
-    m = load_model(content)
-    for op in m.operators:
-        if op.name == "CONV_2D" and len(op.inputs) >= 3:
-            x, w, y = (m.tensors[i].quantization for i in (op.inputs[0], op.inputs[1],
-                                                           op.outputs[0]))
-            if x.scales.size == 1 and y.scales.size == 1 and w.scales.size and y.scale > 0:
-                if x.scale * float(np.max(w.scales)) / y.scale >= 2.0 ** 30:
-                    return True
-    return False
-
-
 #: Open bugs in files the fuzzer's owners do not edit (reported to their
 #: owners): (name, what, predicate(result, reference result or None, model)). A case
 #: that hits one counts as "known: <name>" instead of failing; each has a
-#: strict-xfail regression test in test_validation.py. Remove the entry when
-#: the bug is fixed.
+#: regression test (a strict xfail while open). Remove the entry when the bug
+#: is fixed. (The CONV_2D entries of this list were fixed in b24dfe2.)
 KNOWN_ISSUES = [
-    ("conv-zero-channels",
-     "CONV_2D divides by zero preparing an input of 0 channels (int8sqz/ops/conv_2d.py)",
-     lambda r, ref, content: r.get("error") == "ZeroDivisionError"
-     and "conv_2d.py" in r.get("traceback", "")),
-    ("conv-prepare-checks",
-     "CONV_2D runs what TFLite's conv Prepare refuses: an input or filter dimension of 0, "
-     "a stride or dilation above 32767, a VALID window larger than the input "
-     "(int8sqz/ops/conv_2d.py)",
-     lambda r, ref, content: ref is not None and r.get("status") == "ok"
-     and ref.get("status") != "ok"
-     and ("conv.cc" in ref.get("message", "") or "(CONV_2D) failed to prepare" in
-          ref.get("message", ""))),
-    ("conv-left-shift",
-     "CONV_2D runs requantizations whose left shift exceeds 30, where TFLite's result is "
-     "undefined (MUL, QUANTIZE and MEAN refuse them) (int8sqz/ops/conv_2d.py)",
-     lambda r, ref, content: ref is not None and ref.get("status") == "ok"
-     and _conv_left_shift_beyond_30(content)),
+    ("memplan-arena-mask",
+     "`int8sqz memplan` builds a byte mask as large as the arena (memplan.live_bytes): "
+     "a model declaring huge tensors ends in MemoryError, exit 1 'out of memory' "
+     "(int8sqz/memplan.py)",
+     lambda r, ref, content: r.get("memplan", {}).get("code") == 1
+     and "out of memory" in r.get("memplan", {}).get("stderr", "")),
 ]
 
 
@@ -1111,18 +1093,18 @@ def _check_message(case: Case, result: dict):
         _fail(case, f"{result['error']} with a message that is not one line: {msg!r}")
 
 
-def _check_cli(case: Case, cli: dict):
-    code, err, out = cli["code"], cli["stderr"], cli["stdout"]
+def _check_cli(case: Case, cli: dict, command: str = "int8sqz run"):
+    code, err = cli["code"], cli["stderr"]
     lines = err.splitlines()
     if code == 0:
         if err:
-            _fail(case, f"`int8sqz run` exited 0 but wrote to stderr: {err!r}")
+            _fail(case, f"`{command}` exited 0 but wrote to stderr: {err!r}")
     elif code == 2:
         if len(lines) != 1 or not _BUG_LINE.match(lines[0]):
-            _fail(case, f"`int8sqz run` exited 2 with stderr {err!r}, expected one "
+            _fail(case, f"`{command}` exited 2 with stderr {err!r}, expected one "
                         f"'int8sqz: error:' line")
     else:
-        _fail(case, f"`int8sqz run` exited {code!r}, expected 0 or 2; stderr: {err!r}")
+        _fail(case, f"`{command}` exited {code!r}, expected 0 or 2; stderr: {err!r}")
 
 
 def _same_outputs(ours: list, theirs: list) -> str | None:
@@ -1164,6 +1146,8 @@ def check(case: Case, *, compare: bool = True) -> str:
         _check_message(case, result)
     if "cli" in result:
         _check_cli(case, result["cli"])
+        if "memplan" in result["cli"] and not _known(result["cli"], None, case.content):
+            _check_cli(case, result["cli"]["memplan"], "int8sqz memplan")
     if result["status"] == "refused":
         COUNTS["refused"] += 1
         return "refused"
@@ -1322,7 +1306,8 @@ def _strategies():
 _WRITER_TYPES = ("INT8", "UINT8", "INT16", "INT32", "INT64", "FLOAT32", "FLOAT16", "BOOL",
                  "STRING", "UINT32", "COMPLEX64")
 _DIM_HOSTILE = (0, 1, 2, 3, 7, 64, 1 << 12, 1 << 16, 1 << 20, (1 << 31) - 1, 1 << 30)
-_I32_HOSTILE = (0, 1, -1, 2, 3, -2, 4, 8, 100, 1 << 16, (1 << 31) - 1, -(1 << 31), 1 << 30)
+_I32_HOSTILE = (0, 1, -1, 2, 3, -2, 4, 8, 100, 32767, 32768, 65536, 65537, 1 << 16,
+                (1 << 31) - 1, -(1 << 31), 1 << 30)
 _ZP_HOSTILE = (0, -1, 1, 127, 128, -128, -129, 255, 256, -32768, 1 << 31, -(1 << 31) - 1,
                (1 << 63) - 1, -(1 << 63))
 
@@ -1338,8 +1323,8 @@ def _writer_mutation(md):
         nt, no = len(md.tensors), len(md.operators)
         kind = draw(st.sampled_from([
             "shape", "shape", "rank", "type", "scales", "zero_points", "qdim", "option",
-            "option", "axes", "op_io", "op_io", "graph_io", "order", "op_name", "data",
-            "version", "variable"]))
+            "option", "option", "axes", "op_io", "op_io", "graph_io", "order", "op_name",
+            "data", "version", "variable"]))
         t_index = draw(st.integers(0, nt - 1))
         t = md.tensors[t_index]
         label = f"tensor {t_index} '{t.name}'"
@@ -1361,7 +1346,9 @@ def _writer_mutation(md):
                 if dtype is None:
                     t.data = None
                 else:
-                    t.data = np.asarray(t.data).astype(dtype)
+                    with warnings.catch_warnings():  # complex -> real drops the imaginary part
+                        warnings.simplefilter("ignore")
+                        t.data = np.asarray(t.data).astype(dtype)
             t.type = new
             return f"{label} type -> {new}"
         if kind == "scales":

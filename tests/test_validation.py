@@ -525,3 +525,28 @@ def test_conv_left_shift_beyond_30_is_unsupported():
     md.tensors[3].scales = (1e-45,)
     r = fuzzing.outcome(write_model(md))
     assert r["status"] == "refused" and r["error"] == "UnsupportedError", r
+
+
+# -- zero points ------------------------------------------------------------------------
+
+def test_concatenation_refuses_a_zero_point_out_of_range():
+    # fuzz finding: uint8 output zero point 2**31; TFLite wraps it to int32
+    # and wrote 0 where int8sqz wrote 255. A zero point must lie in its type.
+    md = model_def(load_model(fuzzing.seeds()["concat_uint8"]))
+    md.tensors[2].zero_points = (1 << 31,)
+    r = fuzzing.outcome(write_model(md))
+    assert r["status"] == "refused" and "zero point 2147483648" in r["message"], r
+
+
+# -- the memory planner: open, reported (int8sqz/memplan.py is not ours to edit) -------
+
+@pytest.mark.xfail(strict=True, reason="open: memplan.live_bytes allocates a byte mask as "
+                                       "large as the arena")
+def test_memplan_of_huge_declared_tensors_is_not_out_of_memory():
+    # fuzz finding: `int8sqz memplan` on a model whose input declares
+    # 2**31 - 1 rows exits 1 ("out of memory"); expected a plan or exit 2
+    md = model_def(load_model(fuzzing.seeds()["quantize_chain"]))
+    for i in (0, 1, 2, 3):
+        md.tensors[i].shape = ((1 << 31) - 1, 3, 4)
+    r = fuzzing.outcome(write_model(md), cli=True)
+    assert r["cli"]["memplan"]["code"] in (0, 2), r["cli"]["memplan"]

@@ -26,6 +26,7 @@ import numpy as np
 
 from ..kernels import concat as k
 from ._broadcast import c_strides, flat, loop_nest
+from ._common import check_scale, check_zero_point
 
 _TYPES = ("INT8", "UINT8", "INT32", "FLOAT32")
 
@@ -105,6 +106,14 @@ def prepare(op, ctx):
     out_shape = tuple(out_shape)
     ctx.set_output_shape(op, dst, out_shape)
 
+    if type_name in ("INT8", "UINT8"):
+        # found by fuzzing: an output zero point of 2**31 (TFLite wraps it to
+        # int32) gave 255 where TFLite gives 0; quantization parameters must
+        # be valid wherever a tensor has them
+        for role, t in [(f"input {i}", t) for i, t in enumerate(inputs)] + [("output", dst)]:
+            if ctx.tensor(t).quantization.scales.size == 1:
+                check_scale(ctx, op, t, role)
+                check_zero_point(ctx, op, t, role)
     out_scale, out_zp = _legacy_params(ctx.tensor(dst))
     if type_name == "INT8":
         for i, t in enumerate(inputs):

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import InterpreterError
 from ..kernels import softmax as k
-from ._common import INT_RANGES, check_scale, quantize_multiplier
+from ._common import INT_RANGES, check_scale, check_zero_point, quantize_multiplier
 
 _INTEGER = ("INT8", "UINT8")
 _SCORE_INTEGER_BITS = 5  # Q5.26 scaled input differences
@@ -51,8 +51,11 @@ def prepare(op, ctx):
     shape = tuple(ctx.shape(src))
     if len(shape) < 1:
         raise ctx.error(op, f"input {ctx.label(src)} is a scalar, expected rank 1 or more")
-    # the input zero point cancels out of the differences; TFLite never reads it
+    # the input zero point cancels out of the differences, and a uint8 output's
+    # is not used: TFLite reads neither, but they must be valid zero points
     in_scale = check_scale(ctx, op, src, "input")
+    check_zero_point(ctx, op, src, "input")
+    check_zero_point(ctx, op, dst, "output")
 
     if out_type == "INT8":
         # TFLite's per-tensor params: 0 unless the tensor has exactly one scale
