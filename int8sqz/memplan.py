@@ -79,9 +79,20 @@ def operator_macs(model, op, shapes=None) -> int:
     return 0
 
 
+#: arenas up to this size get their live bytes counted byte by byte
+_MASK_LIMIT = 1 << 28
+
+
 def live_bytes(plan: MemoryPlan) -> list:
     """Bytes of the arena in use at each operator: the union of the bytes of
-    the tensors live there (shared bytes count once)."""
+    the tensors live there (shared bytes count once).
+
+    Beyond ``_MASK_LIMIT`` (only models with absurd declared shapes get there)
+    the union is taken over each tensor's extent, first to last byte, so as
+    not to allocate a mask as large as the arena; that is exact for every
+    tensor but the strided slices of a copy-free concatenation."""
+    if plan.arena_size > _MASK_LIMIT:
+        return _live_extents(plan)
     model = plan.model
     size = plan.arena_size
     result = []
@@ -96,6 +107,32 @@ def live_bytes(plan: MemoryPlan) -> list:
             if sc.lifetime.first <= t <= sc.lifetime.last:
                 mask[sc.offset:sc.offset + sc.nbytes] = True
         result.append(int(mask.sum()))
+    return result
+
+
+def _live_extents(plan: MemoryPlan) -> list:
+    model = plan.model
+    result = []
+    for op in model.operators:
+        t = op.index + 1
+        spans = []
+        for i, pl in plan.placements.items():
+            lt = plan.lifetimes[i]
+            if lt.first <= t <= lt.last:
+                extent = _extent(pl, plan.shapes[i], model.tensors[i].dtype.itemsize)
+                spans.append((pl.offset, pl.offset + extent))
+        for sc in plan.scratch:
+            if sc.lifetime.first <= t <= sc.lifetime.last:
+                spans.append((sc.offset, sc.offset + sc.nbytes))
+        total, reach = 0, None
+        for lo, hi in sorted(s for s in spans if s[1] > s[0]):
+            if reach is None or lo >= reach:
+                total += hi - lo
+                reach = hi
+            elif hi > reach:
+                total += hi - reach
+                reach = hi
+        result.append(total)
     return result
 
 
