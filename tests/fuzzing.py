@@ -707,9 +707,28 @@ def _run_image(req: dict, workdir: Path) -> dict:
     return result
 
 
+_POISONED = False
+
+
+def _run_selftest(req: dict) -> dict:
+    """Requests that test the harness itself: die, hang, or corrupt the
+    worker for a later request."""
+    global _POISONED
+    what = req["selftest"]
+    if what == "abort" or (what == "abort_if_poisoned" and _POISONED):
+        os.abort()
+    if what == "hang":
+        time.sleep(3600)
+    if what == "poison":
+        _POISONED = True
+    return {"status": "refused", "error": "selftest", "message": "selftest"}
+
+
 def _run_int8sqz(req: dict, workdir: Path) -> dict:
     import traceback
 
+    if "selftest" in req:
+        return _run_selftest(req)
     if "image" in req:
         return _run_image(req, workdir)
 
