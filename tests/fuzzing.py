@@ -1055,15 +1055,8 @@ class FuzzFailure(AssertionError):
 #: owners): (name, what, predicate(result, reference result or None, model)). A case
 #: that hits one counts as "known: <name>" instead of failing; each has a
 #: regression test (a strict xfail while open). Remove the entry when the bug
-#: is fixed. (The CONV_2D entries of this list were fixed in b24dfe2.)
-KNOWN_ISSUES = [
-    ("memplan-arena-mask",
-     "`int8sqz memplan` builds a byte mask as large as the arena (memplan.live_bytes): "
-     "a model declaring huge tensors ends in MemoryError, exit 1 'out of memory' "
-     "(int8sqz/memplan.py)",
-     lambda r, ref, content: r.get("memplan", {}).get("code") == 1
-     and "out of memory" in r.get("memplan", {}).get("stderr", "")),
-]
+#: is fixed. (The CONV_2D entries were fixed in b24dfe2.)
+KNOWN_ISSUES = []  # memplan's arena mask was fixed in a9041ae
 
 
 def _known(result: dict, ref: dict | None, content: bytes) -> str | None:

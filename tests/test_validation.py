@@ -538,10 +538,8 @@ def test_concatenation_refuses_a_zero_point_out_of_range():
     assert r["status"] == "refused" and "zero point 2147483648" in r["message"], r
 
 
-# -- the memory planner: open, reported (int8sqz/memplan.py is not ours to edit) -------
+# -- the memory planner -------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="open: memplan.live_bytes allocates a byte mask as "
-                                       "large as the arena")
 def test_memplan_of_huge_declared_tensors_is_not_out_of_memory():
     # fuzz finding: `int8sqz memplan` on a model whose input declares
     # 2**31 - 1 rows exits 1 ("out of memory"); expected a plan or exit 2
