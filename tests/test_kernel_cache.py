@@ -46,7 +46,8 @@ print(sum(s.cache_hits.values()), sum(s.cache_misses.values()))
 
 def test_second_process_loads_the_cache(tmp_path):
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
-    runs = [subprocess.run([sys.executable, "-c", _CHILD], env=env, cwd=ROOT, capture_output=True,
+    # outside the source tree, so that the installed package is the one imported
+    runs = [subprocess.run([sys.executable, "-c", _CHILD], env=env, cwd=tmp_path, capture_output=True,
                            text=True, timeout=120) for _ in range(2)]
     for r in runs:
         assert r.returncode == 0, r.stderr
