@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import threading
@@ -357,6 +358,9 @@ def run(args) -> int:
     # int8sqz checks --max-pixels itself, before decoding; Pillow's own limit
     # (a warning, then an error at twice its default) would get in the way
     Image.MAX_IMAGE_PIXELS = None
+    # Pillow logs some decoder errors (a corrupt TIFF's samples per pixel) before
+    # raising them: each bad image gets one line, int8sqz's
+    logging.getLogger("PIL").setLevel(logging.CRITICAL + 1)
     max_pixels = args.max_pixels or None
     notice = _CompileNotice().start()
     threads = args.threads or _default_threads()

@@ -266,9 +266,11 @@ class _Reader:
         it) the bytes at its offset after the flatbuffer (models larger than
         2 GB), else None."""
         buf = fb.Buffers(i)
-        n = buf.DataLength()
-        if n:
-            data = buf.DataAsNumpy()
+        if not buf.DataIsNone():
+            # a data vector, even an empty one, is the buffer's data (TFLite then
+            # refuses a tensor of more than 0 bytes on it)
+            n = buf.DataLength()
+            data = buf.DataAsNumpy() if n else np.zeros(0, np.uint8)
             if data.size != n:
                 raise self.fail(f"buffer {i} declares {n} bytes but the file holds {data.size}")
             return data

@@ -237,3 +237,13 @@ def test_cli_names_each_bad_image_and_classifies_the_rest(tmp_path, seed_models)
 @given(fuzzing.image_strategy())
 def test_fuzzed_images(case):
     fuzzing.check_image(case)
+
+
+def test_pillow_log_lines_do_not_reach_the_command_line():
+    # long-run fuzz finding: a TIFF whose samples-per-pixel field was flipped
+    # made Pillow log an error line to stderr before int8sqz's own line
+    content, suffix = fuzzing.image_seeds()["tiff"]
+    data = bytearray(content)
+    data[3588] ^= 1 << 1
+    case = fuzzing.ImageCase("regression", bytes(data), suffix, "tiff bit 3588.1")
+    assert fuzzing.check_image(case) == "refused"

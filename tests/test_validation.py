@@ -548,3 +548,12 @@ def test_memplan_of_huge_declared_tensors_is_not_out_of_memory():
         md.tensors[i].shape = ((1 << 31) - 1, 3, 4)
     r = fuzzing.outcome(write_model(md), cli=True)
     assert r["cli"]["memplan"]["code"] in (0, 2), r["cli"]["memplan"]
+
+
+def test_an_empty_data_vector_is_data():
+    # long-run fuzz finding: the weights' data vector cut to length 0 made
+    # int8sqz read the tensor as an activation; TFLite takes the (empty)
+    # vector as its data and refuses a 108-byte tensor on it
+    content = fuzzing.patched(fuzzing.seeds()["conv_per_channel"],
+                              "model.buffers[1].data.<length>", 0)
+    _refused(content, "buffer 1 holds 0 bytes, expected 108")
