@@ -36,6 +36,12 @@ class Interpreter:
     through the same kernels as alone, so the results are identical for
     every thread count and batch size (int8sqz.parallel; a model whose
     operators mix images, and the arena modes, run in one piece).
+
+    ``arena="tflm"`` or ``"optimized"`` places every activation in one byte
+    array at a memory planner's offsets (int8sqz.planner), as a
+    microcontroller would: a tensor's bytes are reused once it is consumed,
+    the graph input's too. Intermediates are then not all readable after
+    ``invoke()``, and the input must be set again before every ``invoke()``.
     """
 
     def __init__(self, model_path=None, model_content=None, *,
