@@ -158,6 +158,19 @@ def check_binary_types(op, ctx) -> str:
     return type_name
 
 
+def prepare_binary(op, ctx):
+    """What ADD and MUL prepare alike: types, the broadcast output shape, and
+    the (scale, zero point) of input 1, input 2 and the output."""
+    from ._common import check_scale, check_zero_point
+
+    type_name = check_binary_types(op, ctx)
+    out_shape = binary_output_shape(op, ctx)
+    roles = ((op.inputs[0], "input 1"), (op.inputs[1], "input 2"), (op.outputs[0], "output"))
+    quant = [(check_scale(ctx, op, i, role), check_zero_point(ctx, op, i, role))
+             for i, role in roles]
+    return type_name, out_shape, quant
+
+
 def binary_output_shape(op, ctx) -> tuple:
     """Set and return the broadcast output shape of ADD or MUL."""
     a, b = op.inputs

@@ -18,9 +18,8 @@ import math
 import numpy as np
 
 from ..kernels import elementwise as k
-from ._broadcast import (binary_output_shape, binary_run, check_binary_types,
-                         constant_lut_run)
-from ._common import check_scale, check_zero_point, fused_activation_range, quantize_multiplier
+from ._broadcast import binary_run, constant_lut_run, prepare_binary
+from ._common import fused_activation_range, quantize_multiplier
 
 LEFT_SHIFT = 20
 
@@ -41,16 +40,7 @@ def _smaller_than_one(ctx, op, real: float, what: str):
 
 
 def prepare(op, ctx):
-    type_name = check_binary_types(op, ctx)
-    a, b = op.inputs
-    dst = op.outputs[0]
-    out_shape = binary_output_shape(op, ctx)
-    s1 = check_scale(ctx, op, a, "input 1")
-    s2 = check_scale(ctx, op, b, "input 2")
-    so = check_scale(ctx, op, dst, "output")
-    z1 = check_zero_point(ctx, op, a, "input 1")
-    z2 = check_zero_point(ctx, op, b, "input 2")
-    zo = check_zero_point(ctx, op, dst, "output")
+    type_name, out_shape, ((s1, z1), (s2, z2), (so, zo)) = prepare_binary(op, ctx)
 
     with np.errstate(over="ignore"):
         twice_max = float(np.float32(2) * np.float32(max(s1, s2)))
@@ -59,7 +49,6 @@ def prepare(op, ctx):
     m2, shift2 = _smaller_than_one(ctx, op, s2 / twice_max, "input 2")
     mo, shift_o = _smaller_than_one(ctx, op, twice_max / out_denominator, "output")
     act_min, act_max = fused_activation_range(op, ctx, so, zo, type_name)
-
 
     def call(o, x, y, shape, strides):
         k.add(o, x, y, shape, strides, -z1, m1, shift1, -z2, m2, shift2, mo, shift_o, zo,
