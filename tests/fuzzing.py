@@ -5,10 +5,12 @@ A *case* is the bytes of a (possibly hostile) model and a seed for its
 inputs. :func:`check` runs it in a persistent worker subprocess
 (``python tests/fuzzing.py worker int8sqz``): load, ``allocate_tensors``,
 ``set_tensor`` with seeded random inputs, ``invoke``, ``get_tensor``, and,
-for some cases, the ``int8sqz run`` command in-process on a small image.
-The case must end with outputs or with int8sqz's own exception
-(:class:`~int8sqz.errors.Int8sqzError`, never ``InternalError``), a one-line
-message, and the command must exit 0 or 2 (one ``int8sqz: error:`` line).
+for some cases, the ``int8sqz run`` command in-process on a small image and
+``int8sqz memplan``. The case must end with outputs or with int8sqz's own
+exception (:class:`~int8sqz.errors.Int8sqzError`, never ``InternalError``),
+a one-line message, and the commands must exit 0 or 2 (one ``int8sqz:
+error:`` line). Image cases (:func:`check_image`) decode a mutated image as
+``int8sqz run`` does and run the command on it.
 A worker that dies (a signal) or exceeds the time limit names the case: it
 is replayed alone in a fresh worker, and when it only fails after others,
 the cases the worker ran before are bisected to name the one that
@@ -20,12 +22,15 @@ reference refuses or crashes on a model that int8sqz runs, the case fails
 unless :func:`explain_reference_refusal` documents why int8sqz's result is
 right.
 
-Mutations (hypothesis strategies, so failures shrink): random bytes, seed
-models truncated, bit flips and hostile values at the positions of the
+Mutations (hypothesis strategies, so failures shrink) of seed models (a
+small zoo of every operator, and the three SqueezeNets): random bytes,
+truncations, bit flips and hostile values at the positions of the
 flatbuffer's own fields (found by walking the tables with the ``tflite``
 accessors: scalars, vector lengths and elements, offsets, vtables), byte
 flips outside the weight data, and hostile descriptions written with
-:mod:`int8sqz.testing.writer`.
+:mod:`int8sqz.testing.writer` (shapes, types, quantization, options, axes,
+operator inputs and order); of seed images in a dozen formats and modes:
+truncations, bit flips, garbage, hostile declared sizes.
 
 Case counts: :data:`COUNTS`, printed at the end of the session
 (:func:`register_report`). ``INT8SQZ_FUZZ_CASES`` sets the total number of
@@ -431,7 +436,7 @@ def walk(content: bytes, max_elements: int = 24, unique: bool = True):
                 length = u32(target)
                 start = target + 4
                 sites.append(Site(target, "<I", f"{where}.<length>"))
-                if kind == "vector" and cls_name_of(cls) == "Buffer" and name == "Data":
+                if kind == "vector" and cls.__name__ == "Buffer" and name == "Data":
                     data.append((start, start + length))
                     continue
                 picks = range(length) if length <= max_elements or kind == "tables" else \
@@ -509,10 +514,6 @@ def schema_source() -> str:
         lines.append("    },")
     lines.append("}")
     return "\n".join(lines) + "\n"
-
-
-def cls_name_of(cls) -> str:
-    return cls.__name__
 
 
 @lru_cache(maxsize=None)
