@@ -6,6 +6,34 @@ from .errors import (
 
 __version__ = "0.1.0"
 
+
+def _adopt_source_kernels() -> None:
+    """In a source checkout, kernels/ sits beside this package (setuptools
+    installs it as int8sqz.kernels). When Python imports int8sqz from the
+    checkout itself (``python`` started in the repository root) and nothing
+    else provides int8sqz.kernels, take it from there, so the sources run as
+    the installed package does."""
+    import importlib.util
+    import os
+    import sys
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    source = os.path.join(os.path.dirname(here), "kernels")
+    name = __name__ + ".kernels"
+    if (name in sys.modules or os.path.isdir(os.path.join(here, "kernels"))
+            or not os.path.isfile(os.path.join(source, "__init__.py"))
+            or importlib.util.find_spec(name) is not None):
+        return
+    spec = importlib.util.spec_from_file_location(
+        name, os.path.join(source, "__init__.py"), submodule_search_locations=[source])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    globals()["kernels"] = module
+
+
+_adopt_source_kernels()
+
 __all__ = [
     "Interpreter", "load_model", "Int8sqzError", "ModelError", "UnsupportedError",
     "ImageError", "InterpreterError", "InternalError", "__version__",
