@@ -51,12 +51,6 @@ def multiply_by_quantized_multiplier(x, multiplier, shift):
 
 
 @kernel
-def multiply_by_quantized_multiplier_smaller_than_one_exp(x, multiplier, left_shift):
-    """TFLite ``MultiplyByQuantizedMultiplierSmallerThanOneExp`` (left_shift <= 0)."""
-    return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(x, multiplier), -left_shift)
-
-
-@kernel
 def multiply_by_quantized_multiplier_greater_than_one(x, multiplier, left_shift):
     """TFLite ``MultiplyByQuantizedMultiplierGreaterThanOne`` (left_shift >= 0)."""
     return saturating_rounding_doubling_high_mul(wrap_int32(x * (1 << left_shift)), multiplier)

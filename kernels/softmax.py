@@ -12,8 +12,8 @@ import numpy as np
 
 from ._jit import kernel
 from .fixedpoint import (
-    INT32_MAX, INT32_MIN, rounding_divide_by_pot, saturating_rounding_doubling_high_mul,
-    wrap_int32,
+    INT32_MAX, INT32_MIN, multiply_by_quantized_multiplier_greater_than_one,
+    rounding_divide_by_pot, saturating_rounding_doubling_high_mul, wrap_int32,
 )
 
 _Q0_ONE = INT32_MAX  # gemmlowp's One() in Q0 saturates to the largest raw value
@@ -154,9 +154,8 @@ def softmax_quantized(x, depth, input_multiplier, input_left_shift, diff_min, ou
         for c in range(depth):
             input_diff = np.int64(x[base + c]) - max_in_row
             if input_diff >= diff_min:
-                # MultiplyByQuantizedMultiplierGreaterThanOne: int32 shift, then high mul
-                scaled = saturating_rounding_doubling_high_mul(
-                    wrap_int32(input_diff << input_left_shift), input_multiplier)
+                scaled = multiply_by_quantized_multiplier_greater_than_one(
+                    input_diff, input_multiplier, input_left_shift)
                 e = exp_on_negative_values(scaled, score_integer_bits)
                 # Q0 -> Q12 rescale; the int32 accumulation wraps
                 sum_of_exps = wrap_int32(
@@ -171,8 +170,8 @@ def softmax_quantized(x, depth, input_multiplier, input_left_shift, diff_min, ou
         for c in range(depth):
             input_diff = np.int64(x[base + c]) - max_in_row
             if input_diff >= diff_min:
-                scaled = saturating_rounding_doubling_high_mul(
-                    wrap_int32(input_diff << input_left_shift), input_multiplier)
+                scaled = multiply_by_quantized_multiplier_greater_than_one(
+                    input_diff, input_multiplier, input_left_shift)
                 e = exp_on_negative_values(scaled, score_integer_bits)
                 unsat = rounding_divide_by_pot(
                     saturating_rounding_doubling_high_mul(shifted_scale, e), exponent)

@@ -45,22 +45,6 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
     return int(q_fixed), int(shift)
 
 
-def quantize_multiplier_smaller_than_one_exp(real: float) -> tuple[int, int]:
-    """TFLite ``QuantizeMultiplierSmallerThanOneExp`` (0 < real < 1)."""
-    q, shift = quantize_multiplier(real)
-    if shift > 0:
-        raise ValueError(f"multiplier {real} is not smaller than one")
-    return q, shift
-
-
-def quantize_multiplier_greater_than_one(real: float) -> tuple[int, int]:
-    """TFLite ``QuantizeMultiplierGreaterThanOne`` (real > 1)."""
-    q, shift = quantize_multiplier(real)
-    if shift < 0:
-        raise ValueError(f"multiplier {real} is not greater than one")
-    return q, shift
-
-
 def activation_range(activation: str, scale: float, zero_point: int, type_name: str):
     """TFLite ``CalculateActivationRangeQuantized`` for a fused activation."""
     qmin, qmax = INT_RANGES[type_name]
@@ -160,7 +144,6 @@ def fused_activation_range(op, ctx, scale: float, zero_point: int, type_name: st
 
 __all__ = [
     "ModelError", "UnsupportedError", "INT_RANGES", "tflite_round", "quantize_multiplier",
-    "quantize_multiplier_smaller_than_one_exp", "quantize_multiplier_greater_than_one",
     "activation_range", "fused_activation_range", "check_scale", "check_zero_point",
     "MAX_LEFT_SHIFT", "check_left_shift",
 ]
