@@ -1,8 +1,8 @@
 """The tables of the TFLite flatbuffer schema, for the verifier in
-int8sqz.validate: each field's name, vtable slot, kind and type.
+int8sqz.verifier: each field's name, vtable slot, kind and type.
 
 Generated from the ``tflite`` package by ``python tests/fuzzing.py schema``;
-tests/test_validation.py checks that it matches the installed package.
+tests/operators/test_validation.py checks that it matches the installed package.
 """
 
 # kind: scalar / vector (of scalars): detail is the struct format;

@@ -25,7 +25,7 @@ import tflite
 from tflite.utils import BUILTIN_OPCODE2NAME
 
 from .errors import ModelError, UnsupportedError
-from .validate import TENSOR_EXTERNAL_BUFFER_SLOT, verify_flatbuffer
+from .verifier import TENSOR_EXTERNAL_BUFFER_SLOT, verify_flatbuffer
 
 #: TFLite tensor type code -> (name, NumPy dtype or None when it has no fixed size)
 TENSOR_TYPES = {

@@ -261,7 +261,7 @@ def _requantize_ir(builder, acc, bias, multiplier, left, right, offset, lo, hi):
     # saturating case, both operands INT32_MIN, never occurs): gemmlowp's
     # (x * m + nudge) / 2**31 truncated toward zero, nudge = 2**30 for a
     # product >= 0 and 1 - 2**30 below, equals floor((x * m + 2**30) / 2**31)
-    # for every product (tested in tests/test_gemm.py)
+    # for every product (tested in tests/kernels/test_gemm.py)
     high = _high_mul(builder, x, multiplier)
     # RoundingDivideByPOT: ties away from zero
     mask = builder.sub(builder.shl(splat32(1), right), splat32(1))

@@ -32,7 +32,7 @@ dates; running the script twice gives identical bytes):
 * ``golden/<model>.full.npz``: every operator output for two inputs per
   model (``<input id>__t<tensor index>``), LZMA-compressed .npy entries.
 
-tests/test_golden.py checks int8sqz against these files.
+tests/models/test_golden.py checks int8sqz against these files.
 """
 
 from __future__ import annotations
@@ -373,7 +373,7 @@ Regenerate with `python tools/make_golden.py`; the output is deterministic.
 - `<model>.photos.npz`: the preprocessed pixels of every photo input (`<input id>`), so the
   engine is checked on them whatever JPEG decoder the tests run with.
 
-Checked by tests/test_golden.py.
+Checked by tests/models/test_golden.py.
 """
 
 

@@ -1,5 +1,5 @@
 """Shapes and loop nests shared by the elementwise operators (ADD, MUL) and
-CONCATENATION, and the validation and run step that ADD and MUL share.
+CONCATENATION.
 
 A *loop nest* describes how a kernel walks several arrays at once: ``shape``
 (int64, outermost dimension first, innermost last) and ``strides`` (int64,
@@ -18,7 +18,6 @@ import math
 import numpy as np
 
 from ..errors import InternalError
-from ..kernels.elementwise import lut_gather
 
 #: TFLite's reference broadcast loop (``BroadcastBinaryOpSimple``) aborts the
 #: process on broadcasts of more dimensions than this (``kMaxRank``)
@@ -135,153 +134,3 @@ def loop_nest(out_shape, operands):
     shape = np.array([e for e, _ in dims], np.int64)
     strides = np.array([[col[k] for _, col in dims] for k in range(n)], np.int64).reshape(n, -1)
     return shape, strides
-
-
-# -- ADD and MUL ------------------------------------------------------------------------
-
-QUANTIZED = ("INT8", "UINT8")
-
-
-def check_binary_types(op, ctx) -> str:
-    """Arity and types of ADD and MUL: two inputs of one 8-bit type, and an
-    output of that type. Returns the type name."""
-    ctx.check_arity(op, 2)
-    a, b = op.inputs
-    out = op.outputs[0]
-    type_name = ctx.check_type(op, a, QUANTIZED, "input 1")
-    for index, role in ((b, "input 2"), (out, "output")):
-        if ctx.tensor(index).type_name != type_name:
-            raise ctx.error(
-                op, f"{role} {ctx.label(index)} has type {ctx.tensor(index).type_name}, "
-                f"expected {type_name} like input 1"
-            )
-    return type_name
-
-
-def prepare_binary(op, ctx):
-    """What ADD and MUL prepare alike: types, the broadcast output shape, and
-    the (scale, zero point) of input 1, input 2 and the output."""
-    from ._common import check_scale, check_zero_point
-
-    type_name = check_binary_types(op, ctx)
-    out_shape = binary_output_shape(op, ctx)
-    roles = ((op.inputs[0], "input 1"), (op.inputs[1], "input 2"), (op.outputs[0], "output"))
-    quant = [(check_scale(ctx, op, i, role), check_zero_point(ctx, op, i, role))
-             for i, role in roles]
-    return type_name, out_shape, quant
-
-
-def binary_output_shape(op, ctx) -> tuple:
-    """Set and return the broadcast output shape of ADD or MUL."""
-    a, b = op.inputs
-    sa, sb = ctx.shape(a), ctx.shape(b)
-    shape = broadcast_shape(sa, sb)
-    if shape is None:
-        raise ctx.error(
-            op, f"input shapes {list(sa)} ({ctx.label(a)}) and {list(sb)} ({ctx.label(b)}) "
-            f"do not broadcast: each pair of dimensions, matched from the right, must be "
-            f"equal or contain a 1"
-        )
-    if needs_broadcast(sa, sb) and len(shape) > MAX_BROADCAST_RANK:
-        raise ctx.unsupported(
-            op, f"broadcasting {list(sa)} with {list(sb)} has rank {len(shape)}; TFLite's "
-            f"reference kernels broadcast at most {MAX_BROADCAST_RANK} dimensions"
-        )
-    ctx.set_output_shape(op, op.outputs[0], shape)
-    return shape
-
-
-def binary_run(op, ctx, out_shape, call):
-    """The run step of ADD and MUL: ``call(out, a, b, shape, strides)`` runs
-    the kernel on 1-D arrays.
-
-    The loop nest for C-contiguous arrays is computed here, once; when an
-    array is a strided view (a memory planner's choice), the nest is computed
-    again from the actual strides."""
-    a, b = op.inputs
-    dst = op.outputs[0]
-    sa, sb = ctx.shape(a), ctx.shape(b)
-    shape, strides = loop_nest(
-        out_shape, [(out_shape, c_strides(out_shape)), (sa, c_strides(sa)), (sb, c_strides(sb))]
-    )
-
-    def run(t):
-        o, x, y = t[dst], t[a], t[b]
-        if o.flags.c_contiguous and x.flags.c_contiguous and y.flags.c_contiguous:
-            call(o.reshape(-1), x.reshape(-1), y.reshape(-1), shape, strides)
-            return
-        (of, os), (xf, xs), (yf, ys) = flat(o), flat(x), flat(y)
-        nest_shape, nest_strides = loop_nest(o.shape, [(o.shape, os), (x.shape, xs), (y.shape, ys)])
-        call(of, xf, yf, nest_shape, nest_strides)
-
-    return run
-
-
-#: the lookup-table path is taken when the constant has at most this many
-#: elements (a table of 256 bytes each: at most 256 KiB)...
-LUT_MAX_CONSTANT = 1024
-#: ... and the output has at least this many elements per constant element
-#: (otherwise filling the table costs more than it saves)
-LUT_MIN_REUSE = 4
-
-
-def constant_lut_run(op, ctx, out_shape, call):
-    """The run step of ADD or MUL when one input is a constant and the other
-    is computed at run time (the seed models' unfolded batch norm,
-    ``[1, H, W, C]`` against ``[C]``), or None when this does not apply.
-
-    The table holds, for each constant element and each of the 256 values of
-    the activation, the output the general kernel (``call``) computes: it is
-    filled by running that kernel once over ``[constant elements, 256]``, so
-    the lookup gives its integers by construction. Any broadcast pattern
-    works: the loop nest walks the constant's flat index."""
-    a, b = op.inputs
-    tensors = ctx.model.tensors
-    if tensors[a].is_constant == tensors[b].is_constant:
-        return None
-    const, act = (a, b) if tensors[a].is_constant else (b, a)
-    dst = op.outputs[0]
-    c_shape = tuple(ctx.shape(const))
-    n_const = math.prod(c_shape)
-    if n_const == 0 or n_const > LUT_MAX_CONSTANT or n_const * LUT_MIN_REUSE > math.prod(out_shape):
-        return None
-    data = np.ascontiguousarray(ctx.constant(op, const, "constant input")).reshape(-1)
-    dtype = data.dtype
-    # column u of the table: the value whose byte is u (run() looks up the
-    # activation's bytes)
-    values = np.arange(256, dtype=np.uint8).view(dtype)
-    table = np.zeros((n_const, 256), dtype)
-    # the general kernel on [n_const, 256]: values along the row, the
-    # constant down the column, in the operator's input order
-    tab_shape = (n_const, 256)
-    operands = {const: (data, (n_const, 1)), act: (values, (1, 256))}
-    if a == const:
-        (xa, sa), (xb, sb) = operands[const], operands[act]
-    else:
-        (xa, sa), (xb, sb) = operands[act], operands[const]
-    shape, strides = loop_nest(
-        tab_shape, [(tab_shape, c_strides(tab_shape)), (sa, c_strides(sa)), (sb, c_strides(sb))]
-    )
-    call(table.reshape(-1), xa, xb, shape, strides)
-    lut = table.view(np.uint8)
-    sx = ctx.shape(act)
-    c_str = c_strides(c_shape)
-    shape, strides = loop_nest(
-        out_shape, [(out_shape, c_strides(out_shape)), (sx, c_strides(sx)), (c_shape, c_str)]
-    )
-
-    def run(t):
-        o, x = t[dst], t[act]
-        if o.flags.c_contiguous and x.flags.c_contiguous:
-            lut_gather(o.reshape(-1).view(np.uint8), x.reshape(-1).view(np.uint8), lut, shape,
-                       strides)
-            return
-        (of, os), (xf, xs) = flat(o.view(np.uint8)), flat(x.view(np.uint8))
-        nest_shape, nest_strides = loop_nest(
-            o.shape, [(o.shape, os), (x.shape, xs), (c_shape, c_str)]
-        )
-        lut_gather(of, xf, lut, nest_shape, nest_strides)
-
-    run.lookup_table = table
-    return run
-

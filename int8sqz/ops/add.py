@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from ..kernels import elementwise as k
-from ._broadcast import binary_run, constant_lut_run, prepare_binary
+from ._binary import binary_run, constant_lut_run, prepare_binary
 from ._common import fused_activation_range, quantize_multiplier
 
 LEFT_SHIFT = 20

@@ -24,7 +24,7 @@ from ..kernels import conv as k
 from ..kernels import gemm
 from ._common import check_left_shift, check_scale, check_zero_point, quantize_multiplier
 from ._common import fused_activation_range
-from ._padding import padding_height_width, padding_option, positive_option
+from ._window import padding_height_width, padding_option, positive_option
 
 #: output pixels per block (whole rows, at least one): the block's windows
 #: and accumulators stay in the cache (measured on the seed models' layers)

@@ -5,7 +5,7 @@ Input and output must share scale and zero point (TFLite's Prepare asserts
 it; the kernel does not requantize)."""
 
 from ..kernels import pool as k
-from ._padding import prepare_pool
+from ._pool import prepare_pool
 
 
 def prepare(op, ctx):

@@ -124,7 +124,7 @@ def test_align_up():
 def test_model_plans_keep_live_tensors_apart(graph):
     """Every planner's model plan: tensors live at the same time share bytes
     only through a declared aliasing relation (checked in full, with the
-    kernels' rules, by tests/test_arena.py)."""
+    kernels' rules, by tests/models/test_arena.py)."""
     model = load_model(graph.content)
     tflm = plan_model(model, "tflm")
     opt = plan_model(model, "optimized")

@@ -2,7 +2,7 @@
 exception (InterpreterError for the calls, ModelError for the model), in one
 line, and leaves the interpreter usable; arrays of any layout or
 writeability are accepted; several interpreters in several threads give each
-the results it gives alone. (tests/test_interpreter_api.py has the basic
+the results it gives alone. (tests/engine/test_interpreter_api.py has the basic
 cases: wrong dtype or shape, unknown indices, invoke before allocate,
 read-only and strided inputs, four interpreters of one model in threads.)"""
 

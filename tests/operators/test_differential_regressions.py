@@ -5,7 +5,7 @@ Each ``<name>.tflite`` has a ``<name>.npz``: either ``refused`` (the
 reference refuses the model in Prepare, so int8sqz must refuse it too) or,
 for every run k, ``run<k>_input<i>`` and ``run<k>_output<j>`` (the
 reference's outputs). ``<name>.txt`` says what went wrong. Regenerate with
-``python tests/test_differential_regressions.py`` (it writes only the files
+``python tests/operators/test_differential_regressions.py`` (it writes only the files
 below, from the writer and the reference runtime).
 """
 
@@ -21,7 +21,7 @@ from int8sqz.testing.reference import run_reference
 from int8sqz.testing.strategies import run_int8sqz
 from int8sqz.testing.writer import GraphBuilder
 
-REGRESSIONS = Path(__file__).resolve().parents[1] / "golden" / "regressions"
+REGRESSIONS = Path(__file__).resolve().parents[2] / "golden" / "regressions"
 
 
 def _scalar_broadcast(op):

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from int8sqz.errors import ModelError, UnsupportedError
-from int8sqz.ops import _broadcast
+from int8sqz.ops import _binary
 from int8sqz.testing.reference import run_reference
 from int8sqz.testing.writer import GraphBuilder
 from int8sqz.model import load_model
@@ -292,7 +292,7 @@ def test_constant_lookup_table_in_place_and_strided(name, type_name, shapes, act
         def go(xx, out=None):
             return run_op(content, xx, None, out=out)
     _, _, run = prepare(content)
-    lut = c.size * _broadcast.LUT_MIN_REUSE <= int(np.prod(out_shape)) and c.size > 0
+    lut = c.size * _binary.LUT_MIN_REUSE <= int(np.prod(out_shape)) and c.size > 0
     assert hasattr(run, "lookup_table") == lut
     assert np.array_equal(go(x), expected)
     if tuple(s_act) == out_shape:
@@ -329,12 +329,12 @@ def test_lookup_table_equals_general_kernel_on_every_pair(name, type_name, activ
         args = (x, None)
     assert hasattr(prepare(content)[2], "lookup_table")
     got = run_op(content, *args)
-    saved, _broadcast.LUT_MAX_CONSTANT = _broadcast.LUT_MAX_CONSTANT, 0
+    saved, _binary.LUT_MAX_CONSTANT = _binary.LUT_MAX_CONSTANT, 0
     try:
         assert not hasattr(prepare(content)[2], "lookup_table")
         general = run_op(content, *args)
     finally:
-        _broadcast.LUT_MAX_CONSTANT = saved
+        _binary.LUT_MAX_CONSTANT = saved
     assert np.array_equal(got, general)
 
 

@@ -15,7 +15,7 @@ import fuzzing
 from conftest import ROOT
 from int8sqz import ModelError, UnsupportedError, load_model
 from int8sqz.testing.writer import GraphBuilder, model_def, write_model
-from int8sqz.validate import verify_flatbuffer
+from int8sqz.verifier import verify_flatbuffer
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -2,7 +2,7 @@
 int8sqz.image documents, or refused with one ImageError line that starts with
 the file's name; `int8sqz run` then prints that line and exits 2.
 
-tests/test_image.py covers the documented conversions (EXIF on PNG, grey,
+tests/cli/test_image.py covers the documented conversions (EXIF on PNG, grey,
 palette, RGBA, 16-bit grey, CMYK, first GIF frame) and the basic bad files;
 here: the other modes and formats, EXIF on JPEG photos, decompression bombs
 declared in headers, corrupt and truncated files of every format, and a

@@ -1,0 +1,82 @@
+"""What MAX_POOL_2D and AVERAGE_POOL_2D share: TFLite's pooling.cc
+``GenericPrepare`` and the int8/uint8 Eval set-up."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..kernels import pool as kp
+from ._common import INT_RANGES, check_scale, check_zero_point, fused_activation_range
+from ._window import padding_height_width, padding_option, positive_option
+
+#: the largest padding TFLite's 2-D pools prepare with (INT16_MAX)
+MAX_POOL_PADDING = (1 << 15) - 1
+
+
+def prepare_pool(op, ctx, kernel, what: str):
+    """Prepare of MAX_POOL_2D / AVERAGE_POOL_2D (TFLite's pooling.cc
+    ``GenericPrepare`` and the int8/uint8 Eval set-up); ``kernel`` is
+    ``kernel(x, out, params, row)`` from ``kernels/pool.py``."""
+    ctx.check_arity(op, 1)
+    src, dst = op.inputs[0], op.outputs[0]
+    type_name = ctx.check_type(op, src, ("INT8", "UINT8"), "input")
+    ctx.check_type(op, dst, (type_name,), "output")
+    batches, in_h, in_w, channels = ctx.check_rank(op, src, (4,), "input")
+    stride_h = positive_option(op, ctx, "stride_h")
+    stride_w = positive_option(op, ctx, "stride_w")
+    filt_h = op.options.get("filter_height")
+    filt_w = op.options.get("filter_width")
+    for key, value in (("filter_height", filt_h), ("filter_width", filt_w)):
+        if not isinstance(value, int):
+            raise ctx.error(op, f"option {key} is {value!r}, expected an integer")
+    padding = padding_option(op, ctx)
+
+    # the kernel passes values through unscaled: same scale and zero point
+    in_scale = check_scale(ctx, op, src, "input")
+    out_scale = check_scale(ctx, op, dst, "output")
+    in_zp = check_zero_point(ctx, op, src, "input")
+    out_zp = check_zero_point(ctx, op, dst, "output")
+    if abs(float(np.float32(in_scale) - np.float32(out_scale))) > 1.0e-6 or in_zp != out_zp:
+        # TFLite asserts this in debug builds only; release builds copy the
+        # values through unscaled, which int8sqz does not imitate
+        raise ctx.unsupported(
+            op, f"output {ctx.label(dst)} has scale {out_scale} and zero point {out_zp}, "
+            f"expected the input's ({in_scale}, {in_zp}): {what} does not requantize"
+        )
+    act_min, act_max = fused_activation_range(op, ctx, out_scale, out_zp, type_name)
+
+    win = padding_height_width(stride_h, stride_w, 1, 1, in_h, in_w, filt_h, filt_w, padding)
+    for axis, pad in (("height", win.pad_height), ("width", win.pad_width)):
+        if pad > MAX_POOL_PADDING:
+            # found against the installed runtime: it refuses to prepare such a
+            # pool (its kernels keep the padding in an int16)
+            raise ctx.error(
+                op, f"the window needs {pad} {axis} padding before the input, more than "
+                f"{MAX_POOL_PADDING}; TFLite's pooling refuses this"
+            )
+    ctx.set_output_shape(op, dst, (batches, win.out_height, win.out_width, channels))
+    if kernel is kp.average_pool_2d and batches * channels > 0:
+        # the reference fails at run time on a window without any input pixel
+        for axis, n_out, stride, pad, filt, size in (
+                ("height", win.out_height, stride_h, win.pad_height, filt_h, in_h),
+                ("width", win.out_width, stride_w, win.pad_width, filt_w, in_w)):
+            for o in range(n_out):
+                start = o * stride - pad
+                if min(filt, size - start) - max(0, -start) <= 0:
+                    raise ctx.error(
+                        op, f"output {axis} position {o}: the averaging window holds no "
+                        f"input pixel"
+                    )
+
+    params = np.zeros(kp.N_PARAMS, np.int64)
+    params[kp.P_STRIDE_H], params[kp.P_STRIDE_W] = stride_h, stride_w
+    params[kp.P_FILTER_H], params[kp.P_FILTER_W] = filt_h, filt_w
+    params[kp.P_PAD_H], params[kp.P_PAD_W] = win.pad_height, win.pad_width
+    params[kp.P_ACT_MIN], params[kp.P_ACT_MAX] = act_min, act_max
+    params[kp.P_LOWEST] = INT_RANGES[type_name][0]
+    row = np.zeros((win.out_width, channels), np.int32)
+
+    def run(t):
+        kernel(t[src], t[dst], params, row)
+
+    return run
