@@ -10,9 +10,9 @@ wrong plan shows as wrong results: the execution proves the plan.
 
 The check is independent of how the planner chose the offsets: for every
 two tensors that are live at the same operator and share any byte, it asks
-the model (not the plan's own annotations) whether one of the aliasing
-rules of :mod:`int8sqz.planner` allows exactly that sharing; if not, the
-plan is refused before anything runs.
+the model (not the plan's own annotations) whether the sharing facts of the
+operators' units (int8sqz.ops, applied as in int8sqz.planner.sharing) allow
+exactly that sharing; if not, the plan is refused before anything runs.
 
 With an arena, intermediate tensors are overwritten once their bytes are
 reused, and an input consumed in place no longer holds its value after
@@ -25,10 +25,11 @@ import math
 
 import numpy as np
 
+from . import ops
 from .errors import InternalError
 from .planner import (
-    INPLACE_OPERATORS, STRIDED_OUTPUT_PRODUCERS, MemoryPlan, _c_strides, _same_quantization,
-    lifetimes_overlap, overlap_shift, plan_model, tflm_lifetimes, tensor_nbytes,
+    MemoryPlan, c_strides, lifetimes_overlap, overlap_shift, plan_model, same_quantization,
+    tensor_nbytes, tflm_lifetimes,
 )
 
 
@@ -69,7 +70,7 @@ def _strides_disjoint(pl, shape, itemsize) -> bool:
 
 
 def _is_c_contiguous(pl, shape, itemsize) -> bool:
-    return tuple(pl.strides) == _c_strides(shape, itemsize)
+    return tuple(pl.strides) == c_strides(shape, itemsize)
 
 
 # ---------------------------------------------------------------------------------
@@ -153,14 +154,14 @@ def validate_plan(plan: MemoryPlan) -> None:
 
     for k in sorted(plan.skip_ops):
         op = model.operators[k]
-        ok = (op.name == "CONCATENATION" and len(op.outputs) == 1
+        ok = (ops.sharing(op).output_slices and len(op.outputs) == 1
               and op.options.get("fused_activation_function", "NONE") == "NONE")
         if ok:
             out = op.outputs[0]
             ins = [i for i in op.inputs if i >= 0]
             ok = out in items and all(
                 i in items and _concat_slice_ok(plan, lifetimes, i, out, k)
-                and _same_quantization(model.tensors[i].quantization,
+                and same_quantization(model.tensors[i].quantization,
                                        model.tensors[out].quantization)
                 for i in ins)
         if not ok:
@@ -179,22 +180,22 @@ def allowed_sharing(plan, lifetimes, a: int, b: int) -> str | None:
             continue
         if la.last != t or list(op.inputs).count(a) != 1 or a in model.outputs:
             continue
-        if op.name == "CONCATENATION" and _concat_slice_ok(plan, lifetimes, a, b, op.index):
+        if ops.sharing(op).output_slices and _concat_slice_ok(plan, lifetimes, a, b, op.index):
             return "concatenation slice"
         if lb.first != t:
             continue
         pa, pb = plan.placements[a], plan.placements[b]
         ta, tb = model.tensors[a], model.tensors[b]
-        if op.name in INPLACE_OPERATORS:
-            # kernels/elementwise.py, kernels/quantize.py: in place is safe when
-            # the output has the input's shape and layout (see planner.inplace_pairs)
+        if ops.sharing(op).inplace:
+            # Sharing.inplace: safe when the output has the input's shape and
+            # layout (see planner.sharing.inplace_pairs)
             if (tuple(plan.shapes[a]) == tuple(plan.shapes[b])
                     and ta.dtype.itemsize == tb.dtype.itemsize
                     and pa.offset == pb.offset and tuple(pa.strides) == tuple(pb.strides)):
                 return "in place"
         d = overlap_shift(model, op, plan.shapes)
         if d is not None and op.inputs[0] == a:
-            # kernels/conv.py, kernels/pool.py: see planner.overlap_shift
+            # Sharing.rows: see planner.sharing.overlap_shift
             if (_is_c_contiguous(pa, plan.shapes[a], ta.dtype.itemsize)
                     and _is_c_contiguous(pb, plan.shapes[b], tb.dtype.itemsize)
                     and pb.offset - pa.offset <= d):
@@ -207,15 +208,16 @@ def _concat_slice_ok(plan, lifetimes, a, out, op_index) -> bool:
     written there by a producer that can write a strided slice?"""
     model = plan.model
     op = model.operators[op_index]
-    if op.name != "CONCATENATION" or op.outputs != (out,) or list(op.inputs).count(a) != 1:
+    if (not ops.sharing(op).output_slices or op.outputs != (out,)
+            or list(op.inputs).count(a) != 1):
         return False
     if lifetimes[a].last != op_index + 1 or a in model.outputs or a in model.inputs:
         return False
-    if model.tensors[a].dtype != model.tensors[out].dtype or not _same_quantization(
+    if model.tensors[a].dtype != model.tensors[out].dtype or not same_quantization(
             model.tensors[a].quantization, model.tensors[out].quantization):
         return False  # kernels/concat.py: a rescaling copy cannot run in place
     producers = [p for p in model.operators if a in p.outputs]
-    if len(producers) != 1 or producers[0].name not in STRIDED_OUTPUT_PRODUCERS:
+    if len(producers) != 1 or not ops.sharing(producers[0]).strided_output:
         return False
     if any(a in p.inputs for p in model.operators if p.index != op_index):
         return False

@@ -9,9 +9,10 @@ import os
 
 import numpy as np
 
-from .errors import InterpreterError, ModelError, UnsupportedError
+from . import debug, ops
+from .errors import Int8sqzError, InterpreterError, ModelError, UnsupportedError
 from .model import Model, load_model
-from .ops import REGISTRY, SUPPORTED_TYPES, supported_operators
+from .ops import SUPPORTED_TYPES, supported_operators
 from .ops.context import PrepareContext
 
 #: activations beyond this many bytes are refused before anything is allocated
@@ -27,8 +28,9 @@ class Interpreter:
     as with ``ai_edge_litert.interpreter.Interpreter``.
 
     Every tensor has its own array, so every intermediate tensor stays
-    readable after ``invoke()``; ``experimental_preserve_all_tensors`` is
-    accepted for compatibility and changes nothing.
+    readable after ``invoke()``; ``experimental_preserve_all_tensors=True``
+    asks for exactly that, and is refused with an arena (which reuses the
+    bytes of consumed tensors).
 
     A batch of N >= 2 images (``resize_tensor_input``) runs image by image
     (each image's activations stay in the cache), the images shared among
@@ -42,6 +44,11 @@ class Interpreter:
     microcontroller would: a tensor's bytes are reused once it is consumed,
     the graph input's too. Intermediates are then not all readable after
     ``invoke()``, and the input must be set again before every ``invoke()``.
+
+    ``INT8SQZ_DEBUG=1`` (or 2) in the environment prints every operator as
+    it runs (int8sqz.debug). The thread pool of ``num_threads`` > 1 is shut
+    down by ``close()``, by leaving a ``with`` block, or when the interpreter
+    is garbage collected.
     """
 
     def __init__(self, model_path=None, model_content=None, *,
@@ -68,6 +75,12 @@ class Interpreter:
             )
         if arena not in (None, "tflm", "optimized"):
             raise InterpreterError(f"arena={arena!r}: expected None, 'tflm' or 'optimized'")
+        if arena is not None and experimental_preserve_all_tensors:
+            raise InterpreterError(
+                f"experimental_preserve_all_tensors=True with arena={arena!r}: an arena reuses "
+                f"the bytes of every tensor once it is consumed, so the intermediates cannot "
+                f"all be kept; use arena=None to read every intermediate"
+            )
         # arena: place the activations in one byte array at a memory planner's
         # offsets (int8sqz.arena); intermediates are then overwritten when reused
         self._arena = arena
@@ -76,10 +89,11 @@ class Interpreter:
         source = model_content if model_content is not None else (
             os.fsdecode(model_path) if isinstance(model_path, bytes) else model_path)
         self._model: Model = load_model(source)
-        self._preserve_all_tensors = bool(experimental_preserve_all_tensors)
         self._num_threads = _thread_count(num_threads)
         self._slices = None  # int8sqz.parallel.BatchSlices, set by allocate_tensors
         self._pool = None
+        self._debug = debug.level()
+        self._debug_shown = set()
         self._max_activation_bytes = int(max_activation_bytes)
         self._check_supported()
         self._shapes = [t.shape for t in self._model.tensors]
@@ -101,7 +115,7 @@ class Interpreter:
                 f"(control flow is not supported)"
             )
         for op in m.operators:
-            if op.name not in REGISTRY:
+            if op.name not in ops.REGISTRY:
                 raise UnsupportedError(
                     f"{m.source}: {op.describe()} is not supported; supported operators: "
                     f"{', '.join(supported_operators())}"
@@ -132,7 +146,7 @@ class Interpreter:
         nodes = []
         for op in self._model.operators:
             try:
-                nodes.append(REGISTRY[op.name](op, ctx))
+                nodes.append(ops.prepare(op, ctx))
             except MemoryError:
                 raise ModelError(
                     f"{self._model.source}: {op.describe()}: preparing it needs more memory "
@@ -191,9 +205,19 @@ class Interpreter:
         except (ValueError, MemoryError):  # not image by image: one piece
             return None
 
+    @property
+    def nodes(self) -> list:
+        """The prepared operators (int8sqz.ops.unit.Node: ``op``, ``params``,
+        ``run``), in the order ``invoke()`` runs them."""
+        return list(self._nodes)
+
     def invoke(self) -> None:
         if self._arrays is None:
             raise InterpreterError("invoke() called before allocate_tensors()")
+        if self._debug:
+            debug.run_traced(self._nodes, self._arrays, self._model, self._shapes, self._debug,
+                             self._skip, self._debug_shown)
+            return
         if self._slices is not None and self._invoke_slices():
             return
         arrays = self._arrays
@@ -201,10 +225,30 @@ class Interpreter:
             if k not in self._skip:
                 node(arrays)
 
+    def close(self) -> None:
+        """Shut down the threads of ``num_threads`` (the interpreter still
+        works afterwards: they start again when needed)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self):
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.shutdown(wait=False)
+
     def _invoke_slices(self) -> bool:
         """The batch image by image, each thread taking the next image left;
-        False when an operator failed, so that the whole batch runs again in
-        one piece and fails as it would on one thread."""
+        False when an operator refused an image (an Int8sqzError, e.g. the
+        softmax abort), so that the whole batch runs again in one piece and
+        fails as it would on one thread. Any other exception is a bug and
+        propagates."""
         from itertools import count
 
         from .parallel import run_pieces
@@ -223,11 +267,14 @@ class Interpreter:
         ok = True
         try:
             run_pieces(plan.nodes[0], plan.pieces, counter)
-        except Exception:  # noqa: BLE001 - reported by the one-piece run
+        except Int8sqzError:  # reported by the one-piece run
             ok = False
         for f in futures:
-            if f.exception() is not None:
+            exc = f.exception()
+            if isinstance(exc, Int8sqzError):
                 ok = False
+            elif exc is not None:
+                raise exc
         return ok
 
     def _check_index(self, tensor_index) -> int:

@@ -23,6 +23,7 @@ import sys
 
 import numpy as np
 
+from . import ops
 from .errors import Int8sqzError, InternalError
 from .model import load_model
 from .planner import PLANNERS, MemoryPlan, plan_model
@@ -40,43 +41,10 @@ PLANNER_HELP = {
 # ---------------------------------------------------------------------------------
 
 def operator_macs(model, op, shapes=None) -> int:
-    """Multiply-accumulates of one operator.
-
-    Counted for the operators whose integer core is a multiply-accumulate:
-    CONV_2D (output elements x filter height x width x input channels per
-    group), DEPTHWISE_CONV_2D (output elements x filter height x width),
-    TRANSPOSE_CONV (input elements x filter height x width x output channels),
-    FULLY_CONNECTED (output elements x input depth), BATCH_MATMUL (output
-    elements x reduced depth) and MUL (one per output element). Every other
-    operator (pools, additions, requantization, ...) counts 0.
-    """
-    shapes = shapes if shapes is not None else [t.shape for t in model.tensors]
-
-    def n(i):
-        return math.prod(shapes[i]) if i >= 0 else 0
-
-    out = op.outputs[0] if op.outputs else -1
-    try:
-        if op.name == "CONV_2D":
-            f = shapes[op.inputs[1]]
-            return n(out) * f[1] * f[2] * f[3]
-        if op.name == "DEPTHWISE_CONV_2D":
-            f = shapes[op.inputs[1]]
-            return n(out) * f[1] * f[2]
-        if op.name == "TRANSPOSE_CONV":
-            f = shapes[op.inputs[1]]
-            return n(op.inputs[2]) * f[0] * f[1] * f[2]
-        if op.name == "FULLY_CONNECTED":
-            return n(out) * shapes[op.inputs[1]][-1]
-        if op.name == "BATCH_MATMUL":
-            a = shapes[op.inputs[0]]
-            depth = a[-2] if op.options.get("adj_x") else a[-1]
-            return n(out) * depth
-        if op.name == "MUL":
-            return n(out)
-    except (IndexError, TypeError):
-        return 0
-    return 0
+    """Multiply-accumulates of one operator, as its unit counts them
+    (int8sqz.ops; int8sqz.ops.foreign for operators int8sqz does not run):
+    0 for operators whose integer core is not a multiply-accumulate."""
+    return ops.macs(op, shapes if shapes is not None else [t.shape for t in model.tensors])
 
 
 #: arenas up to this size get their live bytes counted byte by byte

@@ -62,14 +62,6 @@ _ENUM_FIELDS = {"padding": _PADDING, "fused_activation_function": _ACTIVATION}
 _OPCODE_BUILTIN_CODE_SLOT = 10
 #: options that hold a TensorType code (kept as the code)
 _TYPE_OPTIONS = ("quantized_bias_type",)
-#: the options table each operator int8sqz runs reads (TFLite's
-#: ``builtin_options_as_<Table>()``: a table of another type reads as none)
-_OPTIONS_OF = {
-    "ADD": "AddOptions", "MUL": "MulOptions", "CONV_2D": "Conv2DOptions",
-    "AVERAGE_POOL_2D": "Pool2DOptions", "MAX_POOL_2D": "Pool2DOptions",
-    "CONCATENATION": "ConcatenationOptions", "MEAN": "ReducerOptions",
-    "SOFTMAX": "SoftmaxOptions",
-}
 _IDENTIFIER = b"TFL3"
 _SCHEMA_VERSION = 3
 #: NumPy arrays have at most this many dimensions
@@ -452,11 +444,16 @@ class _Reader:
         return Operator(i, name, code, version, inputs, outputs, options)
 
     def _options(self, op, op_name: str) -> dict:
+        """The options table of the operator's own type (TFLite's
+        ``builtin_options_as_<Table>()``: a table of another type reads as
+        none, all its parameters zero)."""
+        from .ops import options_table
+
         kind = op.BuiltinOptionsType()
         if kind == 0:
             return {}
         cls_name = _OPTION_CLASSES.get(kind)
-        expected = _OPTIONS_OF.get(op_name)
+        expected = options_table(op_name)
         if expected is not None and cls_name != expected:
             # TFLite reads options only of the operator's own type: others are
             # as absent (all its parameters zero)

@@ -2,13 +2,13 @@
 images, and each thread runs every operator, in order, on its own slice.
 
 This is sound when every operator computes image b of its outputs from
-image b of its inputs only (:func:`batch_size`), which holds for the
-operators listed in :data:`PER_IMAGE` under the conditions checked there.
-Each slice is prepared as a model of its own batch size (its own scratch
-buffers), and its tensors are views of the whole batch's arrays, so every
-tensor stays readable after ``invoke()`` and each image goes through the
-same kernels with the same arithmetic whatever the number of threads: the
-results are identical for every thread count.
+image b of its inputs only: each operator's unit says when that holds
+(``OperatorUnit.per_image``, int8sqz/ops), :func:`batch_size` checks the
+rest. Each slice is prepared as a model of its own batch size (its own
+scratch buffers), and its tensors are views of the whole batch's arrays, so
+every tensor stays readable after ``invoke()`` and each image goes through
+the same kernels with the same arithmetic whatever the number of threads:
+the results are identical for every thread count.
 
 The kernels release the GIL (``nogil``); between kernels a thread holds it
 for a few microseconds to call the next one.
@@ -16,17 +16,8 @@ for a few microseconds to call the next one.
 
 from __future__ import annotations
 
-import numpy as np
-
-from .ops import REGISTRY
+from . import ops
 from .ops.context import PrepareContext
-
-#: operators that work image by image, given the conditions of :func:`batch_size`
-PER_IMAGE = frozenset({
-    "CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D", "QUANTIZE",
-    "DEQUANTIZE", "ADD", "SUB", "MUL", "CONCATENATION", "MEAN", "SOFTMAX",
-})
-_ELEMENTWISE = frozenset({"ADD", "SUB", "MUL"})
 
 
 def activations(model) -> list:
@@ -40,16 +31,10 @@ def batch_size(model, shapes) -> int | None:
     """The batch size N when the model may run in slices of images, else None.
 
     Conditions: every activation (graph input or operator output) has rank
-    >= 2 and N as its first dimension; every operator is in
-    :data:`PER_IMAGE`; an elementwise operator's activation inputs have the
-    output's rank (no activation broadcast across images) and its constant
-    inputs either a lower rank or 1 as their first dimension;
-    CONCATENATION does not join along axis 0; MEAN does not reduce axis 0.
-    (SOFTMAX works on the last axis, which is not the batch axis at rank >=
-    2.)
+    >= 2 and N as its first dimension, and every operator's unit says it
+    works image by image (``per_image``).
     """
     acts = activations(model)
-    act_set = set(acts)
     n = None
     for i in acts:
         shape = shapes[i]
@@ -59,29 +44,8 @@ def batch_size(model, shapes) -> int | None:
     if n is None or n < 2:
         return None
     for op in model.operators:
-        if op.name not in PER_IMAGE or len(op.outputs) != 1:
+        if not ops.per_image(op, model, shapes):
             return None
-        out_rank = len(shapes[op.outputs[0]])
-        ins = [i for i in op.inputs if i >= 0]
-        if op.name in _ELEMENTWISE:
-            for i in ins:
-                shape = shapes[i]
-                if i in act_set:
-                    if len(shape) != out_rank:
-                        return None
-                elif len(shape) == out_rank and shape[0] != 1:
-                    return None
-        elif op.name == "CONCATENATION":
-            axis = int(op.options.get("axis", 0))
-            if axis % out_rank == 0:
-                return None
-        elif op.name == "MEAN":
-            if len(ins) < 2 or model.tensors[ins[1]].data is None:
-                return None
-            rank = len(shapes[ins[0]])
-            axes = np.asarray(model.tensors[ins[1]].data).reshape(-1)
-            if any(int(a) % rank == 0 for a in axes):
-                return None
     return n
 
 
@@ -112,7 +76,7 @@ class BatchSlices:
         self.nodes = []
         for _ in range(threads):
             ctx = PrepareContext(model, list(one), resized=True)
-            self.nodes.append([REGISTRY[op.name](op, ctx) for op in model.operators])
+            self.nodes.append([ops.prepare(op, ctx) for op in model.operators])
             for i in acts:
                 if tuple(ctx.shapes[i]) != one[i]:
                     raise ValueError(f"tensor {i} prepares to {ctx.shapes[i]}, not {one[i]}")

@@ -2,8 +2,8 @@
 
 import numpy as np
 
+from int8sqz import ops
 from int8sqz.model import load_model
-from int8sqz.ops import REGISTRY
 from int8sqz.ops.context import PrepareContext
 from int8sqz.testing.reference import run_reference
 
@@ -15,7 +15,7 @@ def prepare_op(model, index=0, shapes=None):
         model = load_model(model)
     op = model.operators[index]
     ctx = PrepareContext(model, list(shapes) if shapes else [t.shape for t in model.tensors])
-    return model, op, ctx, REGISTRY[op.name](op, ctx)
+    return model, op, ctx, ops.prepare(op, ctx)
 
 
 def check_seed_nodes(path, names, inputs) -> int:

@@ -1,29 +1,46 @@
-"""Operators: one module per TFLite builtin, and the registry that maps each
-builtin name to its prepare function.
+"""Operators: one module per TFLite builtin, each holding everything int8sqz
+knows about it as an :class:`~int8sqz.ops.unit.OperatorUnit` named ``UNIT``,
+and the one registry that maps builtin names to units.
 
-``prepare(op, ctx)`` validates the operator, does all float arithmetic, sets
-its output shapes and returns a callable ``run(tensors)`` that calls a
-kernel with plain arrays and integers. ``tensors`` is the list of every
-tensor's array, indexed by tensor index; outputs are preallocated,
-C-contiguous arrays that the kernel fills.
+``REGISTRY[name].prepare(op, ctx)`` validates the operator, does all float
+arithmetic, sets its output shapes and returns a
+:class:`~int8sqz.ops.unit.Node` whose ``run(tensors)`` calls a kernel with
+plain arrays and integers. ``tensors`` is the list of every tensor's array,
+indexed by tensor index; outputs are preallocated arrays that the kernel
+fills.
+
+The rest of the engine asks the units (through the functions below) and
+keeps no operator tables of its own; operators int8sqz does not run are
+described in :mod:`int8sqz.ops.foreign`.
+
+To add an operator: write ``int8sqz/ops/<op>.py`` with its ``UNIT``, its
+kernel in ``kernels/``, and list the unit here; the conformance test
+(tests/operators/test_conformance.py) then asks for its strategy, oracle,
+differential test and fuzz seed.
 """
 
+from __future__ import annotations
+
 from . import (
-    add, average_pool_2d, concatenation, conv_2d, dequantize, max_pool_2d, mean, mul,
+    add, average_pool_2d, concatenation, conv_2d, dequantize, foreign, max_pool_2d, mean, mul,
     quantize, softmax,
 )
+from .unit import NO_SHARING, Node, OperatorUnit, Sharing
 
-REGISTRY = {
-    "ADD": add.prepare,
-    "AVERAGE_POOL_2D": average_pool_2d.prepare,
-    "CONCATENATION": concatenation.prepare,
-    "CONV_2D": conv_2d.prepare,
-    "DEQUANTIZE": dequantize.prepare,
-    "MAX_POOL_2D": max_pool_2d.prepare,
-    "MEAN": mean.prepare,
-    "MUL": mul.prepare,
-    "QUANTIZE": quantize.prepare,
-    "SOFTMAX": softmax.prepare,
+REGISTRY: dict[str, OperatorUnit] = {
+    unit.name: unit
+    for unit in (
+        add.UNIT,
+        average_pool_2d.UNIT,
+        concatenation.UNIT,
+        conv_2d.UNIT,
+        dequantize.UNIT,
+        max_pool_2d.UNIT,
+        mean.UNIT,
+        mul.UNIT,
+        quantize.UNIT,
+        softmax.UNIT,
+    )
 }
 
 #: tensor types the interpreter can hold (constants and activations)
@@ -32,3 +49,46 @@ SUPPORTED_TYPES = ("FLOAT32", "INT8", "UINT8", "INT32")
 
 def supported_operators() -> list:
     return sorted(REGISTRY)
+
+
+def prepare(op, ctx) -> Node:
+    """Prepare one operator with its unit (the caller checked that it has one)."""
+    node = REGISTRY[op.name].prepare(op, ctx)
+    return node if isinstance(node, Node) else Node(op, node)
+
+
+def options_table(name: str) -> str | None:
+    """The builtin options table the operator reads (None: derive it from the name)."""
+    unit = REGISTRY.get(name)
+    return unit.options if unit is not None else foreign.OPTIONS.get(name)
+
+
+def sharing(op) -> Sharing:
+    unit = REGISTRY.get(op.name)
+    return unit.sharing if unit is not None else NO_SHARING
+
+
+def macs(op, shapes) -> int:
+    unit = REGISTRY.get(op.name)
+    try:
+        return int(unit.macs(op, shapes) if unit is not None else foreign.macs(op, shapes))
+    except (IndexError, TypeError, ValueError):  # a malformed operator: nothing counted
+        return 0
+
+
+def tflm_scratch(op, model, shapes) -> list:
+    unit = REGISTRY.get(op.name)
+    if unit is not None:
+        return unit.tflm_scratch(op, model, shapes)
+    return foreign.tflm_scratch(op, model, shapes)
+
+
+def per_image(op, model, shapes) -> bool:
+    unit = REGISTRY.get(op.name)
+    return unit is not None and len(op.outputs) == 1 and unit.per_image(op, model, shapes)
+
+
+def version(op_def, tensor_defs) -> int:
+    """The version TFLite's converter writes for an operator (the model writer's default)."""
+    unit = REGISTRY.get(op_def.name)
+    return unit.version(op_def, tensor_defs) if unit is not None else 1

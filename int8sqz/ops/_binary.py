@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from ..kernels.elementwise import lut_gather
+from .unit import Node
 from ._broadcast import (
     MAX_BROADCAST_RANK, broadcast_shape, c_strides, flat, loop_nest, needs_broadcast,
 )
@@ -65,9 +66,9 @@ def binary_output_shape(op, ctx) -> tuple:
     return shape
 
 
-def binary_run(op, ctx, out_shape, call):
-    """The run step of ADD and MUL: ``call(out, a, b, shape, strides)`` runs
-    the kernel on 1-D arrays.
+def binary_run(op, ctx, out_shape, call, params):
+    """The node of ADD and MUL: ``call(out, a, b, shape, strides)`` runs the
+    kernel on 1-D arrays; ``params`` are the prepared parameters.
 
     The loop nest for C-contiguous arrays is computed here, once; when an
     array is a strided view (a memory planner's choice), the nest is computed
@@ -88,7 +89,7 @@ def binary_run(op, ctx, out_shape, call):
         nest_shape, nest_strides = loop_nest(o.shape, [(o.shape, os), (x.shape, xs), (y.shape, ys)])
         call(of, xf, yf, nest_shape, nest_strides)
 
-    return run
+    return Node(op, run, dict(params, loop_shape=shape, loop_strides=strides))
 
 
 #: the lookup-table path is taken when the constant has at most this many
@@ -99,9 +100,9 @@ LUT_MAX_CONSTANT = 1024
 LUT_MIN_REUSE = 4
 
 
-def constant_lut_run(op, ctx, out_shape, call):
-    """The run step of ADD or MUL when one input is a constant and the other
-    is computed at run time (the seed models' unfolded batch norm,
+def constant_lut_run(op, ctx, out_shape, call, params):
+    """The node of ADD or MUL when one input is a constant and the other is
+    computed at run time (the seed models' unfolded batch norm,
     ``[1, H, W, C]`` against ``[C]``), or None when this does not apply.
 
     The table holds, for each constant element and each of the 256 values of
@@ -156,6 +157,24 @@ def constant_lut_run(op, ctx, out_shape, call):
         )
         lut_gather(of, xf, lut, nest_shape, nest_strides)
 
-    run.lookup_table = table
-    return run
+    return Node(op, run, dict(params, kernel="lut_gather", lookup_table=table, loop_shape=shape,
+                              loop_strides=strides))
+
+
+def elementwise_per_image(op, model, shapes) -> bool:
+    """Batch threading of a broadcasting elementwise operator: image b of the
+    output reads image b of each activation input when every activation input
+    has the output's rank (no activation broadcast across images) and every
+    constant input has a lower rank or 1 as its first dimension."""
+    out_rank = len(shapes[op.outputs[0]])
+    for i in op.inputs:
+        if i < 0:
+            continue
+        shape = shapes[i]
+        if not model.tensors[i].is_constant:
+            if len(shape) != out_rank:
+                return False
+        elif len(shape) == out_rank and shape[0] != 1:
+            return False
+    return True
 

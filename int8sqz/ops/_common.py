@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from ..errors import ModelError, UnsupportedError
+from ..errors import InternalError, ModelError, UnsupportedError
 
 INT_RANGES = {
     "INT8": (-128, 127),
@@ -142,8 +142,22 @@ def fused_activation_range(op, ctx, scale: float, zero_point: int, type_name: st
     return activation_range(activation, scale, zero_point, type_name)
 
 
+def flat(array: np.ndarray) -> np.ndarray:
+    """A 1-D view of a C-contiguous array, never a copy: a kernel writing
+    through it writes the array itself. A strided array (a memory plan's
+    view) would make ``reshape`` copy silently, so it is refused here; the
+    operators that accept strided views walk them with a loop nest
+    (int8sqz.ops._broadcast)."""
+    if not array.flags.c_contiguous:
+        raise InternalError(
+            f"an array of shape {array.shape} and strides {array.strides} is not "
+            f"C-contiguous, expected a contiguous one"
+        )
+    return array.reshape(-1)
+
+
 __all__ = [
     "ModelError", "UnsupportedError", "INT_RANGES", "tflite_round", "quantize_multiplier",
     "activation_range", "fused_activation_range", "check_scale", "check_zero_point",
-    "MAX_LEFT_SHIFT", "check_left_shift",
+    "MAX_LEFT_SHIFT", "check_left_shift", "flat",
 ]

@@ -7,7 +7,8 @@ import numpy as np
 
 from ..kernels import pool as kp
 from ._common import INT_RANGES, check_scale, check_zero_point, fused_activation_range
-from ._window import padding_height_width, padding_option, positive_option
+from ._window import padding_height_width, padding_option, positive_option, row_window
+from .unit import Sharing
 
 #: the largest padding TFLite's 2-D pools prepare with (INT16_MAX)
 MAX_POOL_PADDING = (1 << 15) - 1
@@ -80,3 +81,22 @@ def prepare_pool(op, ctx, kernel, what: str):
         kernel(t[src], t[dst], params, row)
 
     return run
+
+
+def pool_per_image(op, model, shapes) -> bool:
+    return True  # image b of the output reads image b of the input only
+
+
+def pool_rows(op, shapes):
+    """The input rows each output row reads (the optimized planner's rule)."""
+    if len(shapes[op.inputs[0]]) != 4:
+        return None
+    return row_window(op.options.get("padding"), shapes[op.inputs[0]][1],
+                      int(op.options.get("filter_height", 1)), int(op.options.get("stride_h", 1)), 1)
+
+
+#: kernels/pool.py: output rows in order, every input row an output row needs
+#: read (into a scratch row) before any element of that row is written; the
+#: output written through its strides
+POOL_SHARING = Sharing(kernel="kernels/pool.py", strided_output=True, rows=pool_rows,
+                       rows_read_first=True)

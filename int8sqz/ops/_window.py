@@ -100,3 +100,18 @@ def positive_option(op, ctx, key: str) -> int:
     if not isinstance(value, int) or value <= 0:
         raise ctx.error(op, f"option {key} is {value!r}, expected a positive integer")
     return value
+
+
+def row_window(padding, in_h: int, filter_h: int, stride: int, dilation: int):
+    """The :class:`~int8sqz.ops.unit.RowWindow` of a 2-D window operator
+    (padding above as ``ComputePaddingHeightWidth`` computes it), or None
+    where TFLite's size checks fail."""
+    from .unit import RowWindow
+
+    out_h = out_size(padding, in_h, filter_h, stride, dilation)
+    if out_h is None:
+        return None
+    pad = padding_with_offset(stride, dilation, in_h, filter_h, out_h)
+    if pad is None:
+        return None
+    return RowWindow(filter_h, stride, dilation, pad[0])

@@ -18,8 +18,9 @@ import math
 import numpy as np
 
 from ..kernels import elementwise as k
-from ._binary import binary_run, constant_lut_run, prepare_binary
+from ._binary import binary_run, constant_lut_run, elementwise_per_image, prepare_binary
 from ._common import fused_activation_range, quantize_multiplier
+from .unit import OperatorUnit, Sharing, int8_version, no_macs
 
 LEFT_SHIFT = 20
 
@@ -54,5 +55,19 @@ def prepare(op, ctx):
         k.add(o, x, y, shape, strides, -z1, m1, shift1, -z2, m2, shift2, mo, shift_o, zo,
               act_min, act_max)
 
-    return (constant_lut_run(op, ctx, out_shape, call)
-            or binary_run(op, ctx, out_shape, call))
+    params = dict(kernel="add", input1_offset=-z1, input1_multiplier=m1, input1_shift=shift1,
+                  input2_offset=-z2, input2_multiplier=m2, input2_shift=shift2,
+                  output_multiplier=mo, output_shift=shift_o, output_offset=zo,
+                  left_shift=LEFT_SHIFT, act_min=act_min, act_max=act_max)
+
+    return (constant_lut_run(op, ctx, out_shape, call, params)
+            or binary_run(op, ctx, out_shape, call, params))
+
+
+UNIT = OperatorUnit(
+    "ADD", prepare, options="AddOptions", defaults={"fused_activation_function": "NONE"},
+    version=int8_version, per_image=elementwise_per_image, macs=no_macs,
+    # kernels/elementwise.py: each output element from the input elements
+    # at its own position (a broadcast constant read in its own place)
+    sharing=Sharing(kernel="kernels/elementwise.py", inplace=True),
+)

@@ -27,6 +27,7 @@ import numpy as np
 from ..kernels import concat as k
 from ._broadcast import c_strides, flat, loop_nest
 from ._common import check_scale, check_zero_point
+from .unit import Node, OperatorUnit, Sharing, int8_version, no_macs
 
 _TYPES = ("INT8", "UINT8", "INT32", "FLOAT32")
 
@@ -164,7 +165,8 @@ def prepare(op, ctx):
                 shape, strides = loop_nest(src.shape, [(src.shape, os), (src.shape, ss)])
                 k.rescale_uint8(of, sf, shape, strides, f_scale, f_bias, out_zp)
 
-    return run
+    return Node(op, run, dict(kernel="copy / rescale_uint8", axis=axis, output_zero_point=out_zp,
+                              rescaled=[(t, r[:2]) for t, _, r in steps if r is not None]))
 
 
 def _same_memory(a, b) -> bool:
@@ -182,4 +184,21 @@ def _prepare_constant_scalars(op, ctx, inputs, dst):
     def run(tensors):
         tensors[dst][...] = values
 
-    return run
+    return Node(op, run, dict(kernel="copy", values=values))
+
+
+def per_image(op, model, shapes) -> bool:
+    """Image b of the output is image b of each input unless the inputs are
+    joined along the batch axis."""
+    out_rank = len(shapes[op.outputs[0]])
+    return out_rank > 0 and int(op.options.get("axis", 0)) % out_rank != 0
+
+
+UNIT = OperatorUnit(
+    "CONCATENATION", prepare, options="ConcatenationOptions",
+    defaults={"fused_activation_function": "NONE"}, version=int8_version,
+    per_image=per_image, macs=no_macs,
+    # the module docstring: an input that is exactly its own slot of the
+    # output is not copied
+    sharing=Sharing(kernel="int8sqz/ops/concatenation.py", output_slices=True),
+)

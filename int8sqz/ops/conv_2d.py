@@ -24,7 +24,8 @@ from ..kernels import conv as k
 from ..kernels import gemm
 from ._common import check_left_shift, check_scale, check_zero_point, quantize_multiplier
 from ._common import fused_activation_range
-from ._window import padding_height_width, padding_option, positive_option
+from ._window import padding_height_width, padding_option, positive_option, row_window
+from .unit import OperatorUnit, Sharing, def_type
 
 #: output pixels per block (whole rows, at least one): the block's windows
 #: and accumulators stay in the cache (measured on the seed models' layers)
@@ -213,3 +214,42 @@ def prepare(op, ctx):
         kernel(t[src], t[dst], wp, bias, mult, left, right, params, xpad, a, acc, 0, blocks)
 
     return run
+
+
+def version(op, tensors) -> int:
+    """``op_version.cc``: 3 for int8 input, filter and output, else 1."""
+    kinds = (def_type(op, tensors, 0), def_type(op, tensors, 1), def_type(op, tensors, 0, True))
+    return 3 if kinds == ("INT8", "INT8", "INT8") else 1
+
+
+def per_image(op, model, shapes) -> bool:
+    return True  # image b of the output reads image b of the input only
+
+
+def macs(op, shapes) -> int:
+    """Output elements x filter height x width x input channels per group."""
+    f = shapes[op.inputs[1]] if len(op.inputs) > 1 and op.inputs[1] >= 0 else ()
+    return math.prod(shapes[op.outputs[0]]) * math.prod(f[1:]) if len(f) == 4 else 0
+
+
+def rows(op, shapes):
+    """The input rows each output row reads (the optimized planner's rule)."""
+    if len(op.inputs) < 2 or op.inputs[1] < 0 or len(shapes[op.inputs[1]]) != 4 \
+            or len(shapes[op.inputs[0]]) != 4:
+        return None
+    return row_window(op.options.get("padding"), shapes[op.inputs[0]][1],
+                      shapes[op.inputs[1]][1], int(op.options.get("stride_h", 1)),
+                      int(op.options.get("dilation_hfactor", 1)))
+
+
+UNIT = OperatorUnit(
+    "CONV_2D", prepare, options="Conv2DOptions",
+    defaults={"fused_activation_function": "NONE", "dilation_wfactor": 1,
+              "dilation_hfactor": 1, "stride_w": 1, "stride_h": 1},
+    version=version, per_image=per_image, macs=macs,
+    # kernels/conv.py, the aliasing rule of its docstring: row blocks in
+    # order, each block's input rows read before any of its output is written,
+    # the output written through its strides
+    sharing=Sharing(kernel="kernels/conv.py", strided_output=True, rows=rows,
+                    rows_read_first=True),
+)

@@ -1,7 +1,9 @@
 """DEQUANTIZE: int8/uint8 -> float32, as TFLite's ``reference_ops::Dequantize``."""
 
 from ..kernels import quantize as k
-from ._common import check_scale, check_zero_point
+from ._common import check_scale, check_zero_point, flat
+from .quantize import per_image
+from .unit import NO_SHARING, Node, OperatorUnit, def_type, no_macs
 
 
 def prepare(op, ctx):
@@ -14,5 +16,19 @@ def prepare(op, ctx):
     ctx.set_output_shape(op, dst, ctx.shape(src))
 
     def run(t):
-        k.dequantize(t[src].reshape(-1), zp, scale, t[dst].reshape(-1))
-    return run
+        k.dequantize(flat(t[src]), zp, scale, flat(t[dst]))
+    return Node(op, run, dict(kernel="dequantize", zero_point=zp, scale=scale))
+
+
+def version(op, tensors) -> int:
+    """``op_version.cc``: int8 input 2 (5 when per-channel), else 1."""
+    if def_type(op, tensors, 0) != "INT8":
+        return 1
+    src = tensors[op.inputs[0]]
+    return 5 if src.scales is not None and len(src.scales) > 1 else 2
+
+
+UNIT = OperatorUnit(
+    "DEQUANTIZE", prepare, options="DequantizeOptions", defaults={}, version=version,
+    per_image=per_image, macs=no_macs, sharing=NO_SHARING,
+)

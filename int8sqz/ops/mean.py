@@ -15,8 +15,9 @@ import numpy as np
 
 from ..kernels import reduce as k
 from ._common import (
-    INT_RANGES, check_left_shift, check_scale, check_zero_point, quantize_multiplier,
+    INT_RANGES, check_left_shift, check_scale, check_zero_point, flat, quantize_multiplier,
 )
+from .unit import NO_SHARING, Node, OperatorUnit, int8_version, no_macs
 
 _INTEGER = ("INT8", "UINT8")
 
@@ -83,8 +84,8 @@ def prepare(op, ctx):
     if math.prod(shape) == 0:
         # TFLite writes its integer "NaN", 0, to every output of an empty input
         def run_empty(t):
-            t[dst].reshape(-1)[:] = 0
-        return run_empty
+            flat(t[dst])[:] = 0
+        return Node(op, run_empty, dict(kernel="fill 0"))
 
     multiplier, shift = quantize_multiplier(in_scale / out_scale)
     multiplier, shift = mean_multiplier(multiplier, shift, count)
@@ -93,6 +94,44 @@ def prepare(op, ctx):
                      "input scale / (output scale * count)")
 
     def run(t):
-        k.mean_quantized(t[src].reshape(-1), dims, out_strides, in_zp, count, multiplier,
-                         shift, out_zp, qmin, qmax, t[dst].reshape(-1))
-    return run
+        k.mean_quantized(flat(t[src]), dims, out_strides, in_zp, count, multiplier,
+                         shift, out_zp, qmin, qmax, flat(t[dst]))
+    return Node(op, run, dict(kernel="mean_quantized", axes=reduced, count=count,
+                              input_zero_point=in_zp, multiplier=multiplier, shift=shift,
+                              output_zero_point=out_zp, qmin=qmin, qmax=qmax))
+
+
+def _constant_axes(op, model):
+    if len(op.inputs) < 2 or op.inputs[1] < 0 or model.tensors[op.inputs[1]].data is None:
+        return None
+    return np.asarray(model.tensors[op.inputs[1]].data).reshape(-1)
+
+
+def per_image(op, model, shapes) -> bool:
+    """Image b of the output is the mean of image b unless the batch axis is
+    reduced (the axes must be known: a constant)."""
+    axes = _constant_axes(op, model)
+    rank = len(shapes[op.inputs[0]])
+    return axes is not None and rank > 0 and all(int(a) % rank != 0 for a in axes)
+
+
+def tflm_scratch(op, model, shapes) -> list:
+    """TFLite Micro's ``reduce_common.cc`` Prepare for MEAN and SUM (measured
+    with the installed tflite-micro): one int32 per output element for int8
+    and int16 inputs, then one int per input dimension, then one int per axis
+    element."""
+    if len(op.inputs) < 2 or op.inputs[0] < 0 or op.inputs[1] < 0 or not op.outputs:
+        return []
+    requests = []
+    if model.tensors[op.inputs[0]].type_name in ("INT8", "INT16"):
+        requests.append(math.prod(shapes[op.outputs[0]]) * 4)
+    requests.append(4 * len(shapes[op.inputs[0]]))
+    requests.append(4 * math.prod(shapes[op.inputs[1]]))
+    return requests
+
+
+UNIT = OperatorUnit(
+    "MEAN", prepare, options="ReducerOptions", defaults={"keep_dims": False},
+    version=int8_version, per_image=per_image, macs=no_macs, sharing=NO_SHARING,
+    tflm_scratch=tflm_scratch,
+)

@@ -13,8 +13,9 @@ import math
 import numpy as np
 
 from ..kernels import elementwise as k
-from ._binary import binary_run, constant_lut_run, prepare_binary
+from ._binary import binary_run, constant_lut_run, elementwise_per_image, prepare_binary
 from ._common import check_left_shift, fused_activation_range, quantize_multiplier
+from .unit import OperatorUnit, Sharing, def_type, output_elements
 
 
 def prepare(op, ctx):
@@ -31,5 +32,31 @@ def prepare(op, ctx):
     def call(o, x, y, shape, strides):
         k.mul(o, x, y, shape, strides, -z1, -z2, multiplier, shift, zo, act_min, act_max)
 
-    return (constant_lut_run(op, ctx, out_shape, call)
-            or binary_run(op, ctx, out_shape, call))
+    params = dict(kernel="mul", input1_offset=-z1, input2_offset=-z2, multiplier=multiplier,
+                  shift=shift, output_offset=zo, act_min=act_min, act_max=act_max)
+
+    return (constant_lut_run(op, ctx, out_shape, call, params)
+            or binary_run(op, ctx, out_shape, call, params))
+
+
+def version(op, tensors) -> int:
+    """``op_version.cc``: 3 when the output multiplier is 1 or more (int8 or
+    uint8), else 2 for int8 and 1 for the rest."""
+    first = def_type(op, tensors, 0)
+    if first in ("INT8", "UINT8") and len(op.inputs) > 1 and op.outputs:
+        a, b, o = (tensors[op.inputs[0]], tensors[op.inputs[1]], tensors[op.outputs[0]])
+        if a.scales and b.scales and o.scales and \
+                float(a.scales[0]) * float(b.scales[0]) / float(o.scales[0]) >= 1.0:
+            return 3
+        return 2 if first == "INT8" else 1
+    return 1
+
+
+UNIT = OperatorUnit(
+    "MUL", prepare, options="MulOptions", defaults={"fused_activation_function": "NONE"},
+    version=version, per_image=elementwise_per_image,
+    macs=output_elements,  # one multiplication per output element
+    # kernels/elementwise.py: each output element from the input elements
+    # at its own position (a broadcast constant read in its own place)
+    sharing=Sharing(kernel="kernels/elementwise.py", inplace=True),
+)

@@ -9,8 +9,9 @@ import numpy as np
 
 from ..kernels import quantize as k
 from ._common import (
-    INT_RANGES, check_left_shift, check_scale, check_zero_point, quantize_multiplier,
+    INT_RANGES, check_left_shift, check_scale, check_zero_point, flat, quantize_multiplier,
 )
+from .unit import Node, OperatorUnit, Sharing, no_macs
 
 _INTEGER = ("INT8", "UINT8")
 
@@ -29,8 +30,9 @@ def prepare(op, ctx):
         scale = np.float32(out_scale)
 
         def run(t):
-            k.affine_quantize(t[src].reshape(-1), scale, out_zp, qmin, qmax, t[dst].reshape(-1))
-        return run
+            k.affine_quantize(flat(t[src]), scale, out_zp, qmin, qmax, flat(t[dst]))
+        return Node(op, run, dict(kernel="affine_quantize", scale=scale, zero_point=out_zp,
+                                  qmin=qmin, qmax=qmax))
 
     in_scale = check_scale(ctx, op, src, "input")
     in_zp = check_zero_point(ctx, op, src, "input")
@@ -39,6 +41,30 @@ def prepare(op, ctx):
     check_left_shift(ctx, op, shift, in_scale / out_scale, "input scale / output scale")
 
     def run(t):
-        k.requantize(t[src].reshape(-1), in_zp, multiplier, shift, out_zp, qmin, qmax,
-                     t[dst].reshape(-1))
-    return run
+        k.requantize(flat(t[src]), in_zp, multiplier, shift, out_zp, qmin, qmax, flat(t[dst]))
+    return Node(op, run, dict(kernel="requantize", input_zero_point=in_zp,
+                              multiplier=multiplier, shift=shift, output_zero_point=out_zp,
+                              qmin=qmin, qmax=qmax))
+
+
+def version(op, tensors) -> int:
+    """``op_version.cc``: 3 for per-channel output, 2 for int16 output, else 1."""
+    if not op.outputs or op.outputs[0] < 0:
+        return 1
+    out = tensors[op.outputs[0]]
+    if out.scales is not None and len(out.scales) > 1:
+        return 3
+    return 2 if out.type == "INT16" else 1
+
+
+def per_image(op, model, shapes) -> bool:
+    return True  # elementwise
+
+
+UNIT = OperatorUnit(
+    "QUANTIZE", prepare, options="QuantizeOptions", defaults={}, version=version,
+    per_image=per_image, macs=no_macs,
+    # kernels/quantize.py: each output element from the input element at its
+    # own position, read before it is written (between types of one size)
+    sharing=Sharing(kernel="kernels/quantize.py", inplace=True),
+)

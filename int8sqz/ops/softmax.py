@@ -19,7 +19,8 @@ import numpy as np
 
 from ..errors import InterpreterError
 from ..kernels import softmax as k
-from ._common import INT_RANGES, check_scale, check_zero_point, quantize_multiplier
+from ._common import INT_RANGES, check_scale, check_zero_point, flat, quantize_multiplier
+from .unit import NO_SHARING, Node, OperatorUnit, int8_version, no_macs
 
 _INTEGER = ("INT8", "UINT8")
 _SCORE_INTEGER_BITS = 5  # Q5.26 scaled input differences
@@ -86,11 +87,23 @@ def prepare(op, ctx):
     where = f"{ctx.model.source}: {op.describe()}"
 
     def run(t):
-        failed = k.softmax_quantized(t[src].reshape(-1), depth, multiplier, left_shift,
-                                     diff_min, out_min, out_max, t[dst].reshape(-1))
+        failed = k.softmax_quantized(flat(t[src]), depth, multiplier, left_shift,
+                                     diff_min, out_min, out_max, flat(t[dst]))
         if failed:
             raise InterpreterError(
                 f"{where}: in {failed} row(s) the exponentials sum to 512 or more, "
                 f"where TFLite's reference softmax aborts (TFLITE_CHECK on the output exponent)"
             )
-    return run
+    return Node(op, run, dict(kernel="softmax_quantized", depth=depth, beta=beta,
+                              input_multiplier=multiplier, input_left_shift=left_shift,
+                              diff_min=diff_min, out_min=out_min, out_max=out_max))
+
+
+def per_image(op, model, shapes) -> bool:
+    return True  # rows along the last axis, never the batch axis at rank >= 2
+
+
+UNIT = OperatorUnit(
+    "SOFTMAX", prepare, options="SoftmaxOptions", defaults={"beta": 1.0},
+    version=int8_version, per_image=per_image, macs=no_macs, sharing=NO_SHARING,
+)

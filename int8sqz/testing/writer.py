@@ -37,7 +37,7 @@ from tflite.utils import BUILTIN_OPCODE2NAME
 
 __all__ = [
     "TensorDef", "OperatorDef", "ModelDef", "GraphBuilder", "write_model", "model_def",
-    "rewrite_model", "default_version", "OPTIONS_CLASS", "DEFAULT_OPTIONS",
+    "rewrite_model", "default_version",
 ]
 
 _TYPE_CODES = {
@@ -59,41 +59,6 @@ _ENUMS = {"padding": _PADDING, "fused_activation_function": _ACTIVATION}
 _OPTION_TYPES = {k: v for k, v in vars(tflite.BuiltinOptions).items() if not k.startswith("_")}
 _BUFFER_ALIGNMENT = 16
 _PLACEHOLDER_FOR_GREATER_OP_CODES = 127
-
-#: the options table of each builtin operator that int8sqz runs (others are
-#: derived from the operator's name, e.g. FULLY_CONNECTED -> FullyConnectedOptions)
-OPTIONS_CLASS = {
-    "ADD": "AddOptions",
-    "AVERAGE_POOL_2D": "Pool2DOptions",
-    "CONCATENATION": "ConcatenationOptions",
-    "CONV_2D": "Conv2DOptions",
-    "DEPTHWISE_CONV_2D": "DepthwiseConv2DOptions",
-    "DEQUANTIZE": "DequantizeOptions",
-    "MAX_POOL_2D": "Pool2DOptions",
-    "MEAN": "ReducerOptions",
-    "MUL": "MulOptions",
-    "QUANTIZE": "QuantizeOptions",
-    "SOFTMAX": "SoftmaxOptions",
-    "SUM": "ReducerOptions",
-    "REDUCE_MAX": "ReducerOptions",
-    "REDUCE_MIN": "ReducerOptions",
-    "REDUCE_PROD": "ReducerOptions",
-    "L2_POOL_2D": "Pool2DOptions",
-}
-
-#: options GraphBuilder.operator fills in when the caller leaves them out
-DEFAULT_OPTIONS = {
-    "ADD": {"fused_activation_function": "NONE"},
-    "MUL": {"fused_activation_function": "NONE"},
-    "CONCATENATION": {"fused_activation_function": "NONE"},
-    "CONV_2D": {"fused_activation_function": "NONE", "dilation_wfactor": 1,
-                "dilation_hfactor": 1, "stride_w": 1, "stride_h": 1},
-    "MAX_POOL_2D": {"fused_activation_function": "NONE"},
-    "AVERAGE_POOL_2D": {"fused_activation_function": "NONE"},
-    "MEAN": {"keep_dims": False},
-    "SOFTMAX": {"beta": 1.0},
-}
-
 
 @dataclass
 class TensorDef:
@@ -131,35 +96,19 @@ class ModelDef:
 
 def default_version(op: OperatorDef, tensors) -> int:
     """The version TFLite's converter gives the operator (``op_version.cc``),
-    for the types int8sqz supports; 1 for everything else."""
-    def t(i):
-        return tensors[i].type if i >= 0 else None
+    as its unit in int8sqz.ops states it; 1 for operators without a unit."""
+    from ..ops import version
 
-    name = op.name
-    in0 = t(op.inputs[0]) if op.inputs else None
-    if name == "CONV_2D":
-        if in0 == "INT8" and t(op.inputs[1]) == "INT8" and t(op.outputs[0]) == "INT8":
-            return 3
-        return 1
-    if name == "MUL" and in0 in ("INT8", "UINT8"):
-        a, b, o = (tensors[op.inputs[0]], tensors[op.inputs[1]], tensors[op.outputs[0]])
-        if a.scales and b.scales and o.scales and \
-                float(a.scales[0]) * float(b.scales[0]) / float(o.scales[0]) >= 1.0:
-            return 3
-        return 2 if in0 == "INT8" else 1
-    if name in ("ADD", "MAX_POOL_2D", "AVERAGE_POOL_2D", "CONCATENATION", "MEAN", "SOFTMAX"):
-        return 2 if in0 == "INT8" else 1
-    if name == "DEQUANTIZE":
-        if in0 == "INT8":
-            src = tensors[op.inputs[0]]
-            return 5 if src.scales is not None and len(src.scales) > 1 else 2
-        return 1
-    if name == "QUANTIZE":
-        out = tensors[op.outputs[0]]
-        if out.scales is not None and len(out.scales) > 1:
-            return 3
-        return 2 if t(op.outputs[0]) == "INT16" else 1
-    return 1
+    return version(op, tensors)
+
+
+def _default_options(name: str) -> dict:
+    """The options GraphBuilder.operator fills in when the caller leaves them
+    out (the unit's ``defaults``)."""
+    from ..ops import REGISTRY
+
+    unit = REGISTRY.get(name)
+    return dict(unit.defaults) if unit is not None else {}
 
 
 # -- writing -------------------------------------------------------------------------
@@ -170,7 +119,9 @@ def _snake(name: str) -> str:
 
 
 def _options_class(op_name: str) -> str | None:
-    cls = OPTIONS_CLASS.get(op_name)
+    from ..ops import options_table
+
+    cls = options_table(op_name)
     if cls is None:
         cls = "".join(w.capitalize() for w in op_name.split("_")) + "Options"
         cls = cls.replace("2d", "2D")
@@ -463,7 +414,7 @@ class GraphBuilder:
 
     def operator(self, name, inputs, outputs, *, version=None, **options):
         """Add an operator; returns its output index (or the list of them)."""
-        merged = dict(DEFAULT_OPTIONS.get(name, {}))
+        merged = dict(_default_options(name))
         merged.update(options)
         outs = [outputs] if isinstance(outputs, (int, np.integer)) else list(outputs)
         self.operators.append(OperatorDef(

@@ -13,13 +13,16 @@ from hypothesis import strategies as st
 from memplan_graphs import graphs
 
 from int8sqz.model import load_model
+from int8sqz.ops import REGISTRY
 from int8sqz.planner import (
-    ALIGNMENT, ROW_ORDER_KERNELS, GreedyPlanner, LinearPlanner, OverlapPlanner, align_up,
+    ALIGNMENT, GreedyPlanner, LinearPlanner, OverlapPlanner, align_up,
     lifetimes_overlap, overlap_shift, plan_model,
 )
 from int8sqz.testing.writer import GraphBuilder
 
 PLANNERS = [LinearPlanner, GreedyPlanner, OverlapPlanner]
+#: operators whose units state a row-order sharing rule
+ROW_ORDER = sorted(name for name, unit in REGISTRY.items() if unit.sharing.rows is not None)
 
 buffers = st.lists(
     st.tuples(st.integers(0, 300), st.integers(0, 12), st.integers(0, 6)).map(
@@ -179,7 +182,7 @@ def _simulate(ih, iw, ic, oh, ow, oc, stride, pad, fh, dil, n, own_first, shift)
 
 
 @given(
-    op=st.sampled_from(sorted(ROW_ORDER_KERNELS)),
+    op=st.sampled_from(ROW_ORDER),
     n=st.integers(1, 2), h=st.integers(1, 9), c=st.integers(1, 5), oc=st.integers(1, 5),
     f=st.integers(1, 4), stride=st.integers(1, 3), dil=st.integers(1, 2),
     padding=st.sampled_from(("SAME", "VALID")),
@@ -207,7 +210,7 @@ def test_overlap_shift_is_safe_and_tight(op, n, h, c, oc, f, stride, dil, paddin
     pad = 0
     if padding == "SAME":
         pad = max((oh - 1) * stride + eff - h, 0) // 2
-    own_first = ROW_ORDER_KERNELS[op][1]
+    own_first = REGISTRY[op].sharing.rows_read_first
     args = (h, h, c, oh, oh, oc, stride, pad, f, dil, n, own_first)
     if d == math.inf:
         assert _simulate(*args, shift=10**9) and _simulate(*args, shift=-10**9)

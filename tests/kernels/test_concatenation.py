@@ -271,7 +271,7 @@ def test_constant_scalars_are_copied_raw_as_tflite_does():
     ref = run_reference(content, [np.array([1, 2, 3], np.uint8)], all_tensors=True)
     model = load_model(content)
     ctx = PrepareContext(model, [t.shape for t in model.tensors])
-    run = REGISTRY["CONCATENATION"](model.operators[0], ctx)
+    run = REGISTRY["CONCATENATION"].prepare(model.operators[0], ctx)
     t = [tt.data for tt in model.tensors]
     t[y] = np.zeros(3, np.uint8)
     run(t)

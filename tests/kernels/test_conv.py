@@ -65,7 +65,7 @@ def prepare(content, index=0, shapes=None):
     model = load_model(content)
     op = model.operators[index]
     ctx = PrepareContext(model, shapes or [t.shape for t in model.tensors])
-    return model, op, ctx, REGISTRY[op.name](op, ctx)
+    return model, op, ctx, REGISTRY[op.name].prepare(op, ctx)
 
 
 def run_op(content, x, out=None):
@@ -350,7 +350,7 @@ def test_seed_model_windowed_nodes_match_reference(seed_models, name):
                 continue
             if op.index not in runs:
                 ctx = PrepareContext(model, [t.shape for t in model.tensors])
-                runs[op.index] = REGISTRY[op.name](op, ctx)
+                runs[op.index] = REGISTRY[op.name].prepare(op, ctx)
             t = [tm.data for tm in model.tensors]
             t[op.inputs[0]] = ref[op.inputs[0]]
             out = op.outputs[0]
@@ -465,6 +465,6 @@ def test_resized_input_recomputes_the_output_shape():
     shapes[model.inputs[0]] = (3, 9, 4, 4)
     ctx = PrepareContext(model, shapes, resized=True)
     op = model.operators[0]
-    REGISTRY["CONV_2D"](op, ctx)
+    REGISTRY["CONV_2D"].prepare(op, ctx)
     assert ctx.shape(op.outputs[0]) == (3, 5, 2, 4)
 

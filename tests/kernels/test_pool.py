@@ -47,7 +47,7 @@ def prepare(content):
     model = load_model(content)
     op = model.operators[0]
     ctx = PrepareContext(model, [t.shape for t in model.tensors])
-    return model, op, ctx, REGISTRY[op.name](op, ctx)
+    return model, op, ctx, REGISTRY[op.name].prepare(op, ctx)
 
 
 def run_op(content, x, out=None):

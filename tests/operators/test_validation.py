@@ -359,13 +359,16 @@ def test_activation_limit_is_checked_before_an_operator_allocates():
 
 
 def test_memory_error_in_prepare_is_a_model_error(monkeypatch):
+    import dataclasses
+
     from int8sqz import Interpreter
     from int8sqz.ops import REGISTRY
 
     def greedy(op, ctx):
         raise MemoryError
 
-    monkeypatch.setitem(REGISTRY, "QUANTIZE", greedy)
+    monkeypatch.setitem(REGISTRY, "QUANTIZE", dataclasses.replace(REGISTRY["QUANTIZE"],
+                                                                  prepare=greedy))
     with pytest.raises(ModelError, match=r"operator 0 \(QUANTIZE\).*more memory"):
         Interpreter(model_content=write_model(_one_tensor_model()))
 

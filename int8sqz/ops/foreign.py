@@ -1,0 +1,63 @@
+"""Facts about TFLite builtins int8sqz does not run, for ``int8sqz memplan``
+(which plans any valid model) and for the model writer (which writes any
+builtin): their options table, their multiply-accumulates and the scratch
+buffers TFLite Micro's kernels request. An operator that gains a unit
+(int8sqz/ops/<op>.py) leaves this module."""
+
+from __future__ import annotations
+
+import math
+
+from .mean import tflm_scratch as _reduce_scratch
+
+#: options tables whose name does not follow from the operator's name
+#: (``FULLY_CONNECTED`` -> ``FullyConnectedOptions`` does)
+OPTIONS = {
+    "SUM": "ReducerOptions",
+    "REDUCE_MAX": "ReducerOptions",
+    "REDUCE_MIN": "ReducerOptions",
+    "REDUCE_PROD": "ReducerOptions",
+    "REDUCE_ANY": "ReducerOptions",
+    "L2_POOL_2D": "Pool2DOptions",
+    "DEPTHWISE_CONV_2D": "DepthwiseConv2DOptions",
+}
+
+
+def macs(op, shapes) -> int:
+    """DEPTHWISE_CONV_2D: output elements x filter height x width;
+    TRANSPOSE_CONV: input elements x filter height x width x output channels;
+    FULLY_CONNECTED: output elements x input depth; BATCH_MATMUL: output
+    elements x reduced depth; every other operator 0."""
+    def n(i):
+        return math.prod(shapes[i]) if i >= 0 else 0
+
+    out = op.outputs[0] if op.outputs else -1
+    try:
+        if op.name == "DEPTHWISE_CONV_2D":
+            f = shapes[op.inputs[1]]
+            return n(out) * f[1] * f[2]
+        if op.name == "TRANSPOSE_CONV":
+            f = shapes[op.inputs[1]]
+            return n(op.inputs[2]) * f[0] * f[1] * f[2]
+        if op.name == "FULLY_CONNECTED":
+            return n(out) * shapes[op.inputs[1]][-1]
+        if op.name == "BATCH_MATMUL":
+            a = shapes[op.inputs[0]]
+            depth = a[-2] if op.options.get("adj_x") else a[-1]
+            return n(out) * depth
+    except (IndexError, TypeError):
+        return 0
+    return 0
+
+
+def tflm_scratch(op, model, shapes) -> list:
+    """TFLite Micro's ``reduce_common.cc``: SUM asks what MEAN asks;
+    REDUCE_MAX and REDUCE_MIN one int per input dimension and one per axis
+    element. The kernels of the other operators ask for none."""
+    if op.name == "SUM":
+        return _reduce_scratch(op, model, shapes)
+    if op.name in ("REDUCE_MAX", "REDUCE_MIN"):
+        if len(op.inputs) < 2 or op.inputs[0] < 0 or op.inputs[1] < 0 or not op.outputs:
+            return []
+        return [4 * len(shapes[op.inputs[0]]), 4 * math.prod(shapes[op.inputs[1]])]
+    return []

@@ -1,0 +1,152 @@
+"""The operator unit: everything int8sqz knows about one TFLite builtin, in
+the operator's own module (``int8sqz/ops/<op>.py``), as one
+:class:`OperatorUnit` named ``UNIT`` there.
+
+A unit holds
+
+* ``prepare(op, ctx)``: validation and every float computation, done once;
+  returns a :class:`Node`;
+* the flatbuffer options table the operator reads, and the options the model
+  writer fills in when a test leaves them out;
+* the operator version TFLite's converter writes (the writer uses it);
+* the facts the rest of the engine asks for: whether a batch may run image by
+  image (batch threading, int8sqz.parallel), how its output may share memory
+  with its inputs under its kernel's order of reads and writes (the planners,
+  int8sqz.planner), its multiply-accumulates and the scratch buffers TFLite
+  Micro's kernel asks for (int8sqz memplan).
+
+Every field is required: a unit that forgets a fact fails when it is built,
+not later with a bigger arena or a batch that silently runs on one thread.
+Facts about operators int8sqz does not run (for ``memplan`` on any model)
+live in :mod:`int8sqz.ops.foreign`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+
+class Node:
+    """One prepared operator: the operator, the parameters its prepare step
+    computed (names and values, shown by ``INT8SQZ_DEBUG=2``), and ``run``,
+    which calls the kernel on the list of every tensor's array (indexed by
+    tensor index; outputs preallocated). Calling the node runs it."""
+
+    __slots__ = ("op", "run", "params")
+
+    def __init__(self, op, run: Callable, params: Mapping | None = None):
+        self.op = op
+        self.run = run
+        self.params = dict(params or {})
+
+    def __call__(self, tensors) -> None:
+        self.run(tensors)
+
+    def __repr__(self) -> str:
+        return f"<Node {self.op.describe()}>"
+
+
+@dataclass(frozen=True)
+class RowWindow:
+    """Which input rows each output row of a windowed operator reads: output
+    row y reads input rows ``y * stride - pad_top + k * dilation`` for
+    ``k < filter_height`` that fall inside the input."""
+
+    filter_height: int
+    stride: int
+    dilation: int
+    pad_top: int
+
+
+@dataclass(frozen=True)
+class Sharing:
+    """How an operator's output may share bytes with its inputs, given the
+    order in which its kernel reads and writes (int8sqz's ``optimized``
+    planner). Each rule is stated in full next to the kernel it relies on;
+    ``kernel`` names that place.
+
+    * ``inplace``: the output may take the bytes of an input of its shape and
+      element size that this operator reads last: each output element depends
+      only on the input elements at its own position, read before it is
+      written.
+    * ``strided_output``: the kernel writes its output through its strides,
+      so the output may be a slice of a concatenation's output buffer.
+    * ``output_slices``: CONCATENATION: an input may be its own slice of the
+      output buffer (its producer writes it there; the copy is then skipped).
+    * ``rows``: ``rows(op, shapes)`` gives the :class:`RowWindow` of an
+      operator that produces its output rows in order (batch, then row), never
+      writing outside the row being produced; the output may then overlap the
+      input rows already consumed. With ``rows_read_first`` the kernel reads
+      every input row an output row needs before writing any element of that
+      row, so the row may also overwrite its own input rows.
+    """
+
+    kernel: str = ""
+    inplace: bool = False
+    strided_output: bool = False
+    output_slices: bool = False
+    rows: Callable | None = None
+    rows_read_first: bool = False
+
+
+#: the output never shares bytes with an input
+NO_SHARING = Sharing()
+
+
+def no_macs(op, shapes) -> int:
+    return 0
+
+
+def no_scratch(op, model, shapes) -> list:
+    return []
+
+
+def never_per_image(op, model, shapes) -> bool:
+    return False
+
+
+def version_1(op, tensors) -> int:
+    return 1
+
+
+@dataclass(frozen=True)
+class OperatorUnit:
+    """See the module docstring. ``per_image(op, model, shapes)``: True when
+    image b of every output depends on image b of the activation inputs only
+    (the batch is the first dimension of every activation; the caller checks
+    that); ``macs(op, shapes)``: multiply-accumulates of one run;
+    ``tflm_scratch(op, model, shapes)``: bytes of each scratch buffer TFLite
+    Micro's kernel requests in the arena during Prepare, in request order;
+    ``version(op_def, tensor_defs)``: the version TFLite's converter gives the
+    operator (``op_version.cc``), for the model writer."""
+
+    name: str
+    prepare: Callable
+    options: str | None
+    defaults: Mapping
+    version: Callable
+    per_image: Callable
+    macs: Callable
+    sharing: Sharing
+    tflm_scratch: Callable = field(default=no_scratch)
+
+
+def output_elements(op, shapes) -> int:
+    """Elements of the operator's first output (0 when it has none)."""
+    return math.prod(shapes[op.outputs[0]]) if op.outputs else 0
+
+
+def def_type(op, tensors, k: int, output: bool = False):
+    """For the model writer's ``version``: the type name of input (or
+    output) ``k`` of an operator description, None when it is absent."""
+    indices = op.outputs if output else op.inputs
+    if k >= len(indices) or indices[k] < 0:
+        return None
+    return tensors[indices[k]].type
+
+
+def int8_version(op, tensors) -> int:
+    """Version 2 with int8 input 0, else 1 (most quantized builtins)."""
+    return 2 if def_type(op, tensors, 0) == "INT8" else 1
