@@ -186,13 +186,20 @@ def allowed_sharing(plan, lifetimes, a: int, b: int) -> str | None:
             continue
         pa, pb = plan.placements[a], plan.placements[b]
         ta, tb = model.tensors[a], model.tensors[b]
-        if ops.sharing(op).inplace:
+        rule = ops.sharing(op)
+        if rule.inplace:
             # Sharing.inplace: safe when the output has the input's shape and
             # layout (see planner.sharing.inplace_pairs)
             if (tuple(plan.shapes[a]) == tuple(plan.shapes[b])
                     and ta.dtype.itemsize == tb.dtype.itemsize
                     and pa.offset == pb.offset and tuple(pa.strides) == tuple(pb.strides)):
                 return "in place"
+        if rule.alias and op.inputs[0] == a:
+            # Sharing.alias: the output is input 0's bytes, both contiguous
+            if (pa.offset == pb.offset and pa.nbytes == pb.nbytes
+                    and _is_c_contiguous(pa, plan.shapes[a], ta.dtype.itemsize)
+                    and _is_c_contiguous(pb, plan.shapes[b], tb.dtype.itemsize)):
+                return "alias"
         d = overlap_shift(model, op, plan.shapes)
         if d is not None and op.inputs[0] == a:
             # Sharing.rows: see planner.sharing.overlap_shift

@@ -174,7 +174,7 @@ def elementwise_per_image(op, model, shapes) -> bool:
         if not model.tensors[i].is_constant:
             if len(shape) != out_rank:
                 return False
-        elif len(shape) == out_rank and shape[0] != 1:
+        elif len(shape) == out_rank and out_rank > 0 and shape[0] != 1:
             return False
     return True
 

@@ -71,6 +71,10 @@ class Sharing:
       element size that this operator reads last: each output element depends
       only on the input elements at its own position, read before it is
       written.
+    * ``alias``: the output holds the input's bytes unchanged (RESHAPE,
+      SQUEEZE, EXPAND_DIMS: a copy of input 0): it may take input 0's bytes
+      when this operator reads input 0 last; the copy then finds source and
+      destination in the same memory and does nothing.
     * ``strided_output``: the kernel writes its output through its strides,
       so the output may be a slice of a concatenation's output buffer.
     * ``output_slices``: CONCATENATION: an input may be its own slice of the
@@ -85,6 +89,7 @@ class Sharing:
 
     kernel: str = ""
     inplace: bool = False
+    alias: bool = False
     strided_output: bool = False
     output_slices: bool = False
     rows: Callable | None = None

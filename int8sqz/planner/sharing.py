@@ -91,36 +91,44 @@ def concat_views(model, shapes, lifetimes) -> dict:
 
 
 def inplace_pairs(model, shapes, lifetimes, excluded) -> dict:
-    """In-place elementwise operators: {output tensor: input tensor}.
+    """In-place operators: {output tensor: input tensor}.
 
     Rule (``Sharing.inplace``: elementwise kernels such as
-    kernels/elementwise.py and kernels/quantize.py): the output may take the input's
-    bytes when the input has the output's shape and element size (the other
-    operand, e.g. a broadcast per-channel constant, is read at its own
+    kernels/elementwise.py and kernels/quantize.py): the output may take the
+    input's bytes when the input has the output's shape and element size (the
+    other operand, e.g. a broadcast per-channel constant, is read at its own
     place), this operator is the input's last use and reads it only once,
     and the input is not a graph output. Each output element depends only on
     the input element at the same position, which the kernel reads before it
     writes the output element: whatever order the elements are visited in,
     no element is overwritten before it is read.
+
+    Rule (``Sharing.alias``: RESHAPE and its kin): the output may take the
+    bytes of input 0 when they have the same size, on the same conditions:
+    the output's bytes are the input's bytes, so the copy has nothing to do.
     """
     pairs = {}
     outs = set(model.outputs)
     for op in model.operators:
-        if not ops.sharing(op).inplace or len(op.outputs) != 1:
+        rule = ops.sharing(op)
+        if not (rule.inplace or rule.alias) or len(op.outputs) != 1:
             continue
         out = op.outputs[0]
         if not _is_activation(model, out, lifetimes) or out in excluded:
             continue
         ot = model.tensors[out]
         t_op = op.index + 1
-        for i in op.inputs:
+        for i in (op.inputs if rule.inplace else op.inputs[:1]):
             if not _is_activation(model, i, lifetimes) or i in excluded:
                 continue
             it = model.tensors[i]
-            if (tuple(shapes[i]) == tuple(shapes[out])
-                    and it.dtype.itemsize == ot.dtype.itemsize
-                    and lifetimes[i].last == t_op
-                    and list(op.inputs).count(i) == 1
+            if rule.inplace:
+                fits = (tuple(shapes[i]) == tuple(shapes[out])
+                        and it.dtype.itemsize == ot.dtype.itemsize)
+            else:
+                fits = (math.prod(shapes[i]) * it.dtype.itemsize
+                        == math.prod(shapes[out]) * ot.dtype.itemsize)
+            if (fits and lifetimes[i].last == t_op and list(op.inputs).count(i) == 1
                     and i not in outs):
                 pairs[out] = i
                 break

@@ -678,3 +678,19 @@ def register_count_report(config) -> None:
     name = "int8sqz-model-counts"
     if not config.pluginmanager.has_plugin(name):
         config.pluginmanager.register(_CountReport(), name)
+
+
+#: operator -> a function returning a strategy of :class:`Case` for it (the
+#: conformance test asks every registered unit for one)
+OPERATOR_CASES = {
+    "ADD": lambda: binary_cases("ADD"),
+    "AVERAGE_POOL_2D": lambda: pool_cases("AVERAGE_POOL_2D"),
+    "CONCATENATION": lambda: concatenation_cases(),
+    "CONV_2D": lambda: conv_2d_cases(),
+    "DEQUANTIZE": lambda: dequantize_cases(),
+    "MAX_POOL_2D": lambda: pool_cases("MAX_POOL_2D"),
+    "MEAN": lambda: mean_cases(),
+    "MUL": lambda: binary_cases("MUL"),
+    "QUANTIZE": lambda: quantize_cases(),
+    "SOFTMAX": lambda: softmax_cases(),
+}

@@ -7,6 +7,9 @@ from hypothesis import given
 from int8sqz.testing import strategies as S
 from int8sqz.testing.writer import GraphBuilder
 
+#: the operators this module tests against the reference (tests/operators/test_conformance.py)
+OPERATORS = ("ADD", "MUL")
+
 
 @pytest.fixture(autouse=True, scope="module")
 def _count_report(pytestconfig):

@@ -5,6 +5,9 @@ from hypothesis import given
 
 from int8sqz.testing import strategies as S
 
+#: the operators this module tests against the reference (tests/operators/test_conformance.py)
+OPERATORS = ("MEAN",)
+
 
 @pytest.fixture(autouse=True, scope="module")
 def _count_report(pytestconfig):
