@@ -63,3 +63,26 @@ def run_micro(model, inputs, num_outputs: int = 1):
         it.set_input(np.asarray(value), k)
     it.invoke()
     return [it.get_output(k) for k in range(num_outputs)]
+
+
+#: operator versions that BUILTIN_REF and TFLite Micro do not register, and
+#: the registered version whose kernel computes the same (TFLite's TILE
+#: kernel is one function for versions 1 to 3; version 3 only adds types)
+UNREGISTERED_VERSIONS = {("TILE", 3): 1}
+
+
+def registered_versions(content: bytes) -> bytes:
+    """``content``, or, when it uses an operator version listed in
+    :data:`UNREGISTERED_VERSIONS`, a copy written by int8sqz's writer with
+    that version replaced (nothing else changed): the reference for models
+    such as the zoo's SSD detector (TILE version 3)."""
+    from int8sqz.model import load_model
+    from int8sqz.testing.writer import model_def, write_model
+
+    model = load_model(bytes(content))
+    if not any((op.name, op.version) in UNREGISTERED_VERSIONS for op in model.operators):
+        return bytes(content)
+    md = model_def(model)
+    for op in md.operators:
+        op.version = UNREGISTERED_VERSIONS.get((op.name, op.version), op.version)
+    return write_model(md)
