@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from ..errors import InterpreterError
+from ..errors import ComputeError
 from ..kernels import softmax as k
 from ._common import INT_RANGES, check_scale, check_zero_point, quantize_multiplier
 
@@ -89,7 +89,7 @@ def prepare(op, ctx):
         failed = k.softmax_quantized(t[src].reshape(-1), depth, multiplier, left_shift,
                                      diff_min, out_min, out_max, t[dst].reshape(-1))
         if failed:
-            raise InterpreterError(
+            raise ComputeError(
                 f"{where}: in {failed} row(s) the exponentials sum to 512 or more, "
                 f"where TFLite's reference softmax aborts (TFLITE_CHECK on the output exponent)"
             )
