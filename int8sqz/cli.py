@@ -23,27 +23,15 @@ import os
 import sys
 import threading
 
+from .constants import (
+    DEFAULT_BATCH_SIZE, DEFAULT_MAX_ACTIVATION_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_TOP_K,
+    EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, RESIZE_METHODS, default_threads,
+)
+
 PROG = "int8sqz"
 
-#: the interpreter's default (int8sqz.interpreter imports numba: not imported here)
-DEFAULT_MAX_ACTIVATION_BYTES = 1 << 30
-
-EXIT_OK = 0
-EXIT_INTERNAL = 1
-EXIT_BAD_INPUT = 2
-
-DEFAULT_TOP_K = 5
-#: images classified together (the results are the same as one at a time)
-DEFAULT_BATCH_SIZE = 32
 #: a compilation that lasts longer than this many seconds is announced on stderr
 COMPILE_NOTICE_DELAY = 1.0
-
-
-def _default_threads() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 # -- output -----------------------------------------------------------------------
@@ -87,8 +75,6 @@ def _pixel_limit(text: str) -> int:
 
 
 def _add_run_arguments(p: argparse.ArgumentParser) -> None:
-    from .image import DEFAULT_MAX_PIXELS, RESIZE_METHODS
-
     p.add_argument("model", metavar="MODEL", help="the .tflite model")
     p.add_argument("images", metavar="IMAGE", nargs="+",
                    help="image files (any format Pillow reads)")
@@ -101,7 +87,7 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true",
                    help="print one JSON object per image, one a line: "
                         '{"file": ..., "top_k": [{"index", "label", "probability"}, ...]}')
-    p.add_argument("--resize", choices=RESIZE_METHODS, default="nearest",
+    p.add_argument("--resize", choices=RESIZE_METHODS, default=RESIZE_METHODS[0],
                    help="resampling to the model's input size, aspect ratio not kept "
                         "(default nearest, as the model zoo trained)")
     p.add_argument("--max-pixels", metavar="N", type=_pixel_limit, default=DEFAULT_MAX_PIXELS,
@@ -363,7 +349,7 @@ def run(args) -> int:
     logging.getLogger("PIL").setLevel(logging.CRITICAL + 1)
     max_pixels = args.max_pixels or None
     notice = _CompileNotice().start()
-    threads = args.threads or _default_threads()
+    threads = args.threads or default_threads()
     try:
         clf = _Classifier(args.model, args.max_activation_bytes, threads)
         if args.labels is not None:

@@ -43,12 +43,8 @@ import warnings
 
 import numpy as np
 
+from .constants import DEFAULT_MAX_PIXELS, RESIZE_METHODS
 from .errors import ImageError, UnsupportedError
-
-#: images with more pixels than this are refused unless the caller raises the limit
-DEFAULT_MAX_PIXELS = 50_000_000
-
-RESIZE_METHODS = ("nearest", "bilinear")
 
 _SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 
