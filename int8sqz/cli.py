@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 import threading
@@ -335,18 +334,10 @@ def _print_json(path: str, probs: list, top: list, labels) -> None:
 
 def run(args) -> int:
     """The ``run`` subcommand; returns the exit status."""
-    from PIL import Image
-
     from .errors import Int8sqzError, InternalError, InterpreterError
     from .image import preprocess
     from .labels import labels_path_for, read_labels
 
-    # int8sqz checks --max-pixels itself, before decoding; Pillow's own limit
-    # (a warning, then an error at twice its default) would get in the way
-    Image.MAX_IMAGE_PIXELS = None
-    # Pillow logs some decoder errors (a corrupt TIFF's samples per pixel) before
-    # raising them: each bad image gets one line, int8sqz's
-    logging.getLogger("PIL").setLevel(logging.CRITICAL + 1)
     max_pixels = args.max_pixels or None
     notice = _CompileNotice().start()
     threads = args.threads or default_threads()
