@@ -261,7 +261,8 @@ def write_json(path: Path, obj) -> None:
 def golden_for_model(key: str, shared: Path, out: Path) -> dict:
     from int8sqz.image import input_spec
     from int8sqz.model import load_model
-    from int8sqz.testing.reference import reference_interpreter, run_micro
+    from int8sqz.testing.micro import run_micro
+    from int8sqz.testing.reference import reference_interpreter
 
     path = Path(shared) / "models" / MODELS[key]
     model = load_model(path)
