@@ -1,7 +1,8 @@
 """int8sqz: bit-exact int8 inference for TFLite models in NumPy and numba."""
 
 from .errors import (
-    ImageError, Int8sqzError, InternalError, InterpreterError, ModelError, UnsupportedError,
+    ComputeError, ImageError, Int8sqzError, InternalError, InterpreterError, LabelsError,
+    ModelError, UnsupportedError,
 )
 
 __version__ = "0.1.0"
@@ -36,7 +37,8 @@ _adopt_source_kernels()
 
 __all__ = [
     "Interpreter", "load_model", "Int8sqzError", "ModelError", "UnsupportedError",
-    "ImageError", "InterpreterError", "InternalError", "__version__",
+    "ImageError", "LabelsError", "ComputeError", "InterpreterError", "InternalError",
+    "__version__",
 ]
 
 # Interpreter and load_model are imported on first use (PEP 562): importing

@@ -4,11 +4,16 @@
 image classifier and prints the top-k classes of each;
 ``int8sqz memplan ...`` is the memory planner (:mod:`int8sqz.memplan`).
 
+This module parses the arguments, prints and chooses the exit status; the
+classification itself is :mod:`int8sqz.classify`, the defaults and exit
+statuses are :mod:`int8sqz.constants`.
+
 Exit status: 0 on success; 2 when an input is bad (a model, label file or
 image that is missing, unreadable, corrupt, or that int8sqz does not
-support): one line ``int8sqz: error: <file>: <what>`` on stderr for each,
-and the other images still run; 1 for an internal error (a bug), also one
-line. Never a traceback.
+support, or an image the model cannot compute): one line
+``int8sqz: error: <file>: <what>`` on stderr for each, and the other images
+still run; 1 for an internal error (a bug), also one line. Never a
+traceback.
 
 The interpreter (and with it numba) is imported only when a model runs, so
 ``int8sqz --help`` and argument errors stay fast.
@@ -18,32 +23,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 import threading
 
+from .constants import (
+    DEFAULT_BATCH_SIZE, DEFAULT_MAX_ACTIVATION_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_TOP_K,
+    EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, RESIZE_METHODS, default_threads,
+)
+
 PROG = "int8sqz"
 
-#: the interpreter's default (int8sqz.interpreter imports numba: not imported here)
-DEFAULT_MAX_ACTIVATION_BYTES = 1 << 30
-
-EXIT_OK = 0
-EXIT_INTERNAL = 1
-EXIT_BAD_INPUT = 2
-
-DEFAULT_TOP_K = 5
-#: images classified together (the results are the same as one at a time)
-DEFAULT_BATCH_SIZE = 32
 #: a compilation that lasts longer than this many seconds is announced on stderr
 COMPILE_NOTICE_DELAY = 1.0
-
-
-def _default_threads() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 # -- output -----------------------------------------------------------------------
@@ -87,8 +79,6 @@ def _pixel_limit(text: str) -> int:
 
 
 def _add_run_arguments(p: argparse.ArgumentParser) -> None:
-    from .image import DEFAULT_MAX_PIXELS, RESIZE_METHODS
-
     p.add_argument("model", metavar="MODEL", help="the .tflite model")
     p.add_argument("images", metavar="IMAGE", nargs="+",
                    help="image files (any format Pillow reads)")
@@ -101,7 +91,7 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true",
                    help="print one JSON object per image, one a line: "
                         '{"file": ..., "top_k": [{"index", "label", "probability"}, ...]}')
-    p.add_argument("--resize", choices=RESIZE_METHODS, default="nearest",
+    p.add_argument("--resize", choices=RESIZE_METHODS, default=RESIZE_METHODS[0],
                    help="resampling to the model's input size, aspect ratio not kept "
                         "(default nearest, as the model zoo trained)")
     p.add_argument("--max-pixels", metavar="N", type=_pixel_limit, default=DEFAULT_MAX_PIXELS,
@@ -141,124 +131,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # -- run ---------------------------------------------------------------------------
-class _Classifier:
-    """A model loaded for image classification: its input spec, class count
-    and output dequantization."""
-
-    def __init__(self, model_path: str, max_activation_bytes: int = DEFAULT_MAX_ACTIVATION_BYTES,
-                 threads: int = 1):
-        import numpy as np
-
-        from .errors import UnsupportedError
-        from .image import input_spec
-        from .interpreter import Interpreter
-
-        self._np = np
-        self.interpreter = Interpreter(model_path=model_path, num_threads=threads,
-                                       max_activation_bytes=max_activation_bytes)
-        model = self.interpreter.model
-        self.spec = input_spec(model)
-        if len(model.outputs) != 1:
-            raise UnsupportedError(
-                f"{model.source}: the model has {len(model.outputs)} outputs, expected 1 "
-                f"(class scores)"
-            )
-        out = model.tensors[model.outputs[0]]
-        shape = tuple(out.shape)
-        if not shape or any(d != 1 for d in shape[:-1]) or shape[-1] < 1:
-            raise UnsupportedError(
-                f"{model.source}: output tensor {out.index} '{out.name}' has shape "
-                f"{list(shape)}, expected [1, classes] (one score per class)"
-            )
-        if out.type_name not in ("FLOAT32", "UINT8", "INT8"):
-            raise UnsupportedError(
-                f"{model.source}: output tensor {out.index} '{out.name}' has type "
-                f"{out.type_name}, expected FLOAT32, UINT8 or INT8 class scores"
-            )
-        q = out.quantization
-        if out.type_name != "FLOAT32" and (q.scales.size != 1 or not q.scale > 0):
-            raise UnsupportedError(
-                f"{model.source}: output tensor {out.index} '{out.name}' has no per-tensor "
-                f"quantization scale > 0, expected one to dequantize the class scores"
-            )
-        self.output_index = out.index
-        self.output_type = out.type_name
-        self.scale = float(q.scale)
-        self.zero_point = int(q.zero_point)
-        self.num_classes = int(shape[-1])
-        self.interpreter.allocate_tensors()
-        self.input_index = model.inputs[0]
-        self.batch = 1  # images the interpreter's input holds now
-        self.batching = True  # False once the model refused a batch size
-
-    def _resize(self, n: int) -> None:
-        it = self.interpreter
-        it.resize_tensor_input(self.input_index, (n,) + tuple(self.spec_shape[1:]))
-        it.allocate_tensors()
-        self.batch = n
-
-    @property
-    def spec_shape(self) -> tuple:
-        return tuple(self.interpreter.model.tensors[self.input_index].shape)
-
-    def probabilities_batch(self, values: list):
-        """The class scores of each input (arrays of the model's input shape),
-        run as one batch; None when the model cannot take this batch size or
-        an operator refused one of the inputs (then run them one at a time:
-        a batch gives exactly the results of its images one at a time)."""
-        from .errors import Int8sqzError, InternalError
-
-        np = self._np
-        n = len(values)
-        if n == 1 or not self.batching:
-            return None
-        it = self.interpreter
-        try:
-            if self.batch != n:
-                self._resize(n)
-            out_shape = tuple(it.get_output_details()[0]["shape"])
-            if out_shape[:1] != (n,) or int(np.prod(out_shape[1:])) != self.num_classes:
-                raise ValueError(f"output shape {list(out_shape)} for a batch of {n}")
-        except InternalError:
-            raise
-        except (Int8sqzError, ValueError):  # the model takes one image at a time
-            self.batching = False
-            return None
-        it.set_tensor(self.input_index, np.concatenate(values))
-        try:
-            it.invoke()
-        except InternalError:
-            raise
-        except Int8sqzError:  # an operator refused one of the images: find which
-            return None
-        out = it.get_tensor(self.output_index).reshape(n, -1)
-        return [self._scores(row) for row in out]
-
-    def _scores(self, out) -> list:
-        np = self._np
-        if self.output_type == "FLOAT32":
-            # the shortest decimal that reads back as the same float32
-            return [float(str(v)) for v in out.astype(np.float32)]
-        return [self.scale * (int(v) - self.zero_point) for v in out]
-
-    def probabilities(self, value) -> list:
-        """Run one input; the class scores as Python floats (float32 outputs
-        as they are, quantized outputs as ``scale * (q - zero_point)``)."""
-        from .errors import InterpreterError, ModelError
-
-        it = self.interpreter
-        if self.batch != 1:
-            self._resize(1)
-        it.set_tensor(self.input_index, value)
-        try:
-            it.invoke()
-        except InterpreterError as exc:
-            # the tensors are allocated: an operator refused to compute this
-            # input (where TFLite aborts): a bad input, not a bug of the command
-            raise ModelError(str(exc)) from None
-        return self._scores(it.get_tensor(self.output_index).reshape(-1))
-
-
 class _CompileNotice:
     """Says once on stderr that the kernels are being compiled, when numba
     has been compiling for more than COMPILE_NOTICE_DELAY seconds (the first
@@ -315,11 +187,6 @@ class _CompileNotice:
             self._listener = None
 
 
-def _top_k(probs: list, k: int) -> list:
-    order = sorted(range(len(probs)), key=lambda i: (-probs[i], i))  # ties: lower index first
-    return order[:k]
-
-
 def _print_human(path: str, probs: list, top: list, labels) -> None:
     width = len(str(len(probs) - 1))
     lines = [path]
@@ -349,28 +216,15 @@ def _print_json(path: str, probs: list, top: list, labels) -> None:
 
 def run(args) -> int:
     """The ``run`` subcommand; returns the exit status."""
-    from PIL import Image
+    from .classify import Classifier, resolve_labels, top_k
+    from .errors import ComputeError, Int8sqzError, InternalError, InterpreterError
 
-    from .errors import Int8sqzError, InternalError, InterpreterError
-    from .image import preprocess
-    from .labels import labels_path_for, read_labels
-
-    # int8sqz checks --max-pixels itself, before decoding; Pillow's own limit
-    # (a warning, then an error at twice its default) would get in the way
-    Image.MAX_IMAGE_PIXELS = None
-    # Pillow logs some decoder errors (a corrupt TIFF's samples per pixel) before
-    # raising them: each bad image gets one line, int8sqz's
-    logging.getLogger("PIL").setLevel(logging.CRITICAL + 1)
     max_pixels = args.max_pixels or None
     notice = _CompileNotice().start()
-    threads = args.threads or _default_threads()
     try:
-        clf = _Classifier(args.model, args.max_activation_bytes, threads)
-        if args.labels is not None:
-            labels = read_labels(args.labels, clf.num_classes)
-        else:
-            found = labels_path_for(args.model)
-            labels = read_labels(found, clf.num_classes) if os.path.isfile(found) else None
+        clf = Classifier(args.model, max_activation_bytes=args.max_activation_bytes,
+                         threads=args.threads or default_threads())
+        labels = resolve_labels(args.model, clf.num_classes, args.labels)
     except (InternalError, InterpreterError):
         raise
     except Int8sqzError as exc:
@@ -389,29 +243,20 @@ def run(args) -> int:
     def flush() -> int:
         """Classify the pending images and print their results, in order."""
         result = EXIT_OK
-        if not pending:
-            return result
-        scores = clf.probabilities_batch([v for _, v in pending])
-        for j, (path, value) in enumerate(pending):
-            if scores is not None:
-                probs = scores[j]
-            else:
-                try:
-                    probs = clf.probabilities(value)
-                except (InternalError, InterpreterError):
-                    raise
-                except Int8sqzError as exc:  # the model cannot compute this input
-                    _error(f"{path}: {exc}")
-                    result = EXIT_BAD_INPUT
-                    continue
-            show(path, probs, _top_k(probs, k), labels)
+        scores = clf.scores_batch([v for _, v in pending]) if pending else []
+        for (path, _), probs in zip(pending, scores):
+            if isinstance(probs, ComputeError):  # the model cannot compute this input
+                _error(f"{path}: {probs}")
+                result = EXIT_BAD_INPUT
+                continue
+            show(path, probs, top_k(probs, k), labels)
         pending.clear()
         return result
 
     try:
         for path in args.images:
             try:
-                value = preprocess(path, clf.spec, resize=args.resize, max_pixels=max_pixels)
+                value = clf.preprocess(path, resize=args.resize, max_pixels=max_pixels)
             except (InternalError, InterpreterError):
                 raise
             except Int8sqzError as exc:

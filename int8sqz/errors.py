@@ -1,8 +1,26 @@
 """The exceptions int8sqz raises.
 
-Every error a user can provoke is an :class:`Int8sqzError`. The subclasses
-also derive from the matching built-in exception so that callers who catch
-``ValueError`` (as they would with TFLite's interpreter) keep working.
+Every error int8sqz raises on purpose is an :class:`Int8sqzError`; its
+message says what was found and what was expected (file, operator index and
+name, tensor name)::
+
+    Int8sqzError
+    +-- ModelError          the model file is invalid or contradicts itself
+    |   +-- UnsupportedError    valid TFLite that int8sqz does not run
+    +-- ImageError          an image file cannot be read or decoded
+    +-- LabelsError         a label file is unreadable or does not fit the model
+    +-- ComputeError        the model cannot compute this input (run time)
+    +-- InterpreterError    the interpreter API was misused
+    +-- InternalError       a bug of int8sqz
+
+The first five are about what a user feeds: the ``int8sqz`` command reports
+them as a bad input (exit 2). ``InterpreterError`` and ``InternalError``
+mean that the caller's code or int8sqz itself is wrong: from the command,
+whose calls are int8sqz's own, both are bugs (exit 1).
+
+The subclasses also derive from the matching built-in exception so that
+callers who catch ``ValueError`` (as they would with TFLite's interpreter)
+keep working.
 """
 
 
@@ -20,6 +38,17 @@ class UnsupportedError(ModelError):
 
 class ImageError(Int8sqzError, ValueError):
     """An image file cannot be read or decoded."""
+
+
+class LabelsError(Int8sqzError, ValueError):
+    """A label file is unreadable or does not fit the model."""
+
+
+class ComputeError(Int8sqzError, ValueError):
+    """The model cannot compute this input: an operator refused it at run
+    time, where TFLite's reference kernel would abort the process (e.g.
+    SOFTMAX when a row's exponentials sum past what its fixed point holds).
+    The input is bad, not the call: the same model runs other inputs."""
 
 
 class InterpreterError(Int8sqzError, ValueError):

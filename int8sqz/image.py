@@ -5,9 +5,8 @@ with (Keras' ``image_dataset_from_directory``):
 
 1. decode with Pillow (any format Pillow reads; the first frame of an
    animation), refusing images with more than ``max_pixels`` pixels before
-   their pixel data are decoded (decompression bombs). Pillow's own limit
-   (``PIL.Image.MAX_IMAGE_PIXELS``, twice of which it refuses outright) still
-   applies unless the caller lifts it, as ``int8sqz run`` does;
+   their pixel data are decoded (decompression bombs; ``None``: no limit).
+   That limit replaces Pillow's own (``PIL.Image.MAX_IMAGE_PIXELS``);
 2. apply the EXIF orientation (``ImageOps.exif_transpose``);
 3. convert to RGB, or to one channel (Pillow's ``"L"``, ITU-R 601-2 luma)
    when the model's input has one channel. Alpha is dropped, not composited
@@ -34,23 +33,75 @@ uint8 -> int8 shift, which keeps the real value when the int8 zero point is
 the uint8 one minus 128); ``float32`` inputs get the pixel values 0.0..255.0
 (for models that rescale inside, as Keras models with a ``Rescaling`` layer
 do). Other input types are refused.
+
+Pillow's process-wide settings are left as the caller set them: while
+int8sqz decodes, and only then, its own limit replaces Pillow's and
+Pillow's warnings and log records are silenced (the errors int8sqz raises
+say what went wrong, one line each); :func:`decode_image` may run in
+several threads at once.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import threading
 import warnings
 
 import numpy as np
 
+from .constants import DEFAULT_MAX_PIXELS, RESIZE_METHODS
 from .errors import ImageError, UnsupportedError
 
-#: images with more pixels than this are refused unless the caller raises the limit
-DEFAULT_MAX_PIXELS = 50_000_000
-
-RESIZE_METHODS = ("nearest", "bilinear")
+__all__ = [
+    "DEFAULT_MAX_PIXELS", "RESIZE_METHODS", "InputSpec", "decode_image", "input_spec",
+    "load_image", "preprocess", "resize_nearest", "to_model_input",
+]
 
 _SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+
+# Pillow keeps its pixel limit, its warning filters and its logger level in
+# process-wide state. While any thread decodes through this module they are
+# set for int8sqz (the first thread in saves and sets them, the last one out
+# restores them), so that threads decoding at once neither see the caller's
+# settings nor restore them under each other.
+_pillow_lock = threading.Lock()
+_pillow_users = 0
+_pillow_saved = None
+
+
+@contextlib.contextmanager
+def _quiet_pillow():
+    """int8sqz's own decoding: no Pillow pixel limit (``decode_image``
+    checks ``max_pixels`` itself, before decoding, where Pillow would first
+    warn and then refuse at twice its limit), no warnings (decompression
+    bomb, palette transparency, EXIF quirks) and no log records (Pillow logs
+    some decoder errors before raising them): the ImageError is the one line."""
+    global _pillow_users, _pillow_saved
+    from PIL import Image
+
+    with _pillow_lock:
+        if _pillow_users == 0:
+            logger = logging.getLogger("PIL")
+            caught = warnings.catch_warnings()
+            caught.__enter__()
+            warnings.simplefilter("ignore")
+            _pillow_saved = (Image.MAX_IMAGE_PIXELS, logger.level, caught)
+            Image.MAX_IMAGE_PIXELS = None
+            logger.setLevel(logging.CRITICAL + 1)
+        _pillow_users += 1
+    try:
+        yield
+    finally:
+        with _pillow_lock:
+            _pillow_users -= 1
+            if _pillow_users == 0:
+                pixels, level, caught = _pillow_saved
+                _pillow_saved = None
+                Image.MAX_IMAGE_PIXELS = pixels
+                logging.getLogger("PIL").setLevel(level)
+                caught.__exit__(None, None, None)
 
 
 def decode_image(path, channels: int = 3, *, max_pixels: int | None = DEFAULT_MAX_PIXELS):
@@ -71,10 +122,7 @@ def decode_image(path, channels: int = 3, *, max_pixels: int | None = DEFAULT_MA
         f = open(path, "rb")
     except OSError as exc:
         raise ImageError(f"{label}: cannot read the file ({exc.strerror})") from None
-    with f, warnings.catch_warnings():
-        # Pillow's own warnings (decompression bomb, palette transparency, EXIF
-        # quirks) would be extra lines on stderr; the limit is checked here
-        warnings.simplefilter("ignore")
+    with f, _quiet_pillow():
         size = os.fstat(f.fileno()).st_size
         if size == 0:
             raise ImageError(f"{label}: the file is empty (0 bytes), expected an image")

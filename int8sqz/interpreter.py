@@ -10,13 +10,11 @@ import os
 import numpy as np
 
 from . import debug, ops
+from .constants import DEFAULT_MAX_ACTIVATION_BYTES, default_threads
 from .errors import Int8sqzError, InterpreterError, ModelError, UnsupportedError
 from .model import Model, load_model
 from .ops import SUPPORTED_TYPES, supported_operators
 from .ops.context import PrepareContext
-
-#: activations beyond this many bytes are refused before anything is allocated
-DEFAULT_MAX_ACTIVATION_BYTES = 1 << 30
 
 
 class Interpreter:
@@ -410,10 +408,7 @@ def _thread_count(num_threads) -> int:
     if isinstance(num_threads, bool) or not isinstance(num_threads, (int, np.integer)):
         raise InterpreterError(f"num_threads={num_threads!r}: expected an integer >= 1 or -1")
     if num_threads == -1:
-        try:
-            return max(1, len(os.sched_getaffinity(0)))
-        except AttributeError:  # pragma: no cover - not on Linux
-            return max(1, os.cpu_count() or 1)
+        return default_threads()
     if num_threads < 1:
         raise InterpreterError(f"num_threads={num_threads}: expected an integer >= 1 or -1")
     return int(num_threads)

@@ -10,14 +10,10 @@ from __future__ import annotations
 
 import os
 
-from .errors import Int8sqzError
+from .errors import LabelsError
 
 #: suffix of the label file found beside a model: ``x.tflite`` -> ``x.labels.txt``
 LABELS_SUFFIX = ".labels.txt"
-
-
-class LabelsError(Int8sqzError, ValueError):
-    """A label file is unreadable or does not fit the model."""
 
 
 def labels_path_for(model_path) -> str:

@@ -369,7 +369,8 @@ NO_MICRO = {"ssd-person": "TFLite Micro does not register TILE version 3"}
 
 def golden_for_model(key: str, shared: Path, out: Path) -> dict:
     from int8sqz.model import load_model
-    from int8sqz.testing.reference import reference_interpreter, registered_versions, run_micro
+    from int8sqz.testing.micro import run_micro
+    from int8sqz.testing.reference import reference_interpreter, registered_versions
 
     path = Path(shared) / "models" / ALL_MODELS[key]
     model = load_model(path)

@@ -20,8 +20,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from int8sqz import memplan  # noqa: E402
+from int8sqz.memplan_svg import format_svg  # noqa: E402
 from int8sqz.model import load_model  # noqa: E402
 from int8sqz.planner import plan_model  # noqa: E402
+from int8sqz.testing.micro import measure_tflm_arena  # noqa: E402
 
 MODELS_DIR = ROOT.parent / "shared" / "models"
 SEED_ARENA = 460_800
@@ -45,7 +47,7 @@ def measure(path: Path) -> dict:
     model = load_model(path)
     tflm = plan_model(model, "tflm").arena_size
     opt = plan_model(model, "optimized").arena_size
-    micro = memplan.measure_tflm_arena(path)
+    micro = measure_tflm_arena(path)
     return {"model": path.name, "tflm": tflm, "optimized": opt, "micro": micro,
             "published": PUBLISHED.get(path.name)}
 
@@ -88,7 +90,7 @@ def write_svgs() -> None:
     docs.mkdir(exist_ok=True)
     for name, (model_name, planner) in SVGS.items():
         model = load_model(MODELS_DIR / model_name)
-        svg = memplan.format_svg(memplan.report(model, planner), title=model_name)
+        svg = format_svg(memplan.report(model, planner), title=model_name)
         (docs / name).write_text(svg, encoding="utf-8")
         print(f"wrote docs/{name}", file=sys.stderr)
 

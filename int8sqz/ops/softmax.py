@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from ..errors import InterpreterError
+from ..errors import ComputeError
 from ..kernels import softmax as k
 from ._common import INT_RANGES, check_scale, check_zero_point, flat, quantize_multiplier
 from .unit import NO_SHARING, Node, OperatorUnit, int8_version, no_macs
@@ -90,7 +90,7 @@ def prepare(op, ctx):
         failed = k.softmax_quantized(flat(t[src]), depth, multiplier, left_shift,
                                      diff_min, out_min, out_max, flat(t[dst]))
         if failed:
-            raise InterpreterError(
+            raise ComputeError(
                 f"{where}: in {failed} row(s) the exponentials sum to 512 or more, "
                 f"where TFLite's reference softmax aborts (TFLITE_CHECK on the output exponent)"
             )

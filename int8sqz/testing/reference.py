@@ -1,8 +1,9 @@
-"""Running a model in the reference runtimes, for tests and tools.
+"""Running a model in the reference runtime, for tests and tools.
 
 The truth is TFLite's reference integer kernels (``OpResolverType.BUILTIN_REF``),
 never the default interpreter: its XNNPACK delegate rounds differently.
-ai-edge-litert and tflite-micro are test dependencies, imported only here.
+ai-edge-litert is a test dependency, imported only here; TFLite Micro is
+:mod:`int8sqz.testing.micro`.
 """
 
 from __future__ import annotations
@@ -48,21 +49,6 @@ def run_reference(model, inputs, *, all_tensors: bool = False):
         except ValueError:
             pass  # tensors without data (e.g. omitted optional inputs)
     return out
-
-
-def run_micro(model, inputs, num_outputs: int = 1):
-    """Run ``inputs`` through the tflite-micro Python interpreter; returns the
-    first ``num_outputs`` outputs."""
-    from tflite_micro.python.tflite_micro import runtime
-
-    if isinstance(model, (bytes, bytearray)):
-        it = runtime.Interpreter.from_bytes(bytes(model))
-    else:
-        it = runtime.Interpreter.from_file(str(model))
-    for k, value in enumerate(inputs):
-        it.set_input(np.asarray(value), k)
-    it.invoke()
-    return [it.get_output(k) for k in range(num_outputs)]
 
 
 #: operator versions that BUILTIN_REF and TFLite Micro do not register, and

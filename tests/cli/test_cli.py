@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from conftest import IMAGES_DIR, SEED_MODELS
 
-from int8sqz import cli, load_model
+from int8sqz import classify, cli, load_model
 from int8sqz.image import input_spec, preprocess
 from int8sqz.testing.reference import run_reference
 
@@ -221,7 +221,7 @@ def test_internal_errors_are_one_line_and_exit_1(monkeypatch, capsys):
     def boom(self, value):
         raise RuntimeError("kernel exploded\nsecond line")
 
-    monkeypatch.setattr(cli._Classifier, "probabilities", boom)
+    monkeypatch.setattr(classify.Classifier, "scores", boom)
     rc = cli.main(["run", str(FLOWERS), str(_first_photo("flowers/daisy"))])
     out, err = capsys.readouterr()
     assert rc == 1 and out == ""

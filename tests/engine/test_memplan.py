@@ -16,10 +16,12 @@ from memplan_graphs import ACT, graphs
 
 from int8sqz import memplan
 from int8sqz.errors import UnsupportedError
+from int8sqz.memplan_svg import format_svg
 from int8sqz.model import load_model
 from int8sqz.planner import (
     GreedyPlanner, align_up, plan_model, tflm_lifetimes, tflm_scratch_requests,
 )
+from int8sqz.testing.micro import measure_tflm_arena
 from int8sqz.testing.writer import GraphBuilder
 
 SEED_ARENA = 460_800  # TFLite Micro's figure for each seed model (shared/models/README.md)
@@ -30,7 +32,7 @@ KIB_360 = 360 * 1024
 
 @pytest.mark.parametrize("key", sorted(SEED_MODELS))
 def test_seed_models_tflm_plan_equals_tflite_micro(key, seed_models):
-    measured = memplan.measure_tflm_arena(seed_models[key])
+    measured = measure_tflm_arena(seed_models[key])
     plan = plan_model(load_model(seed_models[key]), "tflm")
     assert measured == SEED_ARENA
     assert plan.arena_size == measured
@@ -38,7 +40,7 @@ def test_seed_models_tflm_plan_equals_tflite_micro(key, seed_models):
 
 @given(graphs())
 def test_generated_models_tflm_plan_equals_tflite_micro(graph):
-    measured = memplan.measure_tflm_arena(graph.content)
+    measured = measure_tflm_arena(graph.content)
     planned = plan_model(load_model(graph.content), "tflm").arena_size
     assert planned == measured, graph.description
 
@@ -164,7 +166,7 @@ def test_each_tflite_micro_rule_matters(rule):
     build, ablation = RULES[rule]
     content = build()
     model = load_model(content)
-    measured = memplan.measure_tflm_arena(content)
+    measured = measure_tflm_arena(content)
     assert plan_model(model, "tflm").arena_size == measured
     assert _variant_arena(model) == measured
     assert _variant_arena(model, **ablation) != measured, (
@@ -241,7 +243,7 @@ def test_report_text(flowers_report):
 
 def test_svg_is_well_formed_and_complete(flowers_report):
     _, rep = flowers_report
-    root = ET.fromstring(memplan.format_svg(rep))
+    root = ET.fromstring(format_svg(rep))
     ns = "{http://www.w3.org/2000/svg}"
     rects = [r for r in root.iter(ns + "rect") if r.find(ns + "title") is not None]
     assert len(rects) == len(rep["tensors"]) + len(rep["scratch"])
@@ -256,7 +258,7 @@ def test_docs_svg_is_current(name, planner):
     """docs/memplan_flowers*.svg are the output of tools/memplan_report.py --svg."""
     path = ROOT / "docs" / name
     model = load_model(SEED_MODELS["flowers"])
-    want = memplan.format_svg(memplan.report(model, planner), title=SEED_MODELS["flowers"].name)
+    want = format_svg(memplan.report(model, planner), title=SEED_MODELS["flowers"].name)
     assert path.read_text(encoding="utf-8") == want, (
         f"docs/{name} is stale: run python tools/memplan_report.py --svg")
 
@@ -310,6 +312,6 @@ def test_memplan_needs_no_runnable_operator(monkeypatch):
     monkeypatch.setattr("int8sqz.interpreter.Interpreter.__init__", refuse)
     model = load_model(content)
     rep = memplan.report(model, "tflm")
-    assert rep["arena_bytes"] == memplan.measure_tflm_arena(content)
+    assert rep["arena_bytes"] == measure_tflm_arena(content)
     assert rep["macs_total"] == 0
     assert memplan.report(model, "optimized")["arena_bytes"] <= rep["arena_bytes"]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import IMAGES_DIR
 
-from int8sqz import Int8sqzError, Interpreter, InterpreterError
+from int8sqz import ComputeError, Interpreter, InterpreterError
 from int8sqz import parallel
 from int8sqz.image import input_spec, preprocess
 from int8sqz.testing.reference import reference_interpreter
@@ -148,7 +148,7 @@ def test_a_failing_operator_fails_as_on_one_thread():
         it = Interpreter(model_content=content, num_threads=threads)
         it.allocate_tensors()
         it.set_tensor(it.get_input_details()[0]["index"], x)
-        with pytest.raises(Int8sqzError) as info:
+        with pytest.raises(ComputeError) as info:
             it.invoke()
         messages.append(str(info.value))
     assert "2 row(s)" in messages[0]
@@ -161,11 +161,23 @@ def test_num_threads_must_be_positive_or_minus_one(value, seed_models):
         Interpreter(model_path=str(seed_models["flowers"]), num_threads=value)
 
 
+@pytest.fixture(scope="module")
+def one_thread(seed_models):
+    """A batch of 3 on the flowers model and every activation on one thread."""
+    path = seed_models["flowers"]
+    x = _inputs(input_spec(Interpreter(model_path=str(path)).model), 3, seed=7)
+    it = _batched(path, x, 1)
+    return path, x, {i: it.get_tensor(i) for i in _activations(it)}
+
+
 @pytest.mark.parametrize("value", [None, -1, 1, 4])
-def test_num_threads_accepted(value, seed_models):
-    it = Interpreter(model_path=str(seed_models["flowers"]), num_threads=value)
-    it.allocate_tensors()
-    it.invoke()
+def test_num_threads_accepted(value, one_thread):
+    # None is TFLite's default (one thread), -1 one per CPU; 4 threads for 3
+    # images leave one idle: every activation is what one thread computes
+    path, x, want = one_thread
+    it = _batched(path, x, value)
+    for i, expected in want.items():
+        assert np.array_equal(it.get_tensor(i), expected), (value, i)
 
 
 @pytest.mark.parametrize("threads,batch", [(1, 1), (1, 3), (2, 3)])

@@ -6,7 +6,8 @@ from hypothesis import given, strategies as st
 
 from int8sqz import Interpreter, load_model
 from int8sqz.testing.networks import SqueezeNetSpec, squeezenet
-from int8sqz.testing.reference import run_micro, run_reference
+from int8sqz.testing.micro import run_micro
+from int8sqz.testing.reference import run_reference
 from int8sqz.testing.writer import (
     GraphBuilder, ModelDef, OperatorDef, TensorDef, model_def, rewrite_model, write_model,
 )

@@ -12,14 +12,20 @@ the total, INT8SQZ_HYPOTHESIS_PROFILE=deep multiplies it by 10.
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import fuzzing
 
-STRATEGIES = fuzzing.strategies()
+
+def _cases(kind):
+    # built when a test first draws, not when pytest collects this file: the
+    # strategies read the seed models, and a missing ../shared must fail the
+    # tests (the seed_models fixture names the path), not the collection
+    return st.deferred(lambda: fuzzing.strategies()[kind])
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _report(pytestconfig):
+def _report(pytestconfig, seed_models):
     fuzzing.register_report(pytestconfig)
 
 
@@ -30,31 +36,31 @@ def _budget(kind):
 
 
 @_budget("random_bytes")
-@given(STRATEGIES["random_bytes"])
+@given(_cases("random_bytes"))
 def test_random_bytes(case):
     fuzzing.check(case)
 
 
 @_budget("truncation")
-@given(STRATEGIES["truncation"])
+@given(_cases("truncation"))
 def test_truncated_seed_models(case):
     fuzzing.check(case)
 
 
 @_budget("field_sites")
-@given(STRATEGIES["field_sites"])
+@given(_cases("field_sites"))
 def test_hostile_values_in_flatbuffer_fields(case):
     fuzzing.check(case)
 
 
 @_budget("region_flips")
-@given(STRATEGIES["region_flips"])
+@given(_cases("region_flips"))
 def test_bit_and_byte_flips_in_the_tables(case):
     fuzzing.check(case)
 
 
 @_budget("writer")
-@given(STRATEGIES["writer"])
+@given(_cases("writer"))
 def test_hostile_model_descriptions(case):
     fuzzing.check(case)
 

@@ -1,0 +1,49 @@
+"""Defaults and codes shared by the ``int8sqz`` command and the library.
+
+One place for each figure the command line, the interpreter and the image
+and classification modules would otherwise each define. Importing this
+module loads nothing else (no NumPy, no numba), so ``int8sqz --help`` stays
+fast.
+
+- :data:`DEFAULT_MAX_ACTIVATION_BYTES`: activations beyond this many bytes
+  are refused before anything is allocated (``Interpreter``'s
+  ``max_activation_bytes``, ``--max-activation-bytes``).
+- :data:`DEFAULT_MAX_PIXELS`: images with more pixels are refused before
+  their pixel data are decoded (``max_pixels``, ``--max-pixels``).
+- :data:`RESIZE_METHODS`: the resamplings to the model's input size
+  (``resize``, ``--resize``); the first is the default.
+- :data:`DEFAULT_TOP_K`: classes printed per image (``--top-k``).
+- :data:`DEFAULT_BATCH_SIZE`: images classified together (``--batch-size``);
+  the results are those of one image at a time.
+- :data:`EXIT_OK`, :data:`EXIT_INTERNAL`, :data:`EXIT_BAD_INPUT`: the exit
+  statuses of the command (0; 1 for a bug of int8sqz; 2 for a bad input).
+- :func:`default_threads`: one thread per CPU this process may run on
+  (``--threads``' default, ``Interpreter(num_threads=-1)``).
+"""
+
+from __future__ import annotations
+
+import os
+
+DEFAULT_MAX_ACTIVATION_BYTES = 1 << 30
+
+DEFAULT_MAX_PIXELS = 50_000_000
+
+RESIZE_METHODS = ("nearest", "bilinear")
+
+DEFAULT_TOP_K = 5
+
+DEFAULT_BATCH_SIZE = 32
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_BAD_INPUT = 2
+
+
+def default_threads() -> int:
+    """The number of CPUs this process may run on (its affinity mask where
+    the system has one), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
