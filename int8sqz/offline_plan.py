@@ -111,7 +111,7 @@ class _Table:
     """One table of the original file: its fields by name, as the schema
     (int8sqz.verifier.TABLES) describes them."""
 
-    def __init__(self, buf: bytes, pos: int, name: str):
+    def __init__(self, buf: bytes, pos: int, name: str, copied: bool = False):
         self.buf, self.pos, self.name = buf, pos, name
         vt = pos - _I32.unpack_from(buf, pos)[0]
         vsize = _U16.unpack_from(buf, vt)[0]
@@ -122,7 +122,8 @@ class _Table:
             fo = _U16.unpack_from(buf, vt + slot)[0] if slot < vsize else 0
             if fo:
                 self.fields[field] = (slot, kind, detail, pos + fo)
-        for slot in range(4, vsize, 2):
+        # a table copied into the prefix must not have fields int8sqz cannot copy
+        for slot in range(4, vsize if copied else 4, 2):
             if slot not in known and _U16.unpack_from(buf, vt + slot)[0]:
                 raise UnsupportedError(
                     f"the model's {name} table has a field (vtable slot {slot}) of a "
@@ -376,13 +377,13 @@ def write_offline_plan(source, offsets, *, order=None, label: str | None = None)
     """
     content, label = _content(source, label)
     model = load_model(content, name=label)
-    root = _Table(content, _U32.unpack_from(content, 0)[0], "Model")
+    root = _Table(content, _U32.unpack_from(content, 0)[0], "Model", copied=True)
     for field in ("external_buffers", "external_buffer_groups"):
         if root.target(field) is not None:
             raise UnsupportedError(f"{label}: the model uses {field}, which lie at absolute "
                                    f"file offsets; an offline plan cannot be added to it")
     subgraph_pos = root.table_vector("subgraphs")
-    subgraphs = [_Table(content, p, "SubGraph") for p in subgraph_pos]
+    subgraphs = [_Table(content, p, "SubGraph", copied=True) for p in subgraph_pos]
     counts = [len(s.table_vector("tensors")) for s in subgraphs]
     for b, pos in enumerate(root.table_vector("buffers")):
         if _Table(content, pos, "Buffer").scalar("offset") > 1:

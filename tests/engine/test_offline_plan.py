@@ -281,7 +281,8 @@ def _swap_independent_neighbours(model):
     return order
 
 
-@pytest.mark.parametrize("name", sorted(SEED_MODELS) + ["resnet_v1_8_32_int8_cifar10.tflite"])
+# one SqueezeNet (the three share their graph) and ResNet 8 (a branch beside its residual)
+@pytest.mark.parametrize("name", ["flowers", "resnet_v1_8_32_int8_cifar10.tflite"])
 def test_reordered_operators_run_identically(name):
     content, model, _, _ = _case(name)
     order = _swap_independent_neighbours(model)
