@@ -1,0 +1,146 @@
+"""TFLite Micro's own figures for a model, from the ``tflite_micro`` Python
+package (a test extra, imported only here): the arena it allocates (head,
+tail, total, as its recording allocator prints them), the smallest arena
+size it accepts, and its outputs.
+
+The package builds TFLite Micro's reference kernels and allocates through a
+``RecordingMicroAllocator``; ``print_allocations`` writes with C stdio to
+file descriptor 2, which :func:`captured_stderr` catches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import re
+import sys
+import tempfile
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def captured_stderr():
+    """Collects what C code writes to file descriptor 2 into ``box[0]``."""
+    box = [""]
+    libc = ctypes.CDLL(None)
+    sys.stderr.flush()
+    libc.fflush(None)
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as f:
+        os.dup2(f.fileno(), 2)
+        try:
+            yield box
+        finally:
+            libc.fflush(None)
+            os.dup2(saved, 2)
+            os.close(saved)
+            f.seek(0)
+            box[0] = f.read().decode("utf-8", "replace")
+
+
+def interpreter(content: bytes, arena_size: int | None = None):
+    """A tflite-micro interpreter on ``content`` (its tensors allocated);
+    the default arena is large enough for any model here (4 MiB or 10 times
+    the file)."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    size = arena_size if arena_size is not None else max(4 << 20, 10 * len(content))
+    return runtime.Interpreter.from_bytes(bytes(content), arena_size=size)
+
+
+_LINE = re.compile(r"Arena allocation (total|head|tail) (\d+) bytes")
+_RECORD = re.compile(r"'([^']+)' used (\d+) bytes with alignment overhead "
+                     r"\(requested (\d+) bytes for (\d+) ")
+
+
+def arena_usage(content: bytes) -> dict:
+    """TFLite Micro's arena for ``content``: ``head`` (the memory plan of
+    tensors and scratch buffers), ``tail`` (persistent structures),
+    ``total`` and ``records`` (the tail's recorded allocation types:
+    name -> (bytes used, count))."""
+    it = interpreter(content)
+    with captured_stderr() as out:
+        it.print_allocations()
+    text = out[0]
+    found = {k: int(v) for k, v in _LINE.findall(text)}
+    if set(found) != {"total", "head", "tail"}:
+        raise RuntimeError(f"unexpected print_allocations output: {text!r}")
+    found["records"] = {name: (int(used), int(count))
+                        for name, used, _, count in _RECORD.findall(text)}
+    return found
+
+
+def allocates(content: bytes, arena_size: int) -> bool:
+    """Whether TFLite Micro allocates ``content``'s tensors in an arena of
+    ``arena_size`` bytes (its complaints on stderr are swallowed)."""
+    with captured_stderr():
+        try:
+            interpreter(content, arena_size)
+        except RuntimeError:
+            return False
+    return True
+
+
+def minimal_arena_size(content: bytes, check_below: int = 64) -> int:
+    """The smallest ``arena_size`` with which TFLite Micro allocates the
+    model: bisection between 0 and the total it reports plus 64 KiB (it
+    allocates in an arena of the total, or needs more for its planning
+    scratch), then every size in the ``check_below`` bytes under the answer
+    is confirmed to fail, since alignment makes success not quite monotonic
+    in principle."""
+    usage = arena_usage(content)
+    hi = usage["total"] + (64 << 10)
+    while not allocates(content, hi):  # pragma: no cover - not met on the models here
+        hi *= 2
+    lo = 0
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if allocates(content, mid):
+            hi = mid
+        else:
+            lo = mid
+    bad = [n for n in range(max(0, hi - check_below), hi) if allocates(content, n)]
+    if bad:
+        raise RuntimeError(f"TFLite Micro allocates in {bad[0]} bytes, below the bisection's "
+                           f"answer {hi}")
+    return hi
+
+
+def run(content: bytes, input_sets, arena_size: int | None = None) -> list:
+    """The outputs of one interpreter invoked on each of ``input_sets`` (each
+    a list with one array per graph input), in order: one list per set."""
+    from ..model import load_model
+
+    count = len(load_model(bytes(content)).outputs)
+    it = interpreter(content, arena_size)
+    results = []
+    for inputs in input_sets:
+        for k, value in enumerate(inputs):
+            it.set_input(np.asarray(value), k)
+        it.invoke()
+        results.append([np.array(it.get_output(k)) for k in range(count)])
+    return results
+
+
+def golden_like_inputs(model, count: int = 3, seed: int = 0) -> list:
+    """``count`` input sets for ``model`` (a loaded int8sqz Model): the
+    type's minimum, its maximum (zeros and normal noise for float inputs),
+    then seeded uniform noise."""
+    rng = np.random.default_rng(seed)
+    sets = []
+    for k in range(count):
+        values = []
+        for i in model.inputs:
+            t = model.tensors[i]
+            if t.type_name.startswith("FLOAT"):
+                v = (np.zeros(t.shape, t.dtype) if k == 0
+                     else rng.normal(0, 2, size=t.shape).astype(t.dtype))
+            else:
+                info = np.iinfo(t.dtype)
+                v = (np.full(t.shape, (info.min, info.max)[k], t.dtype) if k < 2
+                     else rng.integers(info.min, info.max + 1, size=t.shape, dtype=t.dtype))
+            values.append(v)
+        sets.append(values)
+    return sets
