@@ -68,12 +68,11 @@ def prepare_pool(op, ctx, kernel, what: str):
                         f"input pixel"
                     )
 
-    params = np.zeros(kp.N_PARAMS, np.int64)
-    params[kp.P_STRIDE_H], params[kp.P_STRIDE_W] = stride_h, stride_w
-    params[kp.P_FILTER_H], params[kp.P_FILTER_W] = filt_h, filt_w
-    params[kp.P_PAD_H], params[kp.P_PAD_W] = win.pad_height, win.pad_width
-    params[kp.P_ACT_MIN], params[kp.P_ACT_MAX] = act_min, act_max
-    params[kp.P_LOWEST] = INT_RANGES[type_name][0]
+    params = kp.PoolParams(
+        stride_h=stride_h, stride_w=stride_w, filter_h=filt_h, filter_w=filt_w,
+        pad_h=win.pad_height, pad_w=win.pad_width, act_min=act_min, act_max=act_max,
+        lowest=INT_RANGES[type_name][0])
+    params = kp.PoolParams(*map(int, params))  # plain ints: one numba type
     row = np.zeros((win.out_width, channels), np.int32)
 
     def run(t):
