@@ -105,8 +105,8 @@ _CHILD = textwrap.dedent("""
     bias = rng.integers(-2**31, 2**31, n + 16).astype(np.int32)
     mult = rng.integers(0, 2**31, n + 16).astype(np.int32)
     shift = rng.integers(-31, 31, n + 16)
-    params = np.zeros(kconv.N_PARAMS, np.int64)
-    params[kconv.P_OUTPUT_OFFSET], params[kconv.P_ACT_MIN], params[kconv.P_ACT_MAX] = 5, -100, 90
+    params = kconv.ConvParams(*[0] * len(kconv.ConvParams._fields))._replace(
+        output_offset=5, act_min=-100, act_max=90)
     out = np.zeros((1, 1, 1, n), np.int8)
     kconv._requantize_vec(acc, 0, bias, mult, np.maximum(shift, 0).astype(np.int32),
                           np.maximum(-shift, 0).astype(np.int32), params, out, 0, 0, 0, n)
