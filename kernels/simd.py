@@ -1,9 +1,10 @@
-"""A few 512-bit vector operations for the integer GEMM (kernels/gemm.py).
+"""A few 512-bit vector operations for the integer GEMM (kernels/gemm.py) and
+the convolution's requantization (kernels/conv.py).
 
 numba has no vector type, and LLVM's auto-vectorizer turns a dot product
 of bytes into instructions that use a quarter of each vector (see
 docs/performance.md). These numba intrinsics give a kernel one type,
-``i32x16`` (16 int32 lanes, 64 bytes, a register), and five operations on
+``i32x16`` (16 int32 lanes, 64 bytes, a register), and eight operations on
 it; each is a handful of LLVM IR instructions, inlined where it is called:
 
 - ``vzero()``: all lanes 0;

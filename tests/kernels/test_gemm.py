@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 
+import numba
 import numpy as np
 import pytest
 from hypothesis import given
@@ -120,6 +121,7 @@ _CHILD = textwrap.dedent("""
 
 @pytest.mark.skipif(not sys.platform.startswith("linux") or os.uname().machine != "x86_64",
                     reason="the CPU names below are x86-64 ones")
+@pytest.mark.skipif(numba.config.DISABLE_JIT, reason="nothing is compiled")
 def test_portable_build_without_vnni(tmp_path):
     """Compiled for a Haswell (AVX2, no AVX-512), vdot4 is the portable IR; the
     products are the same, and so is the vector requantization."""

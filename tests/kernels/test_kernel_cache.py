@@ -8,10 +8,13 @@ import shutil
 import subprocess
 import sys
 
+import numba
 import pytest
 from conftest import ROOT
 
 from int8sqz.kernels import _jit, concat, conv, elementwise, fixedpoint, gemm, pool
+
+pytestmark = pytest.mark.skipif(numba.config.DISABLE_JIT, reason="nothing is compiled")
 
 
 def test_every_kernel_is_stamped_with_the_whole_package():

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from int8sqz.kernels import simd
 
-pytestmark = pytest.mark.skipif(numba.config.DISABLE_JIT,
-                                reason="compares the Python path with the compiled one")
+compiled = pytest.mark.skipif(numba.config.DISABLE_JIT,
+                              reason="compares the Python path with the compiled one")
 
 INT32 = st.integers(-(2**31), 2**31 - 1)
 
@@ -55,6 +55,7 @@ def _store_bytes(v, out, i, n):
     simd.vstore_bytes(out, i, simd.vload(v, 0), n)
 
 
+@compiled
 @given(st.binary(min_size=64, max_size=200), st.data())
 def test_load_store_and_broadcast(raw, data):
     for dtype in (np.uint8, np.int8, np.int32):
@@ -74,6 +75,7 @@ def test_load_store_and_broadcast(raw, data):
     assert np.array_equal(simd.py_vbroadcast4(a, i), want)
 
 
+@compiled
 @given(st.binary(min_size=128, max_size=128), st.lists(INT32, min_size=16, max_size=16))
 def test_dot4(raw, acc):
     u = np.frombuffer(raw[:64], np.int32).copy()
@@ -84,6 +86,7 @@ def test_dot4(raw, acc):
     assert np.array_equal(simd.py_vdot4(acc, u, s), want)
 
 
+@compiled
 def test_dot4_extremes():
     """255 * -128 four times a lane, added to INT32_MIN: the sum wraps."""
     u = np.full(64, 255, np.uint8).view(np.int32)
@@ -94,6 +97,7 @@ def test_dot4_extremes():
     assert np.array_equal(simd.py_vdot4(acc, u, s), want)
 
 
+@compiled
 @given(st.integers(-(2**63), 2**63 - 1))
 def test_splat_and_zero(x):
     want = np.ones(32, np.int32)
@@ -102,6 +106,7 @@ def test_splat_and_zero(x):
     assert np.array_equal(simd.py_vzero(), want[16:])
 
 
+@compiled
 @given(st.lists(st.tuples(INT32, INT32, st.integers(0, 2**31 - 1), st.integers(-31, 31)),
                 min_size=16, max_size=16),
        st.lists(st.tuples(INT32, INT32, INT32), min_size=16, max_size=16))
@@ -119,6 +124,7 @@ def test_requantize(per_lane, bounds):
     assert np.array_equal(got, want)
 
 
+@compiled
 @given(st.lists(INT32, min_size=16, max_size=16), st.integers(0, 20), st.integers(-2, 18))
 def test_store_bytes(values, i, n):
     v = lanes(values)
