@@ -195,7 +195,7 @@ def _requantize_vec(acc, p0, bias, multiplier, left, right, params, out, b, oy, 
 
 
 @kernel
-def conv_2d(x, out, wp, bias, multiplier, left, right, params, xpad, a, acc, first, last):
+def conv_2d(x, out, wp, bias, multiplier, left, right, fields, xpad, a, acc, first, last):
     """Follows ``reference_integer_ops::ConvPerChannel`` (int8 input, filter,
     output; int32 bias; one multiplier and shift per output channel, the
     shift split into ``left`` = max(shift, 0) and ``right`` = max(-shift, 0);
@@ -207,7 +207,10 @@ def conv_2d(x, out, wp, bias, multiplier, left, right, params, xpad, a, acc, fir
     ``x`` is [N, H, W, C] and ``out`` [N, OH, OW, O]; either may be a strided
     view: both are indexed 4-D, never reshaped. ``wp`` [groups, ...] holds
     each group's filter packed by :func:`gemm.pack_weights`; ``bias`` is the
-    folded bias (module docstring). Scratch, sized by :func:`layout`:
+    folded bias (module docstring). ``fields`` is ``tuple(params)`` for the
+    :class:`ConvParams` ``params`` (a ConvParams works too: numba types a
+    plain tuple of ints in C when it dispatches a call, a named one in
+    Python, a microsecond a call). Scratch, sized by :func:`layout`:
 
     - ``xpad`` uint8 [Hp * Wp + spare, C]: the image padded on every side
       (the padding and the spare rows, at least gemm.MR and 64 bytes, hold
@@ -222,6 +225,7 @@ def conv_2d(x, out, wp, bias, multiplier, left, right, params, xpad, a, acc, fir
     to kp) and its rows past a block may hold anything: they meet zero
     weights or give results that are dropped.
     """
+    params = ConvParams(*fields)
     in_h = x.shape[1]
     out_h = out.shape[1]
     out_w = out.shape[2]
@@ -309,8 +313,9 @@ def constants(weights, groups: int, bias, multiplier, shift,
 
 
 class ConvLayout(NamedTuple):
-    """How :func:`conv_2d` works through one convolution: its parameters,
-    its blocks of output rows over the batch, and its scratch shapes."""
+    """How :func:`conv_2d` works through one convolution: its parameters
+    (pass ``tuple(params)``), its blocks of output rows over the batch, and
+    its scratch shapes."""
 
     params: ConvParams
     blocks: int

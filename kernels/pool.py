@@ -22,7 +22,9 @@ from ._jit import kernel
 
 class PoolParams(NamedTuple):
     """The integers both kernels read (every field a Python int, so that numba
-    sees one type, a tuple of int64)."""
+    sees one type, a tuple of int64). The kernels take ``tuple(params)`` (or
+    a PoolParams: numba types a plain tuple of ints in C when it dispatches
+    a call, a named one in Python, a microsecond a call)."""
 
     stride_h: int
     stride_w: int
@@ -46,11 +48,12 @@ def _write_row(row, out, b, oy, act_min, act_max):
 
 
 @kernel
-def max_pool_2d(x, out, params, row):
+def max_pool_2d(x, out, fields, row):
     """Follows ``reference_integer_ops::MaxPool`` (int8) and
     ``reference_ops::MaxPool`` (uint8): the maximum over the window's pixels
     inside the image, starting from the type's lowest value
     (``params.lowest``), then the activation clamp."""
+    params = PoolParams(*fields)
     in_h = x.shape[1]
     in_w = x.shape[2]
     channels = x.shape[3]
@@ -81,12 +84,13 @@ def max_pool_2d(x, out, params, row):
 
 
 @kernel
-def average_pool_2d(x, out, params, row):
+def average_pool_2d(x, out, fields, row):
     """Follows ``reference_integer_ops::AveragePool`` (int8) and
     ``reference_ops::AveragePool`` (uint8): the sum over the window's pixels
     inside the image divided by their count, rounded half away from zero,
     then the activation clamp. Prepare guarantees every window holds a pixel
     (the reference fails at run time otherwise)."""
+    params = PoolParams(*fields)
     in_h = x.shape[1]
     in_w = x.shape[2]
     channels = x.shape[3]

@@ -16,7 +16,7 @@ MAX_POOL_PADDING = (1 << 15) - 1
 def prepare_pool(op, ctx, kernel, what: str):
     """Prepare of MAX_POOL_2D / AVERAGE_POOL_2D (TFLite's pooling.cc
     ``GenericPrepare`` and the int8/uint8 Eval set-up); ``kernel`` is
-    ``kernel(x, out, params, row)`` from ``kernels/pool.py``."""
+    ``kernel(x, out, fields, row)`` from ``kernels/pool.py``."""
     ctx.check_arity(op, 1)
     src, dst = op.inputs[0], op.outputs[0]
     type_name = ctx.check_type(op, src, ("INT8", "UINT8"), "input")
@@ -72,7 +72,7 @@ def prepare_pool(op, ctx, kernel, what: str):
         stride_h=stride_h, stride_w=stride_w, filter_h=filt_h, filter_w=filt_w,
         pad_h=win.pad_height, pad_w=win.pad_width, act_min=act_min, act_max=act_max,
         lowest=INT_RANGES[type_name][0])
-    params = kp.PoolParams(*map(int, params))  # plain ints: one numba type
+    params = tuple(map(int, params))  # plain ints (one numba type), in a plain tuple
     row = np.zeros((win.out_width, channels), np.int32)
 
     def run(t):

@@ -38,7 +38,7 @@ def prepare(op, ctx):
     layout = k.layout(ctx.shape(src), ctx.shape(dst), ctx.shape(flt), stride, dilation, pad,
                       q.output_zero_point, q.act_min, q.act_max)
     xpad, a, acc = layout.scratch(q.input_zero_point)
-    params, blocks = layout.params, layout.blocks
+    params, blocks = tuple(layout.params), layout.blocks
     kernel = k.conv_2d
 
     def run(t):

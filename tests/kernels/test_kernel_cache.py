@@ -47,13 +47,14 @@ s = fixedpoint.wrap_int32.stats
 print(sum(s.cache_hits.values()), sum(s.cache_misses.values()))
 """
 
-# kernels whose parameters are named tuples (their class is part of the signature)
+# kernels whose parameters are tuples made named inside (max_pool_2d) or named
+# tuples (_requantize_vec: the class is part of the signature)
 _CHILD_PARAMS = """
 import numpy as np
 from int8sqz.kernels import conv, pool
 x = np.arange(9, dtype=np.int8).reshape(1, 3, 3, 1)
 out = np.zeros((1, 2, 2, 1), np.int8)
-pool.max_pool_2d(x, out, pool.PoolParams(1, 1, 2, 2, 0, 0, -128, 127, -128),
+pool.max_pool_2d(x, out, tuple(pool.PoolParams(1, 1, 2, 2, 0, 0, -128, 127, -128)),
                  np.zeros((2, 1), np.int32))
 assert out.reshape(-1).tolist() == [4, 5, 7, 8]
 zeros = np.zeros(20, np.int32)
