@@ -34,7 +34,8 @@ def prepare(op, ctx):
     pad = _output_window(op, ctx, src, flt, dst, stride, dilation, padding)
 
     weights = ctx.constant(op, flt, "filter")
-    c = k.constants(weights, groups, bias, q.multiplier, q.shift, q.input_zero_point)
+    wp, bias, mult, left, right = k.constants(weights, groups, bias, q.multiplier, q.shift,
+                                              q.input_zero_point)
     layout = k.layout(ctx.shape(src), ctx.shape(dst), ctx.shape(flt), stride, dilation, pad,
                       q.output_zero_point, q.act_min, q.act_max)
     xpad, a, acc = layout.scratch(q.input_zero_point)
@@ -42,8 +43,7 @@ def prepare(op, ctx):
     kernel = k.conv_2d
 
     def run(t):
-        kernel(t[src], t[dst], c.wp, c.bias, c.multiplier, c.left, c.right, params, xpad, a,
-               acc, 0, blocks)
+        kernel(t[src], t[dst], wp, bias, mult, left, right, params, xpad, a, acc, 0, blocks)
 
     return run
 
