@@ -1,7 +1,7 @@
 """CONV_2D on int8 (per-channel or per-tensor filter scales, groups), as an
 integer matrix product (kernels/gemm.py).
 
-The output is made in blocks of whole output rows (``params[P_BLOCK_ROWS]``
+The output is made in blocks of whole output rows (``params.block_rows``
 rows, the last block of an image may have fewer), one group of channels
 at a time, in three steps:
 
@@ -18,7 +18,7 @@ the image contributes ``(x + 128) * w = (x - zp) * w + (128 + zp) * w`` and a
 tap in the padding ``(zp + 128) * w = 0 + (128 + zp) * w``, while the
 reference adds ``(x - zp) * w`` for taps in the image and nothing for the
 others. The difference, ``(128 + zp) * sum(w)`` over the channel's whole
-filter, is the same for every pixel: prepare folds it into ``bias``
+filter, is the same for every pixel: :func:`constants` folds it into ``bias``
 (``bias - (128 + zp) * sum(w)``, wrapped to int32). Every product is an exact
 integer and int32 addition is associative modulo 2**32, so ``acc + bias``
 is the reference's wrapped int32 accumulator plus bias, bit for bit.
@@ -35,17 +35,34 @@ the blocks run one after the other (one thread): the operator runs an
 overlapping input and output on one thread.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 
+from . import gemm
 from ._jit import kernel
 from .gemm import gemm_u8s8
 from .simd import vload, vrequantize, vsplat, vstore, vstore_bytes
 
-#: layout of the ``params`` int64 vector handed to :func:`conv_2d`
-(P_STRIDE_H, P_STRIDE_W, P_DILATION_H, P_DILATION_W, P_PAD_H, P_PAD_W, P_FILTER_H,
- P_FILTER_W, P_INPUT_OFFSET, P_OUTPUT_OFFSET, P_ACT_MIN, P_ACT_MAX, P_K,
- P_BLOCK_ROWS, P_PADDED_W, P_DIRECT) = range(16)
-N_PARAMS = 16
+
+class ConvParams(NamedTuple):
+    """The integers :func:`conv_2d` reads (every field a Python int, so that
+    numba sees one type, a tuple of int64); :func:`layout` makes them."""
+
+    stride_h: int
+    stride_w: int
+    dilation_h: int
+    dilation_w: int
+    pad_h: int  # rows of padding above the image
+    pad_w: int  # columns of padding left of it
+    filter_h: int
+    filter_w: int
+    output_offset: int  # the output zero point
+    act_min: int
+    act_max: int
+    block_rows: int  # output rows per block
+    padded_w: int  # pixels per row of the padded image ``xpad``
+    direct: int  # 1: the windows are read straight from ``xpad`` (no ``a``)
 
 
 @kernel
@@ -54,23 +71,24 @@ def _fill_padded(x, b, iy_begin, iy_end, params, xpad):
     xpad[(pad_h + iy) * Wp + pad_w + ix, c] = x[b, iy, ix, c] + 128."""
     in_w = x.shape[2]
     channels = x.shape[3]
-    wp_ = params[P_PADDED_W]
+    wp_ = params.padded_w
+    # int8 + 128 in 0..255 (the byte x ^ 0x80), added in int64 (an int8 scalar
+    # + 128 overflows in NumPy: numba widens it anyway)
     for iy in range(iy_begin, iy_end):
         src = x[b, iy]
-        p0 = (params[P_PAD_H] + iy) * wp_ + params[P_PAD_W]
+        p0 = (params.pad_h + iy) * wp_ + params.pad_w
         if channels == 3:
             # RGB: the channel loop written out, so that the pixels vectorize
             for ix in range(in_w):
-                xpad[p0 + ix, 0] = np.uint8(src[ix, 0] + 128)
-                xpad[p0 + ix, 1] = np.uint8(src[ix, 1] + 128)
-                xpad[p0 + ix, 2] = np.uint8(src[ix, 2] + 128)
+                xpad[p0 + ix, 0] = np.uint8(np.int64(src[ix, 0]) + 128)
+                xpad[p0 + ix, 1] = np.uint8(np.int64(src[ix, 1]) + 128)
+                xpad[p0 + ix, 2] = np.uint8(np.int64(src[ix, 2]) + 128)
             continue
         for ix in range(in_w):
             s = src[ix]
             d = xpad[p0 + ix]
             for c in range(channels):
-                # int8 + 128 in 0..255 (the byte x ^ 0x80)
-                d[c] = np.uint8(s[c] + 128)
+                d[c] = np.uint8(np.int64(s[c]) + 128)
 
 
 @kernel
@@ -89,13 +107,13 @@ def _pack(xpad, oy0, n_rows, out_w, c0, cin_g, params, a):
     src = xpad.reshape(-1)
     dst = a.reshape(-1)
     kp = a.shape[1]
-    stride_h = params[P_STRIDE_H]
-    stride_w = params[P_STRIDE_W]
-    dil_h = params[P_DILATION_H]
-    dil_w = params[P_DILATION_W]
-    filt_h = params[P_FILTER_H]
-    filt_w = params[P_FILTER_W]
-    wp_ = params[P_PADDED_W]
+    stride_h = params.stride_h
+    stride_w = params.stride_w
+    dil_h = params.dilation_h
+    dil_w = params.dilation_w
+    filt_h = params.filter_h
+    filt_w = params.filter_w
+    wp_ = params.padded_w
     run = filt_w * cin_g
     adjacent = dil_w == 1 and cin_g == channels
     p = 0
@@ -123,9 +141,9 @@ def _requantize(acc, p0, bias, multiplier, left, right, params, out, b, oy, c0, 
     + bias[c0 + j]) + output_offset) for j < n, with multipliers in [0, 2**31)
     (never INT32_MIN, so the doubling high multiply never saturates), without
     branches."""
-    out_offset = params[P_OUTPUT_OFFSET]
-    act_min = params[P_ACT_MIN]
-    act_max = params[P_ACT_MAX]
+    out_offset = params.output_offset
+    act_min = params.act_min
+    act_max = params.act_max
     # channel slices indexed from 0 by a range: no negative-index fix-ups, so
     # the loop vectorizes
     bs = bias[c0:c0 + n]
@@ -137,8 +155,9 @@ def _requantize(acc, p0, bias, multiplier, left, right, params, out, b, oy, c0, 
         r = acc[p0 + ox]
         o = orow[ox, c0:c0 + n]
         for j in range(n):
-            # the reference adds the bias to its int32 accumulator: wrap as int32 does
-            v = np.int64(np.int32(r[j] + bs[j]))
+            # the reference adds the bias to its int32 accumulator: wrap as int32
+            # does (the sum taken in int64, as numba does and NumPy would not)
+            v = np.int64(np.int32(np.int64(r[j]) + bs[j]))
             # the left shift is done in int32 in C++: wrap again
             v = np.int64(np.int32(v << np.int64(ls[j])))
             ab = v * np.int64(ms[j])
@@ -158,9 +177,9 @@ def _requantize_vec(acc, p0, bias, multiplier, left, right, params, out, b, oy, 
     """As :func:`_requantize`, 16 channels at a time (kernels/simd.py
     ``vrequantize``), the per-channel values int32 arrays with at least 16
     elements past c0 + n - 1; out's channel axis must have unit stride."""
-    offset = vsplat(params[P_OUTPUT_OFFSET])
-    lo = vsplat(params[P_ACT_MIN])
-    hi = vsplat(params[P_ACT_MAX])
+    offset = vsplat(params.output_offset)
+    lo = vsplat(params.act_min)
+    hi = vsplat(params.act_max)
     cols = acc.shape[1]
     orow = out[b, oy]
     for j in range(0, n, 16):
@@ -176,26 +195,29 @@ def _requantize_vec(acc, p0, bias, multiplier, left, right, params, out, b, oy, 
 
 
 @kernel
-def conv_2d(x, out, wp, bias, multiplier, left, right, params, xpad, a, acc, first, last):
+def conv_2d(x, out, wp, bias, multiplier, left, right, fields, xpad, a, acc, first, last):
     """Follows ``reference_integer_ops::ConvPerChannel`` (int8 input, filter,
     output; int32 bias; one multiplier and shift per output channel, the
     shift split into ``left`` = max(shift, 0) and ``right`` = max(-shift, 0);
     groups of input channels as its grouped form does), for the blocks
     ``first``..``last - 1`` of output rows (block j: image j // B, rows
-    from (j % B) * R, with R = params[P_BLOCK_ROWS] and B blocks an image;
+    from (j % B) * R, with R = params.block_rows and B blocks an image;
     blocks past the last image of ``out`` are skipped).
 
     ``x`` is [N, H, W, C] and ``out`` [N, OH, OW, O]; either may be a strided
     view: both are indexed 4-D, never reshaped. ``wp`` [groups, ...] holds
     each group's filter packed by :func:`gemm.pack_weights`; ``bias`` is the
-    folded bias (module docstring). Scratch, sized at prepare time:
+    folded bias (module docstring). ``fields`` is ``tuple(params)`` for the
+    :class:`ConvParams` ``params`` (a ConvParams works too: numba types a
+    plain tuple of ints in C when it dispatches a call, a named one in
+    Python, a microsecond a call). Scratch, sized by :func:`layout`:
 
     - ``xpad`` uint8 [Hp * Wp + spare, C]: the image padded on every side
       (the padding and the spare rows, at least gemm.MR and 64 bytes, hold
       zero point + 128, written once at prepare time), one row per pixel;
       the input rows are filled in as the blocks first need them;
     - ``a`` uint8 [rows + spare, kp], at least 64 spare bytes (unused when
-      params[P_DIRECT]: a 1x1 filter with stride 1 and 4 | C reads its
+      params.direct: a 1x1 filter with stride 1 and 4 | C reads its
       windows straight from ``xpad``);
     - ``acc`` int32 [rows, columns];
 
@@ -203,16 +225,17 @@ def conv_2d(x, out, wp, bias, multiplier, left, right, params, xpad, a, acc, fir
     to kp) and its rows past a block may hold anything: they meet zero
     weights or give results that are dropped.
     """
+    params = ConvParams(*fields)
     in_h = x.shape[1]
     out_h = out.shape[1]
     out_w = out.shape[2]
     groups = wp.shape[0]
     per_group = out.shape[3] // groups
     cin_g = x.shape[3] // groups
-    block_rows = params[P_BLOCK_ROWS]
+    block_rows = params.block_rows
     per_image = (out_h + block_rows - 1) // block_rows
-    last_row = (params[P_FILTER_H] - 1) * params[P_DILATION_H] - params[P_PAD_H]
-    direct = params[P_DIRECT] != 0
+    last_row = (params.filter_h - 1) * params.dilation_h - params.pad_h
+    direct = params.direct != 0
     # the vector requantization stores 16 adjacent channels at once
     unit_channels = out.strides[3] == 1
     image = -1
@@ -225,8 +248,8 @@ def conv_2d(x, out, wp, bias, multiplier, left, right, params, xpad, a, acc, fir
         # read every input row the block needs before writing any output
         if b != image:
             image = b
-            filled = max(0, oy0 * params[P_STRIDE_H] - params[P_PAD_H])
-        need = min(in_h, (oy0 + n_rows - 1) * params[P_STRIDE_H] + last_row + 1)
+            filled = max(0, oy0 * params.stride_h - params.pad_h)
+        need = min(in_h, (oy0 + n_rows - 1) * params.stride_h + last_row + 1)
         if need > filled:
             _fill_padded(x, b, filled, need, params, xpad)
             filled = need
@@ -243,3 +266,99 @@ def conv_2d(x, out, wp, bias, multiplier, left, right, params, xpad, a, acc, fir
                 else:
                     _requantize(acc, r * out_w, bias, multiplier, left, right, params, out,
                                 b, oy0 + r, g * per_group, per_group)
+
+
+# -- set-up at prepare time (plain Python) ----------------------------------------------
+
+#: output pixels per block (whole rows, at least one): the block's windows
+#: and accumulators stay in the cache (measured on the seed models' layers)
+BLOCK_PIXELS = 256
+
+
+class ConvConstants(NamedTuple):
+    """The constant arrays of :func:`conv_2d` (see its docstring)."""
+
+    wp: np.ndarray  # int8 [groups, ...]: each group's filter packed for the GEMM
+    bias: np.ndarray  # int32 [O + 16]: the folded bias
+    multiplier: np.ndarray  # int32 [O + 16]
+    left: np.ndarray  # int32 [O + 16]: max(shift, 0)
+    right: np.ndarray  # int32 [O + 16]: max(-shift, 0)
+
+
+def constants(weights, groups: int, bias, multiplier, shift,
+              input_zero_point: int) -> ConvConstants:
+    """The kernel's constants from TFLite's: the OHWI filter (``groups``
+    groups of output channels), the int32 bias and the per-channel
+    multipliers and shifts (``QuantizeMultiplier``'s)."""
+    out_c = weights.shape[0]
+    k_len = weights[0].size
+    w2 = weights.reshape(groups, out_c // groups, k_len)
+    wp = np.ascontiguousarray(np.stack([gemm.pack_weights(w2[g])[0] for g in range(groups)]))
+    # the windows hold x + 128 for every tap (the padding too: zero point +
+    # 128), so each output channel gets (128 + zero point) * sum(w) more than
+    # the reference; the bias takes it back (wrapped to int32)
+    w_sums = weights.reshape(out_c, k_len).astype(np.int64).sum(axis=1)
+    folded = np.asarray(bias, np.int64) - (128 + input_zero_point) * w_sums
+    folded = (((folded + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)).astype(np.int32)
+    shift = np.asarray(shift, np.int64)
+
+    def lanes(v):
+        # per-channel values as int32, 16 past the last channel for the vector loads
+        padded = np.zeros(out_c + 16, np.int32)
+        padded[:out_c] = v
+        return padded
+
+    return ConvConstants(wp, lanes(folded), lanes(multiplier), lanes(np.maximum(shift, 0)),
+                         lanes(np.maximum(-shift, 0)))
+
+
+class ConvLayout(NamedTuple):
+    """How :func:`conv_2d` works through one convolution: its parameters
+    (pass ``tuple(params)``), its blocks of output rows over the batch, and
+    its scratch shapes."""
+
+    params: ConvParams
+    blocks: int
+    xpad_shape: tuple  # uint8
+    a_shape: tuple  # uint8
+    acc_shape: tuple  # int32
+
+    def scratch(self, input_zero_point: int):
+        """``(xpad, a, acc)``, ``xpad`` filled with the padding's value."""
+        return (np.full(self.xpad_shape, 128 + input_zero_point, np.uint8),
+                np.zeros(self.a_shape, np.uint8), np.zeros(self.acc_shape, np.int32))
+
+
+def layout(x_shape, out_shape, filter_shape, stride, dilation, pad, output_offset: int,
+           act_min: int, act_max: int) -> ConvLayout:
+    """The layout of a convolution of an NHWC ``x_shape`` input into
+    ``out_shape`` with an OHWI filter of ``filter_shape`` (groups: the input
+    channels over the filter's), ``stride``, ``dilation`` and ``pad`` (top,
+    left) as (height, width) pairs."""
+    batches, in_h, in_w, in_c = x_shape
+    _, out_h, out_w, _ = out_shape
+    out_c, filt_h, filt_w, filt_c = filter_shape
+    groups = in_c // filt_c
+    kp = gemm.padded_k(filt_h * filt_w * filt_c)
+    block_rows = max(1, min(out_h, BLOCK_PIXELS // max(out_w, 1)))
+    acc_shape = gemm.acc_shape(block_rows * out_w, out_c // groups)
+    # the padded image: every tap of every window inside it
+    padded_h = max(in_h + pad[0],
+                   (out_h - 1) * stride[0] + (filt_h - 1) * dilation[0] + 1) if out_h else 0
+    padded_w = max(in_w + pad[1],
+                   (out_w - 1) * stride[1] + (filt_w - 1) * dilation[1] + 1) if out_w else 0
+    # a 1x1 filter with stride 1 (so no padding) reads its windows in place
+    direct = (filt_h == 1 and filt_w == 1 and stride[0] == 1 and stride[1] == 1 and groups == 1
+              and in_c == kp)
+    # spare rows: a tile's rows past the image (direct), 64-byte copies past a window
+    spare = gemm.MR + -(-64 // max(in_c, 1))
+    a_rows = 0 if direct else acc_shape[0] + -(-64 // kp)
+    params = ConvParams(
+        stride_h=stride[0], stride_w=stride[1], dilation_h=dilation[0],
+        dilation_w=dilation[1], pad_h=pad[0], pad_w=pad[1], filter_h=filt_h, filter_w=filt_w,
+        output_offset=output_offset, act_min=act_min, act_max=act_max,
+        block_rows=block_rows, padded_w=padded_w, direct=direct)
+    # an empty output (no column or no row): nothing to run, nothing to read
+    blocks = batches * (-(-out_h // block_rows)) if out_w else 0
+    return ConvLayout(ConvParams(*map(int, params)), blocks,
+                      (padded_h * padded_w + spare, in_c), (a_rows, kp), acc_shape)

@@ -44,13 +44,23 @@ def padded_rows(rows: int) -> int:
     return max(MR, -(-rows // MR) * MR)
 
 
+def column_tiles(columns: int) -> int:
+    """Tiles of ``NR`` columns holding ``columns`` columns (at least one)."""
+    return max(1, -(-columns // NR))
+
+
+def acc_shape(rows: int, columns: int) -> tuple:
+    """The shape of ``acc`` for products of up to ``rows`` rows and ``columns`` columns."""
+    return padded_rows(rows), column_tiles(columns) * NR
+
+
 def pack_weights(w):
     """``w`` ``[n, k]`` (int8 values) as the kernel's ``wp``; returns
     ``(wp, kp, n_tiles)``."""
     w = np.asarray(w)
     n, k = w.shape
     kp = padded_k(k)
-    n_tiles = max(1, -(-n // NR))
+    n_tiles = column_tiles(n)
     full = np.zeros((n_tiles * NR, kp), np.int8)
     full[:n, :k] = w
     wp = full.reshape(n_tiles, NR, kp // 4, 4).transpose(0, 2, 1, 3)

@@ -13,12 +13,28 @@ output row y is written while it is produced. ``x`` and ``out`` may be
 strided views; both are indexed 4-D, never reshaped.
 """
 
+from typing import NamedTuple
+
+import numpy as np
+
 from ._jit import kernel
 
-#: layout of the ``params`` int64 vector
-(P_STRIDE_H, P_STRIDE_W, P_FILTER_H, P_FILTER_W, P_PAD_H, P_PAD_W, P_ACT_MIN, P_ACT_MAX,
- P_LOWEST) = range(9)
-N_PARAMS = 9
+
+class PoolParams(NamedTuple):
+    """The integers both kernels read (every field a Python int, so that numba
+    sees one type, a tuple of int64). The kernels take ``tuple(params)`` (or
+    a PoolParams: numba types a plain tuple of ints in C when it dispatches
+    a call, a named one in Python, a microsecond a call)."""
+
+    stride_h: int
+    stride_w: int
+    filter_h: int
+    filter_w: int
+    pad_h: int  # rows of padding above the image
+    pad_w: int  # columns of padding left of it
+    act_min: int
+    act_max: int
+    lowest: int  # the type's lowest value, where a maximum starts
 
 
 @kernel
@@ -32,26 +48,27 @@ def _write_row(row, out, b, oy, act_min, act_max):
 
 
 @kernel
-def max_pool_2d(x, out, params, row):
+def max_pool_2d(x, out, fields, row):
     """Follows ``reference_integer_ops::MaxPool`` (int8) and
     ``reference_ops::MaxPool`` (uint8): the maximum over the window's pixels
     inside the image, starting from the type's lowest value
-    (``params[P_LOWEST]``), then the activation clamp."""
+    (``params.lowest``), then the activation clamp."""
+    params = PoolParams(*fields)
     in_h = x.shape[1]
     in_w = x.shape[2]
     channels = x.shape[3]
-    stride_h = params[P_STRIDE_H]
-    stride_w = params[P_STRIDE_W]
-    filt_h = params[P_FILTER_H]
-    filt_w = params[P_FILTER_W]
-    lowest = params[P_LOWEST]
+    stride_h = params.stride_h
+    stride_w = params.stride_w
+    filt_h = params.filter_h
+    filt_w = params.filter_w
+    lowest = params.lowest
     for b in range(out.shape[0]):
         for oy in range(out.shape[1]):
-            y0 = oy * stride_h - params[P_PAD_H]
+            y0 = oy * stride_h - params.pad_h
             fy0 = max(0, -y0)
             fy1 = min(filt_h, in_h - y0)
             for ox in range(out.shape[2]):
-                x0 = ox * stride_w - params[P_PAD_W]
+                x0 = ox * stride_w - params.pad_w
                 fx0 = max(0, -x0)
                 fx1 = min(filt_w, in_w - x0)
                 r = row[ox]
@@ -63,30 +80,31 @@ def max_pool_2d(x, out, params, row):
                         s = src[x0 + fx]
                         for c in range(channels):
                             r[c] = max(r[c], s[c])
-            _write_row(row, out, b, oy, params[P_ACT_MIN], params[P_ACT_MAX])
+            _write_row(row, out, b, oy, params.act_min, params.act_max)
 
 
 @kernel
-def average_pool_2d(x, out, params, row):
+def average_pool_2d(x, out, fields, row):
     """Follows ``reference_integer_ops::AveragePool`` (int8) and
     ``reference_ops::AveragePool`` (uint8): the sum over the window's pixels
     inside the image divided by their count, rounded half away from zero,
     then the activation clamp. Prepare guarantees every window holds a pixel
     (the reference fails at run time otherwise)."""
+    params = PoolParams(*fields)
     in_h = x.shape[1]
     in_w = x.shape[2]
     channels = x.shape[3]
-    stride_h = params[P_STRIDE_H]
-    stride_w = params[P_STRIDE_W]
-    filt_h = params[P_FILTER_H]
-    filt_w = params[P_FILTER_W]
+    stride_h = params.stride_h
+    stride_w = params.stride_w
+    filt_h = params.filter_h
+    filt_w = params.filter_w
     for b in range(out.shape[0]):
         for oy in range(out.shape[1]):
-            y0 = oy * stride_h - params[P_PAD_H]
+            y0 = oy * stride_h - params.pad_h
             fy0 = max(0, -y0)
             fy1 = min(filt_h, in_h - y0)
             for ox in range(out.shape[2]):
-                x0 = ox * stride_w - params[P_PAD_W]
+                x0 = ox * stride_w - params.pad_w
                 fx0 = max(0, -x0)
                 fx1 = min(filt_w, in_w - x0)
                 r = row[ox]
@@ -97,16 +115,18 @@ def average_pool_2d(x, out, params, row):
                     for fx in range(fx0, fx1):
                         s = src[x0 + fx]
                         for c in range(channels):
-                            r[c] += s[c]
+                            # the int32 sum wraps: added in int64 (as numba
+                            # does), cast back (so that NumPy wraps too)
+                            r[c] = np.int32(np.int64(r[c]) + s[c])
                 count = max(fy1 - fy0, 0) * max(fx1 - fx0, 0)
                 if count == 0:
                     continue
                 half = count // 2
                 for c in range(channels):
-                    acc = r[c]
+                    acc = np.int64(r[c])
                     # the reference's C division truncates toward zero
                     if acc > 0:
                         r[c] = (acc + half) // count
                     else:
                         r[c] = -((half - acc) // count)
-            _write_row(row, out, b, oy, params[P_ACT_MIN], params[P_ACT_MAX])
+            _write_row(row, out, b, oy, params.act_min, params.act_max)

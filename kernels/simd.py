@@ -1,9 +1,10 @@
-"""A few 512-bit vector operations for the integer GEMM (kernels/gemm.py).
+"""A few 512-bit vector operations for the integer GEMM (kernels/gemm.py) and
+the convolution's requantization (kernels/conv.py).
 
 numba has no vector type, and LLVM's auto-vectorizer turns a dot product
 of bytes into instructions that use a quarter of each vector (see
 docs/performance.md). These numba intrinsics give a kernel one type,
-``i32x16`` (16 int32 lanes, 64 bytes, a register), and five operations on
+``i32x16`` (16 int32 lanes, 64 bytes, a register), and eight operations on
 it; each is a handful of LLVM IR instructions, inlined where it is called:
 
 - ``vzero()``: all lanes 0;
@@ -43,16 +44,24 @@ features (``NUMBA_CPU_NAME``/``NUMBA_CPU_FEATURES`` when set, else the
 host's), the same features numba keys its on-disk cache with, so a cached
 kernel never meets a CPU it was not compiled for.
 
-numba's cache does not notice a change in this file: after editing it,
-delete the ``kernels/__pycache__`` entries of the kernels that use it.
+Under ``NUMBA_DISABLE_JIT=1`` (``numba.config.DISABLE_JIT``, read when
+numba is imported) the kernels run as plain Python, and these names are
+bound to Python functions over NumPy arrays instead (``py_vzero`` ...
+``py_vstore_bytes``): a vector is an int32 array of 16 lanes, and every
+operation gives the same integers as the compiled one (checked by
+tests/kernels/test_simd.py). They also check what the compiled ones leave
+to the caller: a read or write outside the array raises ``IndexError``.
 """
 
+import numpy as np
 from llvmlite import ir
 from numba.core import cgutils, config, types
 from numba.extending import intrinsic, models, register_model
 
 __all__ = ["i32x16", "vzero", "vload", "vbroadcast4", "vstore", "vdot4", "vsplat",
-           "vrequantize", "vstore_bytes", "target_has_vnni"]
+           "vrequantize", "vstore_bytes", "target_has_vnni", "py_vzero", "py_vload",
+           "py_vbroadcast4", "py_vstore", "py_vdot4", "py_vsplat", "py_vrequantize",
+           "py_vstore_bytes"]
 
 _I8 = ir.IntType(8)
 _I16 = ir.IntType(16)
@@ -313,3 +322,87 @@ def vstore_bytes(typingctx, a, i, v, n):
         return context.get_dummy_value()
 
     return types.none(a, i, v, n), codegen
+
+
+
+# -- the same operations in plain Python, for NUMBA_DISABLE_JIT=1 ------------------------
+
+def _bytes(a, i, n: int):
+    """A writable uint8 view of the ``n`` bytes of C-contiguous array ``a``
+    from its flat element ``i``."""
+    if not a.flags.c_contiguous:
+        raise ValueError(f"expected a C-contiguous array, got strides {a.strides}")
+    start = int(i) * a.itemsize
+    flat = a.reshape(-1).view(np.uint8)
+    if start < 0 or start + n > flat.size:
+        raise IndexError(f"bytes {start}..{start + n - 1} of an array of {flat.size} bytes")
+    return flat[start:start + n]
+
+
+def _int32(v):
+    """int64 lanes to int32, wrapping as the int32 instructions do."""
+    return np.asarray(v, np.int64).astype(np.int32)
+
+
+def py_vzero():
+    return np.zeros(16, np.int32)
+
+
+def py_vload(a, i):
+    return _bytes(a, i, 64).copy().view(np.int32)
+
+
+def py_vbroadcast4(a, i):
+    if a.itemsize != 1:
+        raise TypeError(f"expected an array of one-byte elements, got {a.dtype}")
+    return np.repeat(_bytes(a, i, 4).copy().view(np.int32), 16)
+
+
+def py_vstore(a, i, v):
+    _bytes(a, i, 64)[:] = np.asarray(v, np.int32).view(np.uint8)
+
+
+def py_vdot4(acc, u, s):
+    # byte 4j + t of a vector is byte t of lane j (the order in memory)
+    ub = u.view(np.uint8).reshape(16, 4).astype(np.int64)
+    sb = s.view(np.int8).reshape(16, 4).astype(np.int64)
+    return _int32(acc.astype(np.int64) + (ub * sb).sum(axis=1))
+
+
+def py_vsplat(x):
+    return np.full(16, (int(x) + (1 << 31)) % (1 << 32) - (1 << 31), np.int32)
+
+
+def py_vrequantize(acc, bias, multiplier, left, right, offset, lo, hi):
+    """As ``vrequantize``, lane by lane: int32 results of int64 arithmetic
+    (every intermediate below fits an int64)."""
+    lanes = [np.asarray(v, np.int32).astype(np.int64)
+             for v in (acc, bias, multiplier, left, right, offset, lo, hi)]
+    acc, bias, multiplier, left, right, offset, lo, hi = lanes
+    x = _int32(_int32(acc + bias).astype(np.int64) << left).astype(np.int64)
+    # floor((x * m + 2**30) / 2**31), truncated to int32 as _high_mul does
+    high = _int32((x * multiplier + (1 << 30)) >> 31).astype(np.int64)
+    mask = _int32((1 << right) - 1).astype(np.int64)
+    # the logical shifts of _requantize_ir, on the lanes' 32-bit patterns
+    threshold = _int32(((mask & 0xFFFFFFFF) >> 1) + ((high & 0xFFFFFFFF) >> 31)).astype(np.int64)
+    above = ((high & mask) > threshold).astype(np.int64)
+    q = _int32(_int32((high >> right) + above).astype(np.int64) + offset).astype(np.int64)
+    q = np.where(q < lo, lo, q)
+    return _int32(np.where(q > hi, hi, q))
+
+
+def py_vstore_bytes(a, i, v, n):
+    if a.ndim != 1 or a.itemsize != 1 or (a.size > 1 and a.strides[0] != 1):
+        raise ValueError(f"expected a one-byte array of unit stride, got {a.dtype} "
+                         f"{a.shape} strides {a.strides}")
+    count = min(max(int(n), 0), 16)
+    start = int(i)
+    if count and (start < 0 or start + count > a.size):
+        raise IndexError(f"elements {start}..{start + count - 1} of an array of {a.size}")
+    # truncated to 8 bits (astype wraps)
+    a[start:start + count] = np.asarray(v, np.int32)[:count].astype(a.dtype)
+
+
+if config.DISABLE_JIT:
+    vzero, vload, vbroadcast4, vstore = py_vzero, py_vload, py_vbroadcast4, py_vstore
+    vdot4, vsplat, vrequantize, vstore_bytes = py_vdot4, py_vsplat, py_vrequantize, py_vstore_bytes

@@ -8,13 +8,15 @@ from int8sqz.ops.context import PrepareContext
 from int8sqz.testing.reference import run_reference
 
 
-def prepare_op(model, index=0, shapes=None):
+def prepare_op(model, index=0, shapes=None, resized=False):
     """``(model, op, ctx, run)`` for operator ``index`` prepared alone;
-    ``model`` is a loaded Model or the bytes of one."""
+    ``model`` is a loaded Model or the bytes of one; ``shapes``, the tensors'
+    shapes (``resized``: outputs may differ from the file's)."""
     if not hasattr(model, "operators"):
         model = load_model(model)
     op = model.operators[index]
-    ctx = PrepareContext(model, list(shapes) if shapes else [t.shape for t in model.tensors])
+    ctx = PrepareContext(model, list(shapes) if shapes else [t.shape for t in model.tensors],
+                         resized=resized)
     return model, op, ctx, ops.prepare(op, ctx)
 
 
@@ -52,13 +54,18 @@ def seed_inputs(model_path, seed, constant):
     return [rng.integers(0, 256, shape, dtype=np.uint8), np.full(shape, constant, np.uint8)]
 
 
-def run_single(content, x, index=0):
+def run_single(content, x, index=0, out=None):
     """Prepare and run operator ``index`` alone with ``x`` as its first input
-    (its other inputs are the model's constants); returns the output."""
+    (its other inputs are the model's constants); returns the output, written
+    into ``out`` when given (an array of the output's shape and type, which
+    may be a strided view; ``x`` is then passed as it is, views included)."""
     model, op, ctx, run = prepare_op(content, index)
     tensors = [t.data for t in model.tensors]
-    tensors[op.inputs[0]] = np.ascontiguousarray(x)
-    out = op.outputs[0]
-    tensors[out] = np.zeros(ctx.shape(out), model.tensors[out].dtype)
+    dst = op.outputs[0]
+    if out is None:
+        x = np.ascontiguousarray(x)
+        out = np.zeros(ctx.shape(dst), model.tensors[dst].dtype)
+    tensors[op.inputs[0]] = x
+    tensors[dst] = out
     run(tensors)
-    return tensors[out]
+    return tensors[dst]

@@ -8,7 +8,7 @@ import numpy as np
 from ..kernels import pool as kp
 from ._common import INT_RANGES, check_scale, check_zero_point, fused_activation_range
 from ._window import padding_height_width, padding_option, positive_option, row_window
-from .unit import Sharing
+from .unit import Node, Sharing
 
 #: the largest padding TFLite's 2-D pools prepare with (INT16_MAX)
 MAX_POOL_PADDING = (1 << 15) - 1
@@ -17,7 +17,7 @@ MAX_POOL_PADDING = (1 << 15) - 1
 def prepare_pool(op, ctx, kernel, what: str):
     """Prepare of MAX_POOL_2D / AVERAGE_POOL_2D (TFLite's pooling.cc
     ``GenericPrepare`` and the int8/uint8 Eval set-up); ``kernel`` is
-    ``kernel(x, out, params, row)`` from ``kernels/pool.py``."""
+    ``kernel(x, out, fields, row)`` from ``kernels/pool.py``."""
     ctx.check_arity(op, 1)
     src, dst = op.inputs[0], op.outputs[0]
     type_name = ctx.check_type(op, src, ("INT8", "UINT8"), "input")
@@ -69,18 +69,17 @@ def prepare_pool(op, ctx, kernel, what: str):
                         f"input pixel"
                     )
 
-    params = np.zeros(kp.N_PARAMS, np.int64)
-    params[kp.P_STRIDE_H], params[kp.P_STRIDE_W] = stride_h, stride_w
-    params[kp.P_FILTER_H], params[kp.P_FILTER_W] = filt_h, filt_w
-    params[kp.P_PAD_H], params[kp.P_PAD_W] = win.pad_height, win.pad_width
-    params[kp.P_ACT_MIN], params[kp.P_ACT_MAX] = act_min, act_max
-    params[kp.P_LOWEST] = INT_RANGES[type_name][0]
+    named = kp.PoolParams(
+        stride_h=stride_h, stride_w=stride_w, filter_h=filt_h, filter_w=filt_w,
+        pad_h=win.pad_height, pad_w=win.pad_width, act_min=act_min, act_max=act_max,
+        lowest=INT_RANGES[type_name][0])
+    params = tuple(map(int, named))  # plain ints (one numba type), in a plain tuple
     row = np.zeros((win.out_width, channels), np.int32)
 
     def run(t):
         kernel(t[src], t[dst], params, row)
 
-    return run
+    return Node(op, run, dict(kernel=kernel.__name__, geometry=named))
 
 
 def pool_per_image(op, model, shapes) -> bool:

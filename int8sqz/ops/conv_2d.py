@@ -21,19 +21,43 @@ import math
 import numpy as np
 
 from ..kernels import conv as k
-from ..kernels import gemm
-from ._common import check_left_shift, check_scale, check_zero_point, quantize_multiplier
-from ._common import fused_activation_range
+from ._quant import per_channel_quantization
 from ._window import padding_height_width, padding_option, positive_option, row_window
-from .unit import OperatorUnit, Sharing, def_type
+from .unit import Node, OperatorUnit, Sharing, def_type
 
-#: output pixels per block (whole rows, at least one): the block's windows
-#: and accumulators stay in the cache (measured on the seed models' layers)
-_BLOCK_PIXELS = 256
 INT16_MAX = 32767
 
 
 def prepare(op, ctx):
+    src, flt, bias_index, dst, type_name, groups = _check_tensors(op, ctx)
+    stride, dilation, padding = _window_options(op, ctx)
+    out_c = ctx.shape(flt)[0]
+    bias = _bias(op, ctx, bias_index, out_c)
+    q = per_channel_quantization(ctx, op, src, flt, dst, out_c, type_name)
+    pad = _output_window(op, ctx, src, flt, dst, stride, dilation, padding)
+
+    weights = ctx.constant(op, flt, "filter")
+    wp, bias, mult, left, right = k.constants(weights, groups, bias, q.multiplier, q.shift,
+                                              q.input_zero_point)
+    layout = k.layout(ctx.shape(src), ctx.shape(dst), ctx.shape(flt), stride, dilation, pad,
+                      q.output_zero_point, q.act_min, q.act_max)
+    xpad, a, acc = layout.scratch(q.input_zero_point)
+    params, blocks = tuple(layout.params), layout.blocks
+    kernel = k.conv_2d
+
+    def run(t):
+        kernel(t[src], t[dst], wp, bias, mult, left, right, params, xpad, a, acc, 0, blocks)
+
+    return Node(op, run, dict(kernel="conv_2d", groups=groups, geometry=layout.params,
+                              multiplier=q.multiplier, shift=q.shift,
+                              input_zero_point=q.input_zero_point,
+                              output_zero_point=q.output_zero_point, act_min=q.act_min,
+                              act_max=q.act_max, folded_bias=bias, blocks=blocks))
+
+
+def _check_tensors(op, ctx):
+    """The tensors' count, types, shapes and the filter's quantization:
+    ``(input, filter, bias, output, type name, groups)``."""
     ctx.check_arity(op, (2, 3))
     src, flt = op.inputs[0], op.inputs[1]
     if len(op.inputs) < 3 or op.inputs[2] < 0:
@@ -49,7 +73,7 @@ def prepare(op, ctx):
     ctx.check_type(op, flt, ("INT8",), "filter")
     in_shape = ctx.check_rank(op, src, (4,), "input")
     f_shape = ctx.check_rank(op, flt, (4,), "filter")
-    batches, in_h, in_w, in_c = in_shape
+    _, in_h, in_w, in_c = in_shape
     out_c, filt_h, filt_w, filt_c = f_shape
 
     # TFLite's conv.cc Prepare refuses empty inputs and filters
@@ -84,7 +108,11 @@ def prepare(op, ctx):
             op, f"filter {ctx.label(flt)} has zero points "
             f"{sorted(set(int(z) for z in fq.zero_points))}, expected 0 (symmetric int8 weights)"
         )
+    return src, flt, bias_index, dst, in_type, groups
 
+
+def _window_options(op, ctx):
+    """``(stride, dilation, padding)``, the first two as (height, width)."""
     stride_h = positive_option(op, ctx, "stride_h")
     stride_w = positive_option(op, ctx, "stride_w")
     dil_h = positive_option(op, ctx, "dilation_hfactor")
@@ -97,123 +125,41 @@ def prepare(op, ctx):
                 op, f"option {key} is {value}, expected at most {INT16_MAX} (TFLite keeps "
                 f"strides and dilations in an int16)"
             )
+    return (stride_h, stride_w), (dil_h, dil_w), padding
 
-    ctx.check_type(op, bias_index, ("INT32",), "bias")
-    bq = ctx.tensor(bias_index).quantization
+
+def _bias(op, ctx, index: int, out_c: int):
+    """The int32 bias, one value per output channel."""
+    ctx.check_type(op, index, ("INT32",), "bias")
+    bq = ctx.tensor(index).quantization
     if bq.zero_points.size == 1 and int(bq.zero_points[0]) != 0:
         raise ctx.error(
-            op, f"bias {ctx.label(bias_index)} has zero point {int(bq.zero_points[0])}, "
+            op, f"bias {ctx.label(index)} has zero point {int(bq.zero_points[0])}, "
             f"expected 0"
         )
-    data = ctx.constant(op, bias_index, "bias")
+    data = ctx.constant(op, index, "bias")
     if data.size != out_c:
         raise ctx.error(
-            op, f"bias {ctx.label(bias_index)} has {data.size} elements, expected one "
+            op, f"bias {ctx.label(index)} has {data.size} elements, expected one "
             f"per output channel ({out_c})"
         )
-    bias = np.ascontiguousarray(data.reshape(-1), dtype=np.int32)
+    return np.ascontiguousarray(data.reshape(-1), dtype=np.int32)
 
-    if fq.scales.size not in (1, out_c):
-        raise ctx.error(
-            op, f"filter {ctx.label(flt)} has {fq.scales.size} scales, expected 1 or one per "
-            f"output channel ({out_c})"
-        )
-    in_scale = check_scale(ctx, op, src, "input")
-    in_zp = check_zero_point(ctx, op, src, "input")
-    out_scale = check_scale(ctx, op, dst, "output")
-    out_zp = check_zero_point(ctx, op, dst, "output")
-    f_scales = np.broadcast_to(fq.scales, (out_c,))
-    multiplier = np.zeros(out_c, np.int32)
-    shift = np.zeros(out_c, np.int32)
-    for oc in range(out_c):
-        fs = float(f_scales[oc])
-        if not (math.isfinite(fs) and fs >= 0):
-            raise ctx.error(
-                op, f"filter {ctx.label(flt)} has scale {fs} for output channel {oc}, "
-                f"expected a finite non-negative number"
-            )
-        # double(float) * double(float) / double(float), as kernel_util.cc
-        effective = in_scale * fs / out_scale
-        try:
-            multiplier[oc], shift[oc] = quantize_multiplier(effective)
-        except ValueError:
-            raise ctx.error(
-                op, f"output channel {oc}: effective scale {effective} is not finite"
-            ) from None
-        check_left_shift(ctx, op, int(shift[oc]), effective,
-                         f"output channel {oc}: the effective scale")
-    act_min, act_max = fused_activation_range(op, ctx, out_scale, out_zp, in_type)
 
-    win = padding_height_width(stride_h, stride_w, dil_h, dil_w, in_h, in_w, filt_h, filt_w,
-                               padding)
+def _output_window(op, ctx, src, flt, dst, stride, dilation, padding):
+    """Sets the output's shape; returns the padding (top, left)."""
+    batches, in_h, in_w, _ = ctx.shape(src)
+    out_c, filt_h, filt_w, _ = ctx.shape(flt)
+    win = padding_height_width(stride[0], stride[1], dilation[0], dilation[1], in_h, in_w,
+                               filt_h, filt_w, padding)
     if win.out_height <= 0 or win.out_width <= 0:
         raise ctx.error(
-            op, f"the {filt_h}x{filt_w} window (dilation {dil_h}x{dil_w}) does not fit the "
-            f"{in_h}x{in_w} input with {padding} padding: the output would be "
+            op, f"the {filt_h}x{filt_w} window (dilation {dilation[0]}x{dilation[1]}) does "
+            f"not fit the {in_h}x{in_w} input with {padding} padding: the output would be "
             f"{win.out_height}x{win.out_width}, and TFLite refuses an empty output"
         )
     ctx.set_output_shape(op, dst, (batches, win.out_height, win.out_width, out_c))
-
-    weights = ctx.constant(op, flt, "filter")
-    per_group = out_c // groups
-    k_len = filt_h * filt_w * filt_c
-    w2 = weights.reshape(groups, per_group, k_len)
-    packed = [gemm.pack_weights(w2[g]) for g in range(groups)]
-    wp = np.ascontiguousarray(np.stack([p[0] for p in packed]))
-    kp, n_tiles = packed[0][1], packed[0][2]
-    # the kernel's windows hold x + 128 for every tap (the padding too: zero
-    # point + 128), so each output channel gets (128 + zero point) * sum(w)
-    # more than the reference; the bias takes it back (wrapped to int32)
-    w_sums = weights.reshape(out_c, k_len).astype(np.int64).sum(axis=1)
-    folded = bias.astype(np.int64) - (128 + in_zp) * w_sums
-    bias = (((folded + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)).astype(np.int32)
-
-    out_h, out_w = win.out_height, win.out_width
-    block_rows = max(1, min(out_h, _BLOCK_PIXELS // max(out_w, 1)))
-    rows = gemm.padded_rows(block_rows * out_w)
-    # the padded image: every tap of every window inside it
-    padded_h = max(in_h + win.pad_height,
-                   (out_h - 1) * stride_h + (filt_h - 1) * dil_h + 1) if out_h else 0
-    padded_w = max(in_w + win.pad_width,
-                   (out_w - 1) * stride_w + (filt_w - 1) * dil_w + 1) if out_w else 0
-    # a 1x1 filter with stride 1 (so no padding) reads its windows in place
-    direct = (filt_h == 1 and filt_w == 1 and stride_h == 1 and stride_w == 1
-              and groups == 1 and in_c == kp)
-    # spare rows: a tile's rows past the image (direct), 64-byte copies past a window
-    spare = gemm.MR + -(-64 // max(in_c, 1))
-    xpad = np.full((padded_h * padded_w + spare, in_c), 128 + in_zp, np.uint8)
-    a = np.zeros((0 if direct else rows + -(-64 // kp), kp), np.uint8)
-    acc = np.zeros((rows, n_tiles * gemm.NR), np.int32)
-    # an empty output (no column or no row): nothing to run, nothing to read
-    blocks = batches * (-(-out_h // block_rows)) if out_w else 0
-    # per-channel values as int32, 16 past the last channel for the vector loads
-    def channels(v):
-        padded = np.zeros(out_c + 16, np.int32)
-        padded[:out_c] = v
-        return padded
-
-    left = channels(np.maximum(shift, 0))
-    right = channels(np.maximum(-shift, 0))
-    mult = channels(multiplier)
-    bias = channels(bias)
-    params = np.zeros(k.N_PARAMS, np.int64)
-    params[k.P_STRIDE_H], params[k.P_STRIDE_W] = stride_h, stride_w
-    params[k.P_DILATION_H], params[k.P_DILATION_W] = dil_h, dil_w
-    params[k.P_PAD_H], params[k.P_PAD_W] = win.pad_height, win.pad_width
-    params[k.P_FILTER_H], params[k.P_FILTER_W] = filt_h, filt_w
-    params[k.P_INPUT_OFFSET] = -in_zp
-    params[k.P_OUTPUT_OFFSET] = out_zp
-    params[k.P_ACT_MIN], params[k.P_ACT_MAX] = act_min, act_max
-    params[k.P_K] = k_len
-    params[k.P_BLOCK_ROWS] = block_rows
-    params[k.P_PADDED_W] = padded_w
-    params[k.P_DIRECT] = direct
-    kernel = k.conv_2d
-
-    def run(t):
-        kernel(t[src], t[dst], wp, bias, mult, left, right, params, xpad, a, acc, 0, blocks)
-
-    return run
+    return win.pad_height, win.pad_width
 
 
 def version(op, tensors) -> int:

@@ -2,7 +2,13 @@
 shapes, windows, strides, dilations, paddings, groups, quantizations and
 activations, on strided views and overlapping buffers (the aliasing rule);
 against TFLite's reference kernels on generated models and on every CONV_2D
-node of the seed models; and the prepare-time rejections."""
+node of the seed models; and the prepare-time rejections.
+
+The oracle tests also run with the JIT off (the kernels as plain Python,
+kernels/simd.py's Python path included), fewer examples and slower::
+
+    NUMBA_DISABLE_JIT=1 pytest -q tests/kernels/test_conv.py -k oracle
+"""
 
 import numpy as np
 import pytest
@@ -13,12 +19,11 @@ from int8sqz.errors import ModelError, UnsupportedError
 from int8sqz.kernels import conv as kconv
 from int8sqz.kernels import fixedpoint as fp
 from int8sqz.model import load_model
-from int8sqz.ops import REGISTRY
 from int8sqz.ops._common import activation_range, quantize_multiplier
-from int8sqz.ops.context import PrepareContext
 from int8sqz.testing.reference import run_reference
 from int8sqz.testing.writer import GraphBuilder
 from naive import conv as naive
+from single_op import check_seed_nodes, prepare_op, run_single, seed_inputs
 
 ACTIVATIONS = ["NONE", "RELU", "RELU6", "RELU_N1_TO_1"]
 
@@ -59,24 +64,6 @@ def conv_model(x_shape, weights, bias, in_q, w_scales, out_q, *, stride=(1, 1),
     g.operator("CONV_2D", ins, y, **opts)
     g.output(y)
     return g.build()
-
-
-def prepare(content, index=0, shapes=None):
-    model = load_model(content)
-    op = model.operators[index]
-    ctx = PrepareContext(model, shapes or [t.shape for t in model.tensors])
-    return model, op, ctx, REGISTRY[op.name].prepare(op, ctx)
-
-
-def run_op(content, x, out=None):
-    """Run the model's CONV_2D on ``x``; ``out`` may be a preallocated (strided) view."""
-    model, op, ctx, run = prepare(content)
-    t = [tm.data for tm in model.tensors]
-    t[op.inputs[0]] = x
-    dst = op.outputs[0]
-    t[dst] = np.zeros(ctx.shape(dst), np.int8) if out is None else out
-    run(t)
-    return t[dst]
 
 
 def oracle(x, weights, bias, in_q, w_scales, out_q, *, stride=(1, 1), dilation=(1, 1),
@@ -154,13 +141,13 @@ def test_conv_matches_oracle(case, strided):
                          activation=case["activation"])
     want = oracle(x, **case)
     if not strided:
-        got = run_op(content, x)
+        got = run_single(content, x)
     else:
         rng = np.random.default_rng(want.size)
         xv, _, _ = _views(rng, x.shape, np.int8)
         xv[...] = x
         out, buf, sl = _views(rng, want.shape, np.int8)
-        got = run_op(content, xv, out)
+        got = run_single(content, xv, out=out)
         outside = np.ones(buf.shape, bool)
         outside[sl] = False
         assert np.all(buf[outside] == 77), "wrote outside the output view"
@@ -180,9 +167,7 @@ def test_any_block_of_rows_matches_oracle(monkeypatch, block_pixels, shape, filt
                                           dilation, padding, groups):
     """The kernel works in blocks of whole output rows (one row, a few rows, the
     whole image; more than one tile of rows and of columns): same results."""
-    import int8sqz.ops.conv_2d as op_conv
-
-    monkeypatch.setattr(op_conv, "_BLOCK_PIXELS", block_pixels)
+    monkeypatch.setattr(kconv, "BLOCK_PIXELS", block_pixels)
     rng = np.random.default_rng(sum(shape) + block_pixels % 1000)
     o, kh, kw = filt
     w = rng.integers(-128, 128, (o * groups, kh, kw, shape[3])).astype(np.int8)
@@ -192,7 +177,7 @@ def test_any_block_of_rows_matches_oracle(monkeypatch, block_pixels, shape, filt
              out_q=(0.6, 3), stride=stride, dilation=dilation, padding=padding)
     content = conv_model(x.shape, w, b, q["in_q"], q["w_scales"], q["out_q"], stride=stride,
                          dilation=dilation, padding=padding)
-    assert np.array_equal(run_op(content, x), oracle(x, w, b, **q))
+    assert np.array_equal(run_single(content, x), oracle(x, w, b, **q))
 
 
 def test_output_with_channel_stride_matches_oracle():
@@ -206,9 +191,14 @@ def test_output_with_channel_stride_matches_oracle():
     content = conv_model(x.shape, w, b, q["in_q"], q["w_scales"], q["out_q"])
     buf = np.full((2, 5, 6, 40), 77, np.int8)
     out = buf[..., ::2]
-    got = run_op(content, x, out)
+    got = run_single(content, x, out=out)
     assert np.array_equal(got, oracle(x, w, b, **q))
     assert np.all(buf[..., 1::2] == 77), "wrote between the output's channels"
+
+
+def conv_params(**fields):
+    """Kernel parameters: ``fields``, the others 0."""
+    return kconv.ConvParams(**{**dict.fromkeys(kconv.ConvParams._fields, 0), **fields})
 
 
 @given(st.integers(-(2**31), 2**31 - 1), st.integers(-(2**31), 2**31 - 1),
@@ -216,8 +206,7 @@ def test_output_with_channel_stride_matches_oracle():
 def test_branchless_requantization_matches_fixedpoint(acc, bias, multiplier, shift):
     """The kernel's requantization is MultiplyByQuantizedMultiplier for every
     multiplier QuantizeMultiplier can produce (0 <= multiplier < 2**31)."""
-    params = np.zeros(kconv.N_PARAMS, np.int64)
-    params[kconv.P_ACT_MIN], params[kconv.P_ACT_MAX] = -(2**40), 2**40
+    params = conv_params(act_min=-(2**40), act_max=2**40)
     out32 = np.zeros((1, 1, 1, 1), np.int64)
     kconv._requantize(np.array([[acc]], np.int32), 0, np.array([bias], np.int32),
                       np.array([multiplier], np.int64), np.array([max(shift, 0)], np.int64),
@@ -243,8 +232,7 @@ def test_vector_requantization_matches_fixedpoint(lanes, offset, lo, span):
         p[:n] = v
         return p
 
-    params = np.zeros(kconv.N_PARAMS, np.int64)
-    params[kconv.P_OUTPUT_OFFSET], params[kconv.P_ACT_MIN], params[kconv.P_ACT_MAX] = offset, lo, hi
+    params = conv_params(output_offset=offset, act_min=lo, act_max=hi)
     cols = -(-n // 16) * 16
     acc_buf = np.zeros((1, cols), np.int32)
     acc_buf[0, :n] = acc
@@ -270,7 +258,7 @@ def test_empty_inputs_are_refused_as_tflite_does(x_shape, out_shape):
     with pytest.raises(RuntimeError):
         run_reference(content, [np.ones(x_shape, np.int8)])
     with pytest.raises(ModelError, match=r"operator 0 \(CONV_2D\): input (height|width) is 0"):
-        prepare(content)
+        prepare_op(content)
 
 
 # -- the aliasing rule ------------------------------------------------------------------------
@@ -290,7 +278,7 @@ def test_output_may_overlap_consumed_input_rows(filt, stride, padding, shift_row
     bias = rng.integers(-300, 300, c).astype(np.int32)
     content = conv_model(x.shape, weights, bias, (0.05, 2), np.full(c, 0.01), (0.5, -4),
                          stride=stride, padding=padding)
-    want = run_op(content, x)
+    want = run_single(content, x)
     for b in range(n):
         # one batch at a time: the rule is per batch image (batches run in order)
         oh, ow = want.shape[1:3]
@@ -300,7 +288,7 @@ def test_output_may_overlap_consumed_input_rows(filt, stride, padding, shift_row
         # output rows padded to the input's row length, so that row y of the
         # output lies over input row y - shift_rows
         out = buf[:oh * w * c].reshape(1, oh, w, c)[:, :, :ow, :]
-        got = run_op(content, xin, out)
+        got = run_single(content, xin, out=out)
         assert np.array_equal(got, want[b:b + 1]), f"batch {b}"
 
 
@@ -331,34 +319,14 @@ def test_conv_matches_reference(x_shape, f_shape, stride, dilation, padding, act
                          dilation=dilation, padding=padding, activation=activation)
     for x in (rng.integers(-128, 128, x_shape).astype(np.int8), np.full(x_shape, -128, np.int8)):
         want = run_reference(content, [x])[0]
-        assert np.array_equal(run_op(content, x), want)
+        assert np.array_equal(run_single(content, x), want)
 
 
 @pytest.mark.parametrize("name", ["flowers", "food-101", "plant-village"])
-def test_seed_model_windowed_nodes_match_reference(seed_models, name):
-    """Every CONV_2D and MAX_POOL_2D node, fed the reference's own inputs."""
+def test_seed_model_conv_nodes_match_reference(seed_models, name):
+    """Every CONV_2D node, fed the reference's own inputs."""
     path = seed_models[name]
-    model = load_model(path)
-    shape = model.tensors[model.inputs[0]].shape
-    rng = np.random.default_rng(len(name))
-    counts = {"CONV_2D": 0, "MAX_POOL_2D": 0}
-    runs = {}
-    for x in (rng.integers(0, 256, shape, dtype=np.uint8), rng.integers(0, 256, shape, dtype=np.uint8)):
-        ref = run_reference(path, [x], all_tensors=True)
-        for op in model.operators:
-            if op.name not in counts:
-                continue
-            if op.index not in runs:
-                ctx = PrepareContext(model, [t.shape for t in model.tensors])
-                runs[op.index] = REGISTRY[op.name].prepare(op, ctx)
-            t = [tm.data for tm in model.tensors]
-            t[op.inputs[0]] = ref[op.inputs[0]]
-            out = op.outputs[0]
-            t[out] = np.zeros_like(ref[out])
-            runs[op.index](t)
-            assert np.array_equal(t[out], ref[out]), f"{name}: {op.describe()} differs"
-            counts[op.name] += 1
-    assert counts == {"CONV_2D": 2 * 23, "MAX_POOL_2D": 2 * 3}
+    assert check_seed_nodes(path, ("CONV_2D",), seed_inputs(path, len(name), 200)) == 2 * 23
 
 
 # -- prepare-time rejections ------------------------------------------------------------------
@@ -370,7 +338,7 @@ def _rejected(content, error, match, reference_refuses=True, x_shape=None):
         with pytest.raises((RuntimeError, ValueError)):
             run_reference(content, [np.zeros(shape, model.tensors[model.inputs[0]].dtype)])
     with pytest.raises(error, match=r"operator 0 \(CONV_2D\).*" + match):
-        prepare(content)
+        prepare_op(content)
 
 
 W = np.ones((4, 3, 3, 4), np.int8)
@@ -450,7 +418,7 @@ def test_filter_computed_at_run_time_is_unsupported():
     g.operator("CONV_2D", [x, f, b], y, padding="SAME")
     g.output(y)
     with pytest.raises(UnsupportedError, match=r"operator 0 \(CONV_2D\).*filter.*constant"):
-        prepare(g.build())
+        prepare_op(g.build())
 
 
 def test_activation_bound_that_overflows_int32_is_rejected():
@@ -463,8 +431,6 @@ def test_resized_input_recomputes_the_output_shape():
     model = load_model(content)
     shapes = [t.shape for t in model.tensors]
     shapes[model.inputs[0]] = (3, 9, 4, 4)
-    ctx = PrepareContext(model, shapes, resized=True)
-    op = model.operators[0]
-    REGISTRY["CONV_2D"].prepare(op, ctx)
+    _, op, ctx, _ = prepare_op(model, shapes=shapes, resized=True)
     assert ctx.shape(op.outputs[0]) == (3, 5, 2, 4)
 

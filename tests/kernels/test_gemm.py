@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 
+import numba
 import numpy as np
 import pytest
 from hypothesis import given
@@ -105,8 +106,8 @@ _CHILD = textwrap.dedent("""
     bias = rng.integers(-2**31, 2**31, n + 16).astype(np.int32)
     mult = rng.integers(0, 2**31, n + 16).astype(np.int32)
     shift = rng.integers(-31, 31, n + 16)
-    params = np.zeros(kconv.N_PARAMS, np.int64)
-    params[kconv.P_OUTPUT_OFFSET], params[kconv.P_ACT_MIN], params[kconv.P_ACT_MAX] = 5, -100, 90
+    params = kconv.ConvParams(*[0] * len(kconv.ConvParams._fields))._replace(
+        output_offset=5, act_min=-100, act_max=90)
     out = np.zeros((1, 1, 1, n), np.int8)
     kconv._requantize_vec(acc, 0, bias, mult, np.maximum(shift, 0).astype(np.int32),
                           np.maximum(-shift, 0).astype(np.int32), params, out, 0, 0, 0, n)
@@ -120,6 +121,7 @@ _CHILD = textwrap.dedent("""
 
 @pytest.mark.skipif(not sys.platform.startswith("linux") or os.uname().machine != "x86_64",
                     reason="the CPU names below are x86-64 ones")
+@pytest.mark.skipif(numba.config.DISABLE_JIT, reason="nothing is compiled")
 def test_portable_build_without_vnni(tmp_path):
     """Compiled for a Haswell (AVX2, no AVX-512), vdot4 is the portable IR; the
     products are the same, and so is the vector requantization."""

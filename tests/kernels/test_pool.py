@@ -1,8 +1,13 @@
 """MAX_POOL_2D and AVERAGE_POOL_2D: the operators (prepare + kernel) against the
 naive oracles on random windows, strides, paddings, activations, int8 and
 uint8, on strided views and overlapping buffers (the aliasing rule); against
-TFLite's reference kernels on generated models (the seed models' MAX_POOL_2D
-nodes are checked in test_conv.py); and the prepare-time rejections."""
+TFLite's reference kernels on generated models and on every MAX_POOL_2D node
+of the seed models; and the prepare-time rejections.
+
+The oracle tests also run with the JIT off (the kernels as plain Python)::
+
+    NUMBA_DISABLE_JIT=1 pytest -q tests/kernels/test_pool.py -k oracle
+"""
 
 import numpy as np
 import pytest
@@ -11,13 +16,12 @@ from hypothesis import strategies as st
 
 from int8sqz.errors import ModelError, UnsupportedError
 from int8sqz.model import load_model
-from int8sqz.ops import REGISTRY
 from int8sqz.ops._common import activation_range
-from int8sqz.ops.context import PrepareContext
 from int8sqz.testing.reference import run_reference
 from int8sqz.testing.writer import GraphBuilder
 from naive import pool as naive
 from naive.conv import out_size
+from single_op import check_seed_nodes, prepare_op, run_single, seed_inputs
 
 OPS = ["MAX_POOL_2D", "AVERAGE_POOL_2D"]
 TYPES = {"INT8": (np.int8, -128, 127), "UINT8": (np.uint8, 0, 255)}
@@ -41,23 +45,6 @@ def pool_model(name, x_shape, filt, stride, padding, type_name="INT8", q=(0.1, 3
     g.operator(name, [x], y, **opts)
     g.output(y)
     return g.build()
-
-
-def prepare(content):
-    model = load_model(content)
-    op = model.operators[0]
-    ctx = PrepareContext(model, [t.shape for t in model.tensors])
-    return model, op, ctx, REGISTRY[op.name].prepare(op, ctx)
-
-
-def run_op(content, x, out=None):
-    model, op, ctx, run = prepare(content)
-    t = [None] * len(model.tensors)
-    t[op.inputs[0]] = x
-    dst = op.outputs[0]
-    t[dst] = np.zeros(ctx.shape(dst), x.dtype) if out is None else out
-    run(t)
-    return t[dst]
 
 
 def oracle(name, x, filt, stride, padding, type_name, q, activation):
@@ -99,13 +86,13 @@ def test_pool_matches_oracle(case, strided):
                          case["type_name"], case["q"], activation=case["activation"])
     want = oracle(**case)
     if not strided:
-        got = run_op(content, x)
+        got = run_single(content, x)
     else:
         # input and output as channel slices of larger buffers
         xb = np.zeros(x.shape[:3] + (x.shape[3] + 5,), x.dtype)
         xb[..., 2:2 + x.shape[3]] = x
         ob = np.full(want.shape[:3] + (want.shape[3] + 3,), 77, x.dtype)
-        got = run_op(content, xb[..., 2:2 + x.shape[3]], ob[..., 1:1 + want.shape[3]])
+        got = run_single(content, xb[..., 2:2 + x.shape[3]], out=ob[..., 1:1 + want.shape[3]])
         assert np.all(ob[..., 0] == 77) and np.all(ob[..., 1 + want.shape[3]:] == 77)
     assert got.shape == want.shape
     assert np.array_equal(got, want)
@@ -116,7 +103,7 @@ def test_average_rounds_half_away_from_zero():
     x = np.array([[-2, -1, -2, -1, -1, -1, 1, 1, 2, 1, 2, 1],
                   [-1, -2, -1, -1, 0, 0, 0, 0, 1, 1, 1, 2]], np.int8).reshape(1, 2, 12, 1)
     content = pool_model("AVERAGE_POOL_2D", x.shape, (2, 2), (2, 2), "VALID", q=(1.0, 0))
-    got = run_op(content, x).reshape(-1)
+    got = run_single(content, x).reshape(-1)
     assert got.tolist() == [-2, -1, -1, 1, 1, 2]
     assert np.array_equal(run_reference(content, [x])[0].reshape(-1), got)
 
@@ -134,11 +121,11 @@ def test_pool_may_run_in_place(name, filt, stride, padding):
     n, h, w, c = 1, 11, 9, 5
     x = rng.integers(-128, 128, (n, h, w, c)).astype(np.int8)
     content = pool_model(name, x.shape, filt, stride, padding, activation="RELU")
-    want = run_op(content, x)
+    want = run_single(content, x)
     buf = x.copy().reshape(-1)
     _, oh, ow, _ = want.shape
     out = buf[:oh * ow * c].reshape(1, oh, ow, c)
-    got = run_op(content, buf.reshape(x.shape), out)
+    got = run_single(content, buf.reshape(x.shape), out=out)
     assert np.array_equal(got, want)
 
 
@@ -161,7 +148,15 @@ def test_pool_matches_reference(name, type_name, x_shape, filt, stride, padding,
     for x in (rng.integers(lo, hi + 1, x_shape).astype(dtype), np.full(x_shape, lo, dtype),
               np.full(x_shape, hi, dtype)):
         want = run_reference(content, [x])[0]
-        assert np.array_equal(run_op(content, x), want)
+        assert np.array_equal(run_single(content, x), want)
+
+
+@pytest.mark.parametrize("name", ["flowers", "food-101", "plant-village"])
+def test_seed_model_max_pool_nodes_match_reference(seed_models, name):
+    """Every MAX_POOL_2D node, fed the reference's own inputs."""
+    path = seed_models[name]
+    inputs = seed_inputs(path, len(name), 200)
+    assert check_seed_nodes(path, ("MAX_POOL_2D",), inputs) == 2 * 3
 
 
 # -- prepare-time rejections ------------------------------------------------------------------
@@ -174,7 +169,7 @@ def _rejected(content, error, match, reference_refuses=True, x=None):
             run_reference(content, [np.zeros(t.shape, t.dtype) if x is None else x])
     name = model.operators[0].name
     with pytest.raises(error, match=rf"operator 0 \({name}\).*" + match):
-        prepare(content)
+        prepare_op(content)
 
 
 @pytest.mark.parametrize("name", OPS)

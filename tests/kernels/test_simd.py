@@ -1,0 +1,156 @@
+"""The plain-Python path of kernels/simd.py (used under NUMBA_DISABLE_JIT=1)
+against the compiled intrinsics, operation by operation: the same integers
+for any bytes, offsets, shifts and multipliers, and an IndexError where the
+intrinsics would read or write outside the array."""
+
+import numba
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from int8sqz.kernels import simd
+
+compiled = pytest.mark.skipif(numba.config.DISABLE_JIT,
+                              reason="compares the Python path with the compiled one")
+
+INT32 = st.integers(-(2**31), 2**31 - 1)
+
+
+def lanes(values):
+    return np.array(values, np.int64).astype(np.int32)
+
+
+@numba.njit
+def _load_store(a, i, out, j):
+    simd.vstore(out, j, simd.vload(a, i))
+
+
+@numba.njit
+def _broadcast(a, i, out):
+    simd.vstore(out, 0, simd.vbroadcast4(a, i))
+
+
+@numba.njit
+def _dot4(acc, u, s, out):
+    simd.vstore(out, 0, simd.vdot4(simd.vload(acc, 0), simd.vload(u, 0), simd.vload(s, 0)))
+
+
+@numba.njit
+def _splat_zero(x, out):
+    simd.vstore(out, 0, simd.vsplat(x))
+    simd.vstore(out, 16, simd.vzero())
+
+
+@numba.njit
+def _requantize(v, out):
+    r = simd.vrequantize(simd.vload(v, 0), simd.vload(v, 16), simd.vload(v, 32),
+                         simd.vload(v, 48), simd.vload(v, 64), simd.vload(v, 80),
+                         simd.vload(v, 96), simd.vload(v, 112))
+    simd.vstore(out, 0, r)
+
+
+@numba.njit
+def _store_bytes(v, out, i, n):
+    simd.vstore_bytes(out, i, simd.vload(v, 0), n)
+
+
+@compiled
+@given(st.binary(min_size=64, max_size=200), st.data())
+def test_load_store_and_broadcast(raw, data):
+    for dtype in (np.uint8, np.int8, np.int32):
+        a = np.frombuffer(raw[:len(raw) // 4 * 4], dtype).copy()
+        n = 64 // a.itemsize
+        i = data.draw(st.integers(0, a.size - n))
+        j = data.draw(st.integers(0, 3))
+        want = np.zeros(n + 3, dtype)
+        _load_store(a, i, want, j)
+        got = np.zeros(n + 3, dtype)
+        simd.py_vstore(got, j, simd.py_vload(a, i))
+        assert np.array_equal(got, want)
+    a = np.frombuffer(raw, np.uint8).copy()
+    i = data.draw(st.integers(0, a.size - 4))
+    want = np.zeros(16, np.int32)
+    _broadcast(a, i, want)
+    assert np.array_equal(simd.py_vbroadcast4(a, i), want)
+
+
+@compiled
+@given(st.binary(min_size=128, max_size=128), st.lists(INT32, min_size=16, max_size=16))
+def test_dot4(raw, acc):
+    u = np.frombuffer(raw[:64], np.int32).copy()
+    s = np.frombuffer(raw[64:], np.int32).copy()
+    acc = lanes(acc)
+    want = np.zeros(16, np.int32)
+    _dot4(acc, u, s, want)
+    assert np.array_equal(simd.py_vdot4(acc, u, s), want)
+
+
+@compiled
+def test_dot4_extremes():
+    """255 * -128 four times a lane, added to INT32_MIN: the sum wraps."""
+    u = np.full(64, 255, np.uint8).view(np.int32)
+    s = np.full(64, -128, np.int8).view(np.int32)
+    acc = lanes([-(2**31)] * 8 + [2**31 - 1] * 8)
+    want = np.zeros(16, np.int32)
+    _dot4(acc, u, s, want)
+    assert np.array_equal(simd.py_vdot4(acc, u, s), want)
+
+
+@compiled
+@given(st.integers(-(2**63), 2**63 - 1))
+def test_splat_and_zero(x):
+    want = np.ones(32, np.int32)
+    _splat_zero(x, want)
+    assert np.array_equal(simd.py_vsplat(x), want[:16])
+    assert np.array_equal(simd.py_vzero(), want[16:])
+
+
+@compiled
+@given(st.lists(st.tuples(INT32, INT32, st.integers(0, 2**31 - 1), st.integers(-31, 31)),
+                min_size=16, max_size=16),
+       st.lists(st.tuples(INT32, INT32, INT32), min_size=16, max_size=16))
+def test_requantize(per_lane, bounds):
+    """Any accumulator, bias, offset and clamp bounds, multipliers in [0, 2**31)
+    and shifts split into left and right in 0..31, as documented."""
+    acc, bias, mult, shift = zip(*per_lane)
+    offset, lo, hi = zip(*bounds)
+    shift = np.array(shift)
+    v = np.concatenate([lanes(x) for x in (acc, bias, mult, np.maximum(shift, 0),
+                                           np.maximum(-shift, 0), offset, lo, hi)])
+    want = np.zeros(16, np.int32)
+    _requantize(v, want)
+    got = simd.py_vrequantize(*(v[16 * k:16 * k + 16] for k in range(8)))
+    assert np.array_equal(got, want)
+
+
+@compiled
+@given(st.lists(INT32, min_size=16, max_size=16), st.integers(0, 20), st.integers(-2, 18))
+def test_store_bytes(values, i, n):
+    v = lanes(values)
+    for dtype in (np.int8, np.uint8):
+        count = min(max(n, 0), 16)
+        if i + count > 40:
+            continue
+        want = np.full(40, 7, dtype)
+        _store_bytes(v, want, i, n)
+        got = np.full(40, 7, dtype)
+        simd.py_vstore_bytes(got, i, v, n)
+        assert np.array_equal(got, want)
+
+
+def test_python_path_refuses_to_leave_the_array():
+    a = np.zeros(70, np.uint8)
+    simd.py_vload(a, 6)
+    with pytest.raises(IndexError):
+        simd.py_vload(a, 7)
+    with pytest.raises(IndexError):
+        simd.py_vstore(a, 7, simd.py_vzero())
+    with pytest.raises(IndexError):
+        simd.py_vbroadcast4(a, 67)
+    with pytest.raises(IndexError):
+        simd.py_vstore_bytes(a, 60, simd.py_vzero(), 11)
+    with pytest.raises(ValueError):
+        simd.py_vstore_bytes(a[::2], 0, simd.py_vzero(), 1)
+    with pytest.raises(ValueError):
+        simd.py_vload(np.zeros((4, 40), np.uint8)[:, :20], 0)
