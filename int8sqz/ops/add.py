@@ -25,30 +25,37 @@ from .unit import OperatorUnit, Sharing, int8_version, no_macs
 LEFT_SHIFT = 20
 
 
-def _smaller_than_one(ctx, op, real: float, what: str):
+def smaller_than_one(ctx, op, real: float, what: str, name: str = "ADD"):
     """TFLite ``QuantizeMultiplierSmallerThanOneExp``, whose checks abort."""
     if not (math.isfinite(real) and 0.0 < real < 1.0):
         raise ctx.error(
             op, f"the {what} multiplier is {real!r}, outside (0, 1): the scales are out of "
-            f"the range TFLite's ADD accepts (it aborts on them)"
+            f"the range TFLite's {name} accepts (it aborts on them)"
         )
     multiplier, shift = quantize_multiplier(real)
     if shift > 0:
         raise ctx.error(
-            op, f"the {what} multiplier {real!r} rounds to 1.0; TFLite's ADD aborts on it"
+            op, f"the {what} multiplier {real!r} rounds to 1.0; TFLite's {name} aborts on it"
         )
     return multiplier, shift
+
+
+def input_multipliers(ctx, op, s1: float, s2: float, so: float, name: str = "ADD"):
+    """The 8-bit path's input multipliers (each a ``(multiplier, shift)``)
+    and the real output multiplier, as ``add.cc`` / ``sub.cc`` compute them."""
+    with np.errstate(over="ignore"):
+        twice_max = float(np.float32(2) * np.float32(max(s1, s2)))
+        out_denominator = float(np.float32(1 << LEFT_SHIFT) * np.float32(so))
+    q1 = smaller_than_one(ctx, op, s1 / twice_max, "input 1", name)
+    q2 = smaller_than_one(ctx, op, s2 / twice_max, "input 2", name)
+    return q1, q2, twice_max / out_denominator
 
 
 def prepare(op, ctx):
     type_name, out_shape, ((s1, z1), (s2, z2), (so, zo)) = prepare_binary(op, ctx)
 
-    with np.errstate(over="ignore"):
-        twice_max = float(np.float32(2) * np.float32(max(s1, s2)))
-        out_denominator = float(np.float32(1 << LEFT_SHIFT) * np.float32(so))
-    m1, shift1 = _smaller_than_one(ctx, op, s1 / twice_max, "input 1")
-    m2, shift2 = _smaller_than_one(ctx, op, s2 / twice_max, "input 2")
-    mo, shift_o = _smaller_than_one(ctx, op, twice_max / out_denominator, "output")
+    (m1, shift1), (m2, shift2), real_out = input_multipliers(ctx, op, s1, s2, so)
+    mo, shift_o = smaller_than_one(ctx, op, real_out, "output")
     act_min, act_max = fused_activation_range(op, ctx, so, zo, type_name)
 
     def call(o, x, y, shape, strides):
