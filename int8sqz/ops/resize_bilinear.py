@@ -135,8 +135,11 @@ def prepare(op, ctx):
     integer = type_name == "UINT8"
 
     def run_float(t):
-        k.resize_bilinear_float(flat(t[src]), flat(t[dst]), n, in_h, in_w, depth,
-                                y0, y1, dy, wy, x0, x1, dx, wx, integer)
+        # NaN and infinite inputs are data here (NUMBA_DISABLE_JIT runs the
+        # kernel on NumPy scalars, which would warn)
+        with np.errstate(all="ignore"):
+            k.resize_bilinear_float(flat(t[src]), flat(t[dst]), n, in_h, in_w, depth,
+                                    y0, y1, dy, wy, x0, x1, dx, wx, integer)
     return Node(op, run_float, dict(params, kernel="resize_bilinear_float"))
 
 
