@@ -231,10 +231,8 @@ def maximum_minimum(out, a, b, shape, strides, take_max):
     raw values at each position (any element type; no quantization is
     involved: TFLite compares the stored integers whatever the scales).
 
-    Aliasing rule: safe in place. ``out`` may be the memory of ``a`` or ``b``
-    when that input has the output's shape and strides: each output element
-    is written only after the input elements at the same position were read.
-    ``out`` must not overlap a broadcast input or an input laid out otherwise."""
+    Aliasing rule: safe in place, as ``add_or_sub``: the same walk, each
+    output element written after the two input elements it picks from."""
     last = shape.size - 1
     n = shape[last]
     so, sa, sb = strides[0, last], strides[1, last], strides[2, last]

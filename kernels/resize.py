@@ -17,6 +17,16 @@ from ._jit import kernel
 
 
 @kernel
+def corners(b, y, x, in_h, in_w, depth, y0, y1, x0, x1):
+    """Flat offsets of output pixel (b, y, x) and of its four source pixels
+    (top-left, bottom-left, top-right, bottom-right) in NHWC arrays."""
+    row0 = (b * in_h + y0[y]) * in_w
+    row1 = (b * in_h + y1[y]) * in_w
+    return (((b * y0.size + y) * x0.size + x) * depth, (row0 + x0[x]) * depth,
+            (row1 + x0[x]) * depth, (row0 + x1[x]) * depth, (row1 + x1[x]) * depth)
+
+
+@kernel
 def nan_add(a, b, keep_first):
     """``a + b`` in float32, but when both are NaN the NaN the reference
     keeps: x86's ``addss`` returns its first source operand, and the
@@ -48,19 +58,11 @@ def resize_bilinear_float(x, out, batches, in_h, in_w, depth, y0, y1, dy, wy, x0
     (the values are never negative); 0.0 for float32 (it turns -0.0 into
     +0.0, as the C++ sum does). Where two terms are NaN, the sum is the NaN
     the reference's compiled code keeps (``nan_add``)."""
-    out_h = y0.size
-    out_w = x0.size
     offset = np.float32(0.5) if integer_output else np.float32(0.0)
     for b in range(batches):
-        for y in range(out_h):
-            row0 = (b * in_h + y0[y]) * in_w
-            row1 = (b * in_h + y1[y]) * in_w
-            for xx in range(out_w):
-                o = ((b * out_h + y) * out_w + xx) * depth
-                p00 = (row0 + x0[xx]) * depth
-                p10 = (row1 + x0[xx]) * depth
-                p01 = (row0 + x1[xx]) * depth
-                p11 = (row1 + x1[xx]) * depth
+        for y in range(y0.size):
+            for xx in range(x0.size):
+                o, p00, p10, p01, p11 = corners(b, y, xx, in_h, in_w, depth, y0, y1, x0, x1)
                 for c in range(depth):
                     v = nan_add(nan_add(nan_add(
                         np.float32(x[p00 + c]) * wy[y] * wx[xx],
@@ -81,18 +83,10 @@ def resize_bilinear_integer(x, out, batches, in_h, in_w, depth, y0, y1, dy, x0, 
     of 2**-20, then divided by 2**20 rounding half away from zero (the C
     division truncates toward zero after adding +-2**19, the sign taken from
     the sum, -2**19 for a sum of 0)."""
-    out_h = y0.size
-    out_w = x0.size
     for b in range(batches):
-        for y in range(out_h):
-            row0 = (b * in_h + y0[y]) * in_w
-            row1 = (b * in_h + y1[y]) * in_w
-            for xx in range(out_w):
-                o = ((b * out_h + y) * out_w + xx) * depth
-                p00 = (row0 + x0[xx]) * depth
-                p10 = (row1 + x0[xx]) * depth
-                p01 = (row0 + x1[xx]) * depth
-                p11 = (row1 + x1[xx]) * depth
+        for y in range(y0.size):
+            for xx in range(x0.size):
+                o, p00, p10, p01, p11 = corners(b, y, xx, in_h, in_w, depth, y0, y1, x0, x1)
                 wy0 = 1024 - dy[y]
                 wx0 = 1024 - dx[xx]
                 for c in range(depth):

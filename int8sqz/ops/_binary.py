@@ -18,13 +18,14 @@ from ._broadcast import (
 QUANTIZED = ("INT8", "UINT8")
 
 
-def check_binary_types(op, ctx) -> str:
-    """Arity and types of ADD and MUL: two inputs of one 8-bit type, and an
-    output of that type. Returns the type name."""
+def check_binary_types(op, ctx, types=QUANTIZED) -> str:
+    """Arity and types of a binary elementwise operator: two inputs of one
+    of ``types`` (ADD, SUB, MUL: the 8-bit types), and an output of that
+    type. Returns the type name."""
     ctx.check_arity(op, 2)
     a, b = op.inputs
     out = op.outputs[0]
-    type_name = ctx.check_type(op, a, QUANTIZED, "input 1")
+    type_name = ctx.check_type(op, a, types, "input 1")
     for index, role in ((b, "input 2"), (out, "output")):
         if ctx.tensor(index).type_name != type_name:
             raise ctx.error(

@@ -40,35 +40,39 @@ def smaller_than_one(ctx, op, real: float, what: str, name: str = "ADD"):
     return multiplier, shift
 
 
-def input_multipliers(ctx, op, s1: float, s2: float, so: float, name: str = "ADD"):
-    """The 8-bit path's input multipliers (each a ``(multiplier, shift)``)
-    and the real output multiplier, as ``add.cc`` / ``sub.cc`` compute them."""
+def prepare_add_or_sub(op, ctx, name: str, kernel, check_output=None):
+    """ADD's or SUB's prepare (``add.cc`` / ``sub.cc``, the 8-bit path):
+    ``kernel`` is ``kernels/elementwise.py``'s ``add`` or ``sub``;
+    ``check_output(real_output_multiplier, scales)`` may refuse a real
+    output multiplier before it is quantized."""
+    type_name, out_shape, ((s1, z1), (s2, z2), (so, zo)) = prepare_binary(op, ctx)
+
     with np.errstate(over="ignore"):
         twice_max = float(np.float32(2) * np.float32(max(s1, s2)))
         out_denominator = float(np.float32(1 << LEFT_SHIFT) * np.float32(so))
-    q1 = smaller_than_one(ctx, op, s1 / twice_max, "input 1", name)
-    q2 = smaller_than_one(ctx, op, s2 / twice_max, "input 2", name)
-    return q1, q2, twice_max / out_denominator
-
-
-def prepare(op, ctx):
-    type_name, out_shape, ((s1, z1), (s2, z2), (so, zo)) = prepare_binary(op, ctx)
-
-    (m1, shift1), (m2, shift2), real_out = input_multipliers(ctx, op, s1, s2, so)
-    mo, shift_o = smaller_than_one(ctx, op, real_out, "output")
+    m1, shift1 = smaller_than_one(ctx, op, s1 / twice_max, "input 1", name)
+    m2, shift2 = smaller_than_one(ctx, op, s2 / twice_max, "input 2", name)
+    real_out = twice_max / out_denominator
+    if check_output is not None:
+        check_output(real_out, (s1, s2, so))
+    mo, shift_o = smaller_than_one(ctx, op, real_out, "output", name)
     act_min, act_max = fused_activation_range(op, ctx, so, zo, type_name)
 
     def call(o, x, y, shape, strides):
-        k.add(o, x, y, shape, strides, -z1, m1, shift1, -z2, m2, shift2, mo, shift_o, zo,
-              act_min, act_max)
+        kernel(o, x, y, shape, strides, -z1, m1, shift1, -z2, m2, shift2, mo, shift_o, zo,
+               act_min, act_max)
 
-    params = dict(kernel="add", input1_offset=-z1, input1_multiplier=m1, input1_shift=shift1,
-                  input2_offset=-z2, input2_multiplier=m2, input2_shift=shift2,
-                  output_multiplier=mo, output_shift=shift_o, output_offset=zo,
-                  left_shift=LEFT_SHIFT, act_min=act_min, act_max=act_max)
+    params = dict(kernel=name.lower(), input1_offset=-z1, input1_multiplier=m1,
+                  input1_shift=shift1, input2_offset=-z2, input2_multiplier=m2,
+                  input2_shift=shift2, output_multiplier=mo, output_shift=shift_o,
+                  output_offset=zo, left_shift=LEFT_SHIFT, act_min=act_min, act_max=act_max)
 
     return (constant_lut_run(op, ctx, out_shape, call, params)
             or binary_run(op, ctx, out_shape, call, params))
+
+
+def prepare(op, ctx):
+    return prepare_add_or_sub(op, ctx, "ADD", k.add)
 
 
 UNIT = OperatorUnit(

@@ -12,7 +12,7 @@ not check (nor does int8sqz).
 """
 
 from ..kernels import elementwise as k
-from ._binary import binary_output_shape, binary_run, elementwise_per_image
+from ._binary import binary_output_shape, binary_run, check_binary_types, elementwise_per_image
 from .sub import broadcast_version
 from .unit import OperatorUnit, Sharing, no_macs
 
@@ -21,16 +21,7 @@ TYPES = ("INT8", "UINT8", "INT32", "FLOAT32")
 
 def prepare_extremum(op, ctx, take_max: bool):
     """Prepare MAXIMUM (``take_max``) or MINIMUM."""
-    ctx.check_arity(op, 2)
-    a, b = op.inputs
-    out = op.outputs[0]
-    type_name = ctx.check_type(op, a, TYPES, "input 1")
-    for index, role in ((b, "input 2"), (out, "output")):
-        if ctx.tensor(index).type_name != type_name:
-            raise ctx.error(
-                op, f"{role} {ctx.label(index)} has type {ctx.tensor(index).type_name}, "
-                f"expected {type_name} like input 1"
-            )
+    check_binary_types(op, ctx, TYPES)
     out_shape = binary_output_shape(op, ctx, padded=False)
 
     def call(o, x, y, shape, strides):

@@ -19,36 +19,21 @@ finite and positive.
 """
 
 from ..kernels import elementwise as k
-from ._binary import binary_run, constant_lut_run, elementwise_per_image, prepare_binary
-from ._common import fused_activation_range
-from .add import LEFT_SHIFT, input_multipliers, smaller_than_one
+from ._binary import elementwise_per_image
+from .add import prepare_add_or_sub
 from .unit import OperatorUnit, Sharing, def_type, no_macs
 
 
 def prepare(op, ctx):
-    type_name, out_shape, ((s1, z1), (s2, z2), (so, zo)) = prepare_binary(op, ctx)
+    def refuse_above_one(real_out, scales):
+        if real_out > 1.0:
+            raise ctx.unsupported(
+                op, f"the output multiplier is {real_out!r}, more than 1 (input scales "
+                f"{scales[0]!r} and {scales[1]!r}, output scale {scales[2]!r}): TFLite's SUB "
+                f"then divides by a negative power of two, which C++ leaves undefined"
+            )
 
-    (m1, shift1), (m2, shift2), real_out = input_multipliers(ctx, op, s1, s2, so, "SUB")
-    if real_out > 1.0:
-        raise ctx.unsupported(
-            op, f"the output multiplier is {real_out!r}, more than 1 (output scale {so!r} "
-            f"against input scales {s1!r} and {s2!r}): TFLite's SUB then divides by a "
-            f"negative power of two, which C++ leaves undefined"
-        )
-    mo, shift_o = smaller_than_one(ctx, op, real_out, "output", "SUB")
-    act_min, act_max = fused_activation_range(op, ctx, so, zo, type_name)
-
-    def call(o, x, y, shape, strides):
-        k.sub(o, x, y, shape, strides, -z1, m1, shift1, -z2, m2, shift2, mo, shift_o, zo,
-              act_min, act_max)
-
-    params = dict(kernel="sub", input1_offset=-z1, input1_multiplier=m1, input1_shift=shift1,
-                  input2_offset=-z2, input2_multiplier=m2, input2_shift=shift2,
-                  output_multiplier=mo, output_shift=shift_o, output_offset=zo,
-                  left_shift=LEFT_SHIFT, act_min=act_min, act_max=act_max)
-
-    return (constant_lut_run(op, ctx, out_shape, call, params)
-            or binary_run(op, ctx, out_shape, call, params))
+    return prepare_add_or_sub(op, ctx, "SUB", k.sub, refuse_above_one)
 
 
 def broadcast_version(op, tensors) -> int:

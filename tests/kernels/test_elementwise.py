@@ -397,7 +397,7 @@ def extremum_model(name, shape_a, shape_b, type_name, const_b=None):
 
 def extremum_array(rng, shape, type_name):
     if type_name == "FLOAT32":
-        v = rng.normal(0, 4, shape).round(rng.integers(0, 2))
+        v = np.asarray(rng.normal(0, 4, shape).round(rng.integers(0, 2)))
         special = rng.random(shape) < 0.2
         v[special] = rng.choice([np.nan, -np.nan, 0.0, -0.0, np.inf, -np.inf], special.sum())
         return np.asarray(v, np.float32)
