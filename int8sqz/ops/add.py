@@ -25,7 +25,7 @@ from .unit import OperatorUnit, Sharing, int8_version, no_macs
 LEFT_SHIFT = 20
 
 
-def smaller_than_one(ctx, op, real: float, what: str, name: str = "ADD"):
+def _smaller_than_one(ctx, op, real: float, what: str, name: str = "ADD"):
     """TFLite ``QuantizeMultiplierSmallerThanOneExp``, whose checks abort."""
     if not (math.isfinite(real) and 0.0 < real < 1.0):
         raise ctx.error(
@@ -50,12 +50,12 @@ def prepare_add_or_sub(op, ctx, name: str, kernel, check_output=None):
     with np.errstate(over="ignore"):
         twice_max = float(np.float32(2) * np.float32(max(s1, s2)))
         out_denominator = float(np.float32(1 << LEFT_SHIFT) * np.float32(so))
-    m1, shift1 = smaller_than_one(ctx, op, s1 / twice_max, "input 1", name)
-    m2, shift2 = smaller_than_one(ctx, op, s2 / twice_max, "input 2", name)
+    m1, shift1 = _smaller_than_one(ctx, op, s1 / twice_max, "input 1", name)
+    m2, shift2 = _smaller_than_one(ctx, op, s2 / twice_max, "input 2", name)
     real_out = twice_max / out_denominator
     if check_output is not None:
         check_output(real_out, (s1, s2, so))
-    mo, shift_o = smaller_than_one(ctx, op, real_out, "output", name)
+    mo, shift_o = _smaller_than_one(ctx, op, real_out, "output", name)
     act_min, act_max = fused_activation_range(op, ctx, so, zo, type_name)
 
     def call(o, x, y, shape, strides):
