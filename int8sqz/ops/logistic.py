@@ -5,7 +5,10 @@ Follows TFLite's ``activations.cc`` as registered by
 ``SigmoidEval<kReference>``): for both 8-bit types the reference fills a
 256-entry table in Prepare (``LUTPopulate``) and looks every input byte up
 in it (``LookupTable``); the fixed-point ``reference_integer_ops::Logistic``
-is not on this path (TFLite Micro takes it, and agreed on the zoo model).
+is not on this path. TFLite Micro takes that one: it agrees on the zoo's
+person model, but measured on all 256 int8 inputs for 200 random input
+quantizations it differed in 15 tables (25 entries, by up to 4 where the
+input scale exceeds about 4). int8sqz follows the reference.
 
 The table, in float32 as the C++ has it, for each value q of the type::
 

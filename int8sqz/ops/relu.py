@@ -10,6 +10,10 @@ above at the type's maximum (RELU6 at ``6.0f / output_scale`` the same way)
 and runs ``reference_ops::ReluX``; float32 goes through Eigen's
 ``cwiseMax(0.0f)``.
 
+TFLite Micro's int8 RELU6 only clamps (it does not requantize), so it
+differs from the reference wherever the two quantizations differ (measured);
+int8sqz follows the reference.
+
 TFLite checks no scale here. A scale that is zero, negative, not finite or
 per-channel is refused (ModelError), and so are quantizations whose
 arithmetic C++ leaves undefined (UnsupportedError): a multiplier needing a
