@@ -1,4 +1,4 @@
-"""ADD and MUL of int8/uint8 tensors, with broadcasting.
+"""ADD, SUB, MUL, MAXIMUM and MINIMUM, with broadcasting.
 
 Every kernel walks a loop nest (see ``int8sqz.ops._broadcast``): ``shape``
 (int64, outermost first) and ``strides`` (int64, one row per operand, in
@@ -60,12 +60,12 @@ def add_output(raw_sum, out_multiplier, out_shift, out_offset, act_min, act_max)
 
 
 @kernel
-def add(out, a, b, shape, strides, offset_a, multiplier_a, shift_a, offset_b, multiplier_b,
-        shift_b, out_multiplier, out_shift, out_offset, act_min, act_max):
-    """Follows ``reference_integer_ops::Add`` / ``BroadcastAdd6DSlow`` (int8)
-    and ``reference_ops::Add`` / ``BroadcastAdd6DSlow`` (uint8): all four
-    apply the same ``AddFunc`` arithmetic to every element. An input that is
-    constant along a row is rescaled once per row (the integers are the same).
+def add_or_sub(out, a, b, shape, strides, sign_b, offset_a, multiplier_a, shift_a, offset_b,
+               multiplier_b, shift_b, out_multiplier, out_shift, out_offset, act_min, act_max):
+    """Each input offset, shifted left by 20 and rescaled; the second added
+    (``sign_b`` 1: ADD) or subtracted (``sign_b`` -1: SUB); the sum rescaled
+    to the output, offset and clamped. An input that is constant along a row
+    is rescaled once per row (the integers are the same).
 
     Aliasing rule: safe in place. ``out`` may be the memory of ``a`` or ``b``
     when that input has the output's shape and strides: each output element
@@ -81,24 +81,51 @@ def add(out, a, b, shape, strides, offset_a, multiplier_a, shift_a, offset_b, mu
         if so == 1 and sa == 1 and sb == 1:
             for j in range(n):
                 raw = (add_rescale_input(x[j], offset_a, multiplier_a, shift_a)
-                       + add_rescale_input(y[j], offset_b, multiplier_b, shift_b))
+                       + sign_b * add_rescale_input(y[j], offset_b, multiplier_b, shift_b))
                 o[j] = add_output(raw, out_multiplier, out_shift, out_offset, act_min, act_max)
         elif so == 1 and sa == 1 and sb == 0 and n > 0:
-            ry = add_rescale_input(y[0], offset_b, multiplier_b, shift_b)
+            ry = sign_b * add_rescale_input(y[0], offset_b, multiplier_b, shift_b)
             for j in range(n):
                 raw = add_rescale_input(x[j], offset_a, multiplier_a, shift_a) + ry
                 o[j] = add_output(raw, out_multiplier, out_shift, out_offset, act_min, act_max)
         elif so == 1 and sa == 0 and sb == 1 and n > 0:
             rx = add_rescale_input(x[0], offset_a, multiplier_a, shift_a)
             for j in range(n):
-                raw = rx + add_rescale_input(y[j], offset_b, multiplier_b, shift_b)
+                raw = rx + sign_b * add_rescale_input(y[j], offset_b, multiplier_b, shift_b)
                 o[j] = add_output(raw, out_multiplier, out_shift, out_offset, act_min, act_max)
         else:
             for j in range(n):
                 raw = (add_rescale_input(x[j * sa], offset_a, multiplier_a, shift_a)
-                       + add_rescale_input(y[j * sb], offset_b, multiplier_b, shift_b))
+                       + sign_b * add_rescale_input(y[j * sb], offset_b, multiplier_b, shift_b))
                 o[j * so] = add_output(raw, out_multiplier, out_shift, out_offset, act_min,
                                        act_max)
+
+
+@kernel
+def add(out, a, b, shape, strides, offset_a, multiplier_a, shift_a, offset_b, multiplier_b,
+        shift_b, out_multiplier, out_shift, out_offset, act_min, act_max):
+    """Follows ``reference_integer_ops::Add`` / ``BroadcastAdd6DSlow`` (int8)
+    and ``reference_ops::Add`` / ``BroadcastAdd6DSlow`` (uint8): all four
+    apply the same ``AddFunc`` arithmetic to every element (``add_or_sub``).
+
+    Aliasing rule: safe in place, as ``add_or_sub``."""
+    add_or_sub(out, a, b, shape, strides, 1, offset_a, multiplier_a, shift_a, offset_b,
+               multiplier_b, shift_b, out_multiplier, out_shift, out_offset, act_min, act_max)
+
+
+@kernel
+def sub(out, a, b, shape, strides, offset_a, multiplier_a, shift_a, offset_b, multiplier_b,
+        shift_b, out_multiplier, out_shift, out_offset, act_min, act_max):
+    """Follows ``reference_ops::Sub`` / ``BroadcastQuantSubSlow`` (int8 and
+    uint8): ``SubElementwise``'s arithmetic, ``AddFunc``'s with the second
+    rescaled input subtracted (``add_or_sub``). The output multiplier is
+    applied by ``MultiplyByQuantizedMultiplierSmallerThanOneExp``, which
+    equals ``multiply_by_quantized_multiplier`` for the right shifts the
+    operator's prepare admits.
+
+    Aliasing rule: safe in place, as ``add_or_sub``."""
+    add_or_sub(out, a, b, shape, strides, -1, offset_a, multiplier_a, shift_a, offset_b,
+               multiplier_b, shift_b, out_multiplier, out_shift, out_offset, act_min, act_max)
 
 
 @kernel
@@ -186,3 +213,36 @@ def lut_gather(out, x, lut, shape, strides):
             for j in range(n):
                 out[np.uint64(o0 + j * so)] = lut[np.uint64(c0 + j * sc),
                                                   x[np.uint64(x0 + j * sx)]]
+
+
+@kernel
+def pick(x, y, take_max):
+    """TFLite's ``MaximumOp`` / ``MinimumOp``: ``x > y ? x : y`` and
+    ``x < y ? x : y``. With floats a NaN in ``x`` gives ``y``, a NaN in ``y``
+    gives NaN, and of two zeros ``y`` is kept: the comparison decides."""
+    if take_max:
+        return x if x > y else y
+    return x if x < y else y
+
+
+@kernel
+def maximum_minimum(out, a, b, shape, strides, take_max):
+    """Follows ``reference_ops::MaximumMinimumBroadcastSlow``: ``pick`` of the
+    raw values at each position (any element type; no quantization is
+    involved: TFLite compares the stored integers whatever the scales).
+
+    Aliasing rule: safe in place, as ``add_or_sub``: the same walk, each
+    output element written after the two input elements it picks from."""
+    last = shape.size - 1
+    n = shape[last]
+    so, sa, sb = strides[0, last], strides[1, last], strides[2, last]
+    for r in range(num_rows(shape)):
+        o = out[row_offset(r, shape, strides, 0):]
+        x = a[row_offset(r, shape, strides, 1):]
+        y = b[row_offset(r, shape, strides, 2):]
+        if so == 1 and sa == 1 and sb == 1:
+            for j in range(n):
+                o[j] = pick(x[j], y[j], take_max)
+        else:
+            for j in range(n):
+                o[j * so] = pick(x[j * sa], y[j * sb], take_max)

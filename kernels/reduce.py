@@ -1,9 +1,26 @@
-"""Reductions over arbitrary axes: quantized MEAN."""
+"""Reductions over arbitrary axes: quantized MEAN, REDUCE_MAX."""
 
 import numpy as np
 
 from ._jit import kernel
 from .fixedpoint import clamp, multiply_by_quantized_multiplier, wrap_int32
+
+
+@kernel
+def next_offset(index, dims, out_strides, offset):
+    """Step the multi-index ``index`` over ``dims`` once in C order and
+    return the output offset moved with it (``out_strides[d]`` per step
+    along dimension ``d``)."""
+    d = dims.size - 1
+    while d >= 0:
+        index[d] += 1
+        offset += out_strides[d]
+        if index[d] < dims[d]:
+            break
+        offset -= out_strides[d] * dims[d]
+        index[d] = 0
+        d -= 1
+    return offset
 
 
 @kernel
@@ -25,18 +42,43 @@ def mean_quantized(x, dims, out_strides, in_zero_point, count, multiplier, shift
     offset = 0
     for i in range(x.size):
         acc[offset] += x[i]
-        # step the multi-index in C order, moving the output offset with it
-        d = rank - 1
-        while d >= 0:
-            index[d] += 1
-            offset += out_strides[d]
-            if index[d] < dims[d]:
-                break
-            offset -= out_strides[d] * dims[d]
-            index[d] = 0
-            d -= 1
+        offset = next_offset(index, dims, out_strides, offset)
     for j in range(out.size):
         # the zero point correction is an int64 product, cast back to int32
         shifted = wrap_int32(wrap_int32(acc[j]) - in_zero_point * count)
         v = multiply_by_quantized_multiplier(shifted, multiplier, shift)
         out[j] = clamp(wrap_int32(v + out_zero_point), qmin, qmax)
+
+
+@kernel
+def reduce_max(x, dims, out_strides, lowest, all_axes, out):
+    """Follows ``reduce.cc``'s ``EvalType<T, kReference>`` for REDUCE_MAX:
+    the reducer ``in > current ? in : current`` over the input in C order.
+
+    Two paths, as TFLite has them, differing only for float NaN and -inf:
+    when every axis is reduced (``all_axes``, TFLite's ``ReduceAllDims`` on
+    one thread) the running maximum starts from the first element (a NaN
+    there stays); otherwise (``ReduceGeneric``) every output starts from
+    ``lowest`` (the type's ``numeric_limits::lowest()``), so NaN never enters
+    and a row of -inf gives ``lowest``. An empty reduction gives ``lowest``.
+
+    ``dims`` is the input shape and ``out_strides[d]`` the step in ``out``
+    for a step along input dimension ``d`` (0 for a reduced dimension)."""
+    if all_axes:
+        acc = lowest
+        if x.size > 0:
+            acc = x[0]
+        for i in range(1, x.size):
+            if x[i] > acc:
+                acc = x[i]
+        out[0] = acc
+        return
+    for j in range(out.size):
+        out[j] = lowest
+    rank = dims.size
+    index = np.zeros(rank, np.int64)
+    offset = 0
+    for i in range(x.size):
+        if x[i] > out[offset]:
+            out[offset] = x[i]
+        offset = next_offset(index, dims, out_strides, offset)

@@ -294,6 +294,85 @@ def _zoo() -> dict:
     g.operator("DEQUANTIZE", [sm], out)
     g.output(out)
     zoo["classifier"] = g.build()
+
+    # SUB uint8 with broadcasting and RELU6; MAXIMUM / MINIMUM int8 with a constant
+    g = GraphBuilder()
+    a = g.input("a", (2, 3, 4), "UINT8", scale=0.05, zero_point=128)
+    c = g.input("c", (3, 1), "UINT8", scale=0.03, zero_point=120)
+    y = g.tensor("y", (2, 3, 4), "UINT8", scale=0.04, zero_point=10)
+    g.operator("SUB", [a, c], y, fused_activation_function="RELU6")
+    g.output(y)
+    zoo["sub_uint8"] = g.build()
+
+    g = GraphBuilder()
+    a = g.input("a", (1, 3, 3, 4), "INT8", scale=0.1, zero_point=-2)
+    k = g.constant("k", r.integers(-128, 128, (4,)).astype(np.int8), scale=0.1, zero_point=-2)
+    m = g.tensor("m", (1, 3, 3, 4), "INT8", scale=0.1, zero_point=-2)
+    g.operator("MAXIMUM", [a, k], m)
+    y = g.tensor("y", (1, 3, 3, 4), "INT8", scale=0.1, zero_point=-2)
+    g.operator("MINIMUM", [m, a], y)
+    g.output(y)
+    zoo["max_min_int8"] = g.build()
+
+    # RELU and RELU6 requantizing int8, then LOGISTIC; RELU6 float32
+    g = GraphBuilder()
+    x = g.input("x", (2, 8), "INT8", scale=0.1, zero_point=3)
+    r1 = g.tensor("r1", (2, 8), "INT8", scale=0.05, zero_point=-128)
+    g.operator("RELU", [x], r1)
+    r6 = g.tensor("r6", (2, 8), "INT8", scale=6.0 / 255, zero_point=-128)
+    g.operator("RELU6", [r1], r6)
+    y = g.tensor("y", (2, 8), "INT8", scale=1.0 / 256, zero_point=-128)
+    g.operator("LOGISTIC", [r6], y)
+    g.output(y)
+    zoo["relu_logistic_int8"] = g.build()
+
+    g = GraphBuilder()
+    x = g.input("x", (3, 5), "FLOAT32")
+    y = g.tensor("y", (3, 5), "FLOAT32")
+    g.operator("RELU6", [x], y)
+    g.output(y)
+    zoo["relu6_float"] = g.build()
+
+    g = GraphBuilder()
+    x = g.input("x", (1, 1, 10), "UINT8", scale=0.2, zero_point=128)
+    y = g.tensor("y", (1, 1, 10), "UINT8", scale=1.0 / 256, zero_point=0)
+    g.operator("LOGISTIC", [x], y)
+    g.output(y)
+    zoo["logistic_uint8"] = g.build()
+
+    # REDUCE_MAX int8 over the time axis (the zoo's gmp model); float32 over all axes
+    g = GraphBuilder()
+    x = g.input("x", (1, 6, 3, 4), "INT8", scale=0.07, zero_point=-5)
+    ax = g.constant("axes", np.array([1, 2], np.int32))
+    y = g.tensor("y", (1, 4), "INT8", scale=0.07, zero_point=-5)
+    g.operator("REDUCE_MAX", [x, ax], y, keep_dims=False)
+    g.output(y)
+    zoo["reduce_max_int8"] = g.build()
+
+    g = GraphBuilder()
+    x = g.input("x", (2, 3), "FLOAT32")
+    ax = g.constant("axes", np.array([0, -1], np.int32))
+    y = g.tensor("y", (1, 1), "FLOAT32")
+    g.operator("REDUCE_MAX", [x, ax], y, keep_dims=True)
+    g.output(y)
+    zoo["reduce_max_float"] = g.build()
+
+    # RESIZE_BILINEAR int8 (integer path) up, uint8 half-pixel down
+    g = GraphBuilder()
+    x = g.input("x", (1, 3, 4, 2), "INT8", scale=0.1, zero_point=0)
+    size = g.constant("size", np.array([6, 7], np.int32))
+    y = g.tensor("y", (1, 6, 7, 2), "INT8", scale=0.1, zero_point=0)
+    g.operator("RESIZE_BILINEAR", [x, size], y, align_corners=True)
+    g.output(y)
+    zoo["resize_bilinear_int8"] = g.build()
+
+    g = GraphBuilder()
+    x = g.input("x", (1, 6, 5, 3), "UINT8", scale=1.0 / 255, zero_point=0)
+    size = g.constant("size", np.array([4, 3], np.int32))
+    y = g.tensor("y", (1, 4, 3, 3), "UINT8", scale=1.0 / 255, zero_point=0)
+    g.operator("RESIZE_BILINEAR", [x, size], y, half_pixel_centers=True)
+    g.output(y)
+    zoo["resize_bilinear_uint8"] = g.build()
     return zoo
 
 

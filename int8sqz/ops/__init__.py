@@ -25,6 +25,7 @@ from . import (
     add, average_pool_2d, concatenation, conv_2d, dequantize, foreign, max_pool_2d, mean, mul,
     quantize, softmax,
 )
+from . import logistic, maximum, minimum, reduce_max, relu, relu6, resize_bilinear, sub
 from .unit import NO_SHARING, Node, OperatorUnit, Sharing
 
 REGISTRY: dict[str, OperatorUnit] = {
@@ -40,6 +41,14 @@ REGISTRY: dict[str, OperatorUnit] = {
         mul.UNIT,
         quantize.UNIT,
         softmax.UNIT,
+        sub.UNIT,
+        maximum.UNIT,
+        minimum.UNIT,
+        relu.UNIT,
+        relu6.UNIT,
+        logistic.UNIT,
+        reduce_max.UNIT,
+        resize_bilinear.UNIT,
     )
 }
 

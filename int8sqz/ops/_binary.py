@@ -1,6 +1,7 @@
-"""What ADD and MUL share: types, the broadcast output shape, the run step
-over a loop nest (int8sqz.ops._broadcast), and the lookup-table path for an
-activation against a small constant."""
+"""What the binary elementwise operators share (ADD, SUB, MUL; MAXIMUM and
+MINIMUM use the shape and the run step): types, the broadcast output shape,
+the run step over a loop nest (int8sqz.ops._broadcast), and the lookup-table
+path for an activation against a small constant."""
 
 from __future__ import annotations
 
@@ -17,13 +18,14 @@ from ._broadcast import (
 QUANTIZED = ("INT8", "UINT8")
 
 
-def check_binary_types(op, ctx) -> str:
-    """Arity and types of ADD and MUL: two inputs of one 8-bit type, and an
-    output of that type. Returns the type name."""
+def check_binary_types(op, ctx, types=QUANTIZED) -> str:
+    """Arity and types of a binary elementwise operator: two inputs of one
+    of ``types`` (ADD, SUB, MUL: the 8-bit types), and an output of that
+    type. Returns the type name."""
     ctx.check_arity(op, 2)
     a, b = op.inputs
     out = op.outputs[0]
-    type_name = ctx.check_type(op, a, QUANTIZED, "input 1")
+    type_name = ctx.check_type(op, a, types, "input 1")
     for index, role in ((b, "input 2"), (out, "output")):
         if ctx.tensor(index).type_name != type_name:
             raise ctx.error(
@@ -46,8 +48,12 @@ def prepare_binary(op, ctx):
     return type_name, out_shape, quant
 
 
-def binary_output_shape(op, ctx) -> tuple:
-    """Set and return the broadcast output shape of ADD or MUL."""
+def binary_output_shape(op, ctx, padded: bool = True) -> tuple:
+    """Set and return the broadcast output shape of a binary elementwise
+    operator. TFLite takes its broadcast loop, which refuses ranks above
+    ``MAX_BROADCAST_RANK``, when the shapes differ after padding the shorter
+    with leading 1s (ADD, MUL, SUB: ``padded``) or when they differ as
+    written (MAXIMUM, MINIMUM)."""
     a, b = op.inputs
     sa, sb = ctx.shape(a), ctx.shape(b)
     shape = broadcast_shape(sa, sb)
@@ -57,7 +63,8 @@ def binary_output_shape(op, ctx) -> tuple:
             f"do not broadcast: each pair of dimensions, matched from the right, must be "
             f"equal or contain a 1"
         )
-    if needs_broadcast(sa, sb) and len(shape) > MAX_BROADCAST_RANK:
+    broadcast = needs_broadcast(sa, sb) if padded else tuple(sa) != tuple(sb)
+    if broadcast and len(shape) > MAX_BROADCAST_RANK:
         raise ctx.unsupported(
             op, f"broadcasting {list(sa)} with {list(sb)} has rank {len(shape)}; TFLite's "
             f"reference kernels broadcast at most {MAX_BROADCAST_RANK} dimensions"

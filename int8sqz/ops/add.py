@@ -25,43 +25,54 @@ from .unit import OperatorUnit, Sharing, int8_version, no_macs
 LEFT_SHIFT = 20
 
 
-def _smaller_than_one(ctx, op, real: float, what: str):
+def _smaller_than_one(ctx, op, real: float, what: str, name: str = "ADD"):
     """TFLite ``QuantizeMultiplierSmallerThanOneExp``, whose checks abort."""
     if not (math.isfinite(real) and 0.0 < real < 1.0):
         raise ctx.error(
             op, f"the {what} multiplier is {real!r}, outside (0, 1): the scales are out of "
-            f"the range TFLite's ADD accepts (it aborts on them)"
+            f"the range TFLite's {name} accepts (it aborts on them)"
         )
     multiplier, shift = quantize_multiplier(real)
     if shift > 0:
         raise ctx.error(
-            op, f"the {what} multiplier {real!r} rounds to 1.0; TFLite's ADD aborts on it"
+            op, f"the {what} multiplier {real!r} rounds to 1.0; TFLite's {name} aborts on it"
         )
     return multiplier, shift
 
 
-def prepare(op, ctx):
+def prepare_add_or_sub(op, ctx, name: str, kernel, check_output=None):
+    """ADD's or SUB's prepare (``add.cc`` / ``sub.cc``, the 8-bit path):
+    ``kernel`` is ``kernels/elementwise.py``'s ``add`` or ``sub``;
+    ``check_output(real_output_multiplier, scales)`` may refuse a real
+    output multiplier before it is quantized."""
     type_name, out_shape, ((s1, z1), (s2, z2), (so, zo)) = prepare_binary(op, ctx)
 
     with np.errstate(over="ignore"):
         twice_max = float(np.float32(2) * np.float32(max(s1, s2)))
         out_denominator = float(np.float32(1 << LEFT_SHIFT) * np.float32(so))
-    m1, shift1 = _smaller_than_one(ctx, op, s1 / twice_max, "input 1")
-    m2, shift2 = _smaller_than_one(ctx, op, s2 / twice_max, "input 2")
-    mo, shift_o = _smaller_than_one(ctx, op, twice_max / out_denominator, "output")
+    m1, shift1 = _smaller_than_one(ctx, op, s1 / twice_max, "input 1", name)
+    m2, shift2 = _smaller_than_one(ctx, op, s2 / twice_max, "input 2", name)
+    real_out = twice_max / out_denominator
+    if check_output is not None:
+        check_output(real_out, (s1, s2, so))
+    mo, shift_o = _smaller_than_one(ctx, op, real_out, "output", name)
     act_min, act_max = fused_activation_range(op, ctx, so, zo, type_name)
 
     def call(o, x, y, shape, strides):
-        k.add(o, x, y, shape, strides, -z1, m1, shift1, -z2, m2, shift2, mo, shift_o, zo,
-              act_min, act_max)
+        kernel(o, x, y, shape, strides, -z1, m1, shift1, -z2, m2, shift2, mo, shift_o, zo,
+               act_min, act_max)
 
-    params = dict(kernel="add", input1_offset=-z1, input1_multiplier=m1, input1_shift=shift1,
-                  input2_offset=-z2, input2_multiplier=m2, input2_shift=shift2,
-                  output_multiplier=mo, output_shift=shift_o, output_offset=zo,
-                  left_shift=LEFT_SHIFT, act_min=act_min, act_max=act_max)
+    params = dict(kernel=name.lower(), input1_offset=-z1, input1_multiplier=m1,
+                  input1_shift=shift1, input2_offset=-z2, input2_multiplier=m2,
+                  input2_shift=shift2, output_multiplier=mo, output_shift=shift_o,
+                  output_offset=zo, left_shift=LEFT_SHIFT, act_min=act_min, act_max=act_max)
 
     return (constant_lut_run(op, ctx, out_shape, call, params)
             or binary_run(op, ctx, out_shape, call, params))
+
+
+def prepare(op, ctx):
+    return prepare_add_or_sub(op, ctx, "ADD", k.add)
 
 
 UNIT = OperatorUnit(

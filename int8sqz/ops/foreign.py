@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import math
 
-from .mean import tflm_scratch as _reduce_scratch
+from .mean import tflm_scratch as _mean_scratch
+from .reduce_max import tflm_scratch as _max_scratch
 
 #: options tables whose name does not follow from the operator's name
 #: (``FULLY_CONNECTED`` -> ``FullyConnectedOptions`` does)
 OPTIONS = {
     "SUM": "ReducerOptions",
-    "REDUCE_MAX": "ReducerOptions",
     "REDUCE_MIN": "ReducerOptions",
     "REDUCE_PROD": "ReducerOptions",
     "REDUCE_ANY": "ReducerOptions",
@@ -51,13 +51,11 @@ def macs(op, shapes) -> int:
 
 
 def tflm_scratch(op, model, shapes) -> list:
-    """TFLite Micro's ``reduce_common.cc``: SUM asks what MEAN asks;
-    REDUCE_MAX and REDUCE_MIN one int per input dimension and one per axis
-    element. The kernels of the other operators ask for none."""
+    """TFLite Micro's ``reduce_common.cc``: SUM asks what MEAN asks,
+    REDUCE_MIN what REDUCE_MAX asks. The kernels of the other operators ask
+    for none."""
     if op.name == "SUM":
-        return _reduce_scratch(op, model, shapes)
-    if op.name in ("REDUCE_MAX", "REDUCE_MIN"):
-        if len(op.inputs) < 2 or op.inputs[0] < 0 or op.inputs[1] < 0 or not op.outputs:
-            return []
-        return [4 * len(shapes[op.inputs[0]]), 4 * math.prod(shapes[op.inputs[1]])]
+        return _mean_scratch(op, model, shapes)
+    if op.name == "REDUCE_MIN":
+        return _max_scratch(op, model, shapes)
     return []

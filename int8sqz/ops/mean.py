@@ -40,6 +40,29 @@ def resolve_axes(ctx, op, axes, rank: int) -> list:
     return resolved
 
 
+def reduction(op, ctx, axes):
+    """Resolve the axes of a reduction (input 0 -> output 0), set the output
+    shape (``keep_dims`` keeps reduced dimensions as 1) and return
+    ``(reduced axes, input shape, output strides)``: the strides as int64
+    arrays, the output's C-order step per input dimension, 0 along reduced
+    ones."""
+    shape = tuple(ctx.shape(op.inputs[0]))
+    rank = len(shape)
+    reduced = resolve_axes(ctx, op, axes, rank)
+    if op.options.get("keep_dims", False):
+        out_shape = tuple(1 if d in reduced else n for d, n in enumerate(shape))
+    else:
+        out_shape = tuple(n for d, n in enumerate(shape) if d not in reduced)
+    ctx.set_output_shape(op, op.outputs[0], out_shape)
+    strides = [0] * rank
+    step = 1
+    for d in reversed(range(rank)):
+        if d not in reduced:
+            strides[d] = step
+            step *= shape[d]
+    return reduced, np.array(shape, np.int64), np.array(strides, np.int64)
+
+
 def mean_multiplier(multiplier: int, shift: int, count: int) -> tuple:
     """Fold 1/count into (multiplier, shift) as ``QuantizedMeanOrSum`` does."""
     # floor(log2(count)), limited so that the shifted multiplier fits in int64
@@ -62,23 +85,7 @@ def prepare(op, ctx):
     qmin, qmax = INT_RANGES[out_type]
 
     shape = tuple(ctx.shape(src))
-    rank = len(shape)
-    reduced = resolve_axes(ctx, op, axes, rank)
-    if op.options.get("keep_dims", False):
-        out_shape = tuple(1 if d in reduced else n for d, n in enumerate(shape))
-    else:
-        out_shape = tuple(n for d, n in enumerate(shape) if d not in reduced)
-    ctx.set_output_shape(op, dst, out_shape)
-
-    # output strides (C order over the kept dimensions), 0 along reduced ones
-    strides = [0] * rank
-    step = 1
-    for d in reversed(range(rank)):
-        if d not in reduced:
-            strides[d] = step
-            step *= shape[d]
-    dims = np.array(shape, np.int64)
-    out_strides = np.array(strides, np.int64)
+    reduced, dims, out_strides = reduction(op, ctx, axes)
     count = math.prod(shape[d] for d in reduced)
 
     if math.prod(shape) == 0:

@@ -453,7 +453,8 @@ def nhwc_broadcast_shapes(draw):
 @st.composite
 def binary_cases(draw, op: str, max_rank: int = 4, realistic: bool = False,
                  type_name: str = "INT8"):
-    """MUL or ADD of two int8 (or uint8) tensors. ``realistic``: NHWC feature
+    """MUL, ADD or SUB of two int8 (or uint8) tensors (SUB's scales as ADD's).
+    ``realistic``: NHWC feature
     maps, moderate zero points and scales, NONE or RELU; otherwise any
     broadcast pattern up to ``max_rank`` and any quantization."""
     t = type_name
@@ -555,6 +556,189 @@ def dequantize_cases(draw, src=None):
     g.output(y)
     data = draw(int_data(src, shape, zp))
     return Case("DEQUANTIZE", g.build(), [data], dict(type=src, shape=shape, q=(scale, zp)))
+
+
+# -- MAXIMUM, MINIMUM, RELU, RELU6, LOGISTIC, REDUCE_MAX, RESIZE_BILINEAR --------------------
+
+#: float32 values whose comparisons and rounding differ between careless
+#: implementations: NaN of both signs, signed zeros, infinities, the extremes
+FLOAT_SPECIALS = np.array([np.nan, -np.nan, 0.0, -0.0, np.inf, -np.inf, 6.0, -1.0,
+                           np.finfo(np.float32).max, np.finfo(np.float32).min,
+                           np.finfo(np.float32).tiny], np.float32)
+
+
+@st.composite
+def any_data(draw, type_name: str, shape, zero_point: int | None = None):
+    """Data of any supported type: :func:`int_data` for integers; for
+    float32 normal values of varied magnitude, now and then with special
+    values (:data:`FLOAT_SPECIALS`) mixed in."""
+    if type_name != "FLOAT32":
+        return draw(int_data(type_name, shape, zero_point))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    n = int(np.prod(shape, dtype=np.int64))
+    v = rng.normal(0, 1, n) * 10.0 ** rng.integers(-3, 4, n)
+    if draw(st.booleans()):
+        mask = rng.random(n) < 0.3
+        v[mask] = rng.choice(FLOAT_SPECIALS, int(mask.sum()))
+    if draw(st.integers(0, 4)) == 0:
+        v = np.round(v)  # ties between equal values
+    return v.astype(np.float32).reshape(shape)
+
+
+def _maybe_quantized(draw, type_name: str):
+    """(scale, zero point) keywords for a tensor of ``type_name``: any
+    quantization for 8-bit types (the operators below never read it), none
+    for the others."""
+    if type_name not in _RANGE:
+        return {}
+    return dict(scale=draw(log_uniform(2**-10, 2.0)), zero_point=draw(zero_points(type_name)))
+
+
+@st.composite
+def extremum_cases(draw, op: str, type_name: str | None = None, max_rank: int = 4):
+    """MAXIMUM or MINIMUM of two tensors of one type with any broadcast
+    pattern; the quantizations (which TFLite ignores) differ at random."""
+    t = type_name or draw(st.sampled_from(["INT8", "UINT8", "INT32", "FLOAT32"]))
+    s1, s2, so = draw(broadcast_shapes(max_rank))
+    g = GraphBuilder()
+    a = g.input("a", s1, t, **_maybe_quantized(draw, t))
+    b_data = draw(any_data(t, s2))
+    second_constant = draw(st.booleans())
+    if second_constant:
+        b = g.constant("b", b_data, t, **_maybe_quantized(draw, t))
+    else:
+        b = g.input("b", s2, t, **_maybe_quantized(draw, t))
+    y = g.tensor("output", so, t, **_maybe_quantized(draw, t))
+    g.operator(op, [a, b], y)
+    g.output(y)
+    datas = [draw(any_data(t, s1))] + ([] if second_constant else [b_data])
+    return Case(op, g.build(), datas, dict(type=t, shapes=(s1, s2, so),
+                                            constant_b=second_constant))
+
+
+@st.composite
+def relu_cases(draw, op: str, type_name: str | None = None):
+    """RELU or RELU6 of int8, uint8 (any requantization: the output scale
+    within a few octaves of the input's, or equal) or float32."""
+    t = type_name or draw(st.sampled_from(["INT8", "UINT8", "FLOAT32"]))
+    shape = draw(small_shapes())
+    g = GraphBuilder()
+    if t == "FLOAT32":
+        x = g.input("input", shape, t)
+        y = g.tensor("output", shape, t)
+        q = None
+    else:
+        in_scale = draw(log_uniform(2**-10, 2.0))
+        same = draw(st.integers(0, 3)) == 0
+        out_scale = in_scale if same else \
+            float(np.float32(in_scale * 2.0 ** draw(st.floats(-4, 4))))
+        in_zp, out_zp = draw(zero_points(t)), draw(zero_points(t))
+        x = g.input("input", shape, t, scale=in_scale, zero_point=in_zp)
+        y = g.tensor("output", shape, t, scale=out_scale, zero_point=out_zp)
+        q = ((in_scale, in_zp), (out_scale, out_zp))
+    g.operator(op, [x], y)
+    g.output(y)
+    data = draw(any_data(t, shape, None if q is None else q[0][1]))
+    return Case(op, g.build(), [data], dict(type=t, shape=shape, q=q))
+
+
+@st.composite
+def logistic_cases(draw, type_name: str | None = None, every_value: bool = False):
+    """LOGISTIC of int8 or uint8; output scale 1/256 (TFLite requires it),
+    the output zero point usually the type's minimum, sometimes any.
+    ``every_value``: the input holds each of the 256 values once."""
+    t = type_name or draw(st.sampled_from(["INT8", "UINT8"]))
+    lo, hi = _RANGE[t]
+    in_scale = draw(st.one_of(log_uniform(2**-12, 4.0), log_uniform(4.0, 2**20)))
+    in_zp = draw(zero_points(t))
+    out_zp = lo if draw(st.integers(0, 3)) else draw(zero_points(t))
+    shape = (256,) if every_value else draw(small_shapes())
+    g = GraphBuilder()
+    x = g.input("input", shape, t, scale=in_scale, zero_point=in_zp)
+    y = g.tensor("output", shape, t, scale=1.0 / 256, zero_point=out_zp)
+    g.operator("LOGISTIC", [x], y)
+    g.output(y)
+    if every_value:
+        data = np.arange(lo, hi + 1).astype(_NP[t])
+    else:
+        data = draw(int_data(t, shape, in_zp))
+    return Case("LOGISTIC", g.build(), [data], dict(
+        type=t, shape=shape, in_q=(in_scale, in_zp), out_zero_point=out_zp))
+
+
+@st.composite
+def reduce_max_cases(draw, type_name: str | None = None):
+    """REDUCE_MAX over any set of axes (negative, repeated, none, all),
+    keep_dims both ways; input and output quantized alike (TFLite requires
+    it); float32 with special values now and then."""
+    t = type_name or draw(st.sampled_from(["INT8", "UINT8", "INT32", "FLOAT32"]))
+    rank = draw(st.integers(0, 4))
+    shape = tuple(draw(st.lists(st.integers(1, 6), min_size=rank, max_size=rank)))
+    if rank:
+        chosen = draw(st.lists(st.integers(0, rank - 1), unique=True, min_size=1,
+                               max_size=rank))
+        axes = [a - rank if draw(st.booleans()) else a for a in chosen]
+        if draw(st.integers(0, 4)) == 0:
+            axes.append(axes[0])  # a repeated axis
+    else:
+        axes = [draw(st.integers(-2, 2))]  # a scalar ignores its axes
+    keep_dims = draw(st.booleans())
+    reduced = {a % rank for a in axes} if rank else set()
+    if keep_dims:
+        out_shape = tuple(1 if i in reduced else d for i, d in enumerate(shape))
+    else:
+        out_shape = tuple(d for i, d in enumerate(shape) if i not in reduced)
+    quant = _maybe_quantized(draw, t)
+    g = GraphBuilder()
+    x = g.input("input", shape, t, **quant)
+    ax = g.constant("axes", np.array(axes, np.int32).reshape(len(axes)))
+    y = g.tensor("output", out_shape, t, **quant)
+    g.operator("REDUCE_MAX", [x, ax], y, keep_dims=keep_dims)
+    g.output(y)
+    data = draw(any_data(t, shape, quant.get("zero_point")))
+    return Case("REDUCE_MAX", g.build(), [data], dict(
+        type=t, shape=shape, axes=axes, keep_dims=keep_dims))
+
+
+def resize_reads_outside(in_size: int, out_size: int, align_corners: bool,
+                         half_pixel: bool) -> bool:
+    """Whether TFLite's ``ResizeBilinearInteger`` (int8) takes a source row
+    (column) past the input along an axis: its scale in 1/1024, rounded to
+    nearest, can exceed the true ratio enough for the last rows."""
+    n, d = (in_size - 1, out_size - 1) if align_corners and out_size > 1 else (in_size, out_size)
+    scale = (1024 * n + d // 2) // d
+    last = (out_size - 1) * scale + (scale // 2 - 512 if half_pixel else 0)
+    return last >= 0 and last // 1024 > in_size - 1
+
+
+@st.composite
+def resize_bilinear_cases(draw, type_name: str | None = None):
+    """RESIZE_BILINEAR of NHWC int8, uint8 or float32 to a constant size, up
+    or down, with each option combination TFLite accepts; any quantization
+    (never read). int8 sizes at which the reference reads outside the input
+    (``resize_reads_outside``) are left out: its outputs are then garbage."""
+    t = type_name or draw(st.sampled_from(["INT8", "UINT8", "FLOAT32"]))
+    n, c = draw(st.integers(1, 2)), draw(st.integers(1, 4))
+    h, w = draw(st.integers(1, 9)), draw(st.integers(1, 9))
+    big = draw(st.integers(0, 5)) == 0
+    out_h, out_w = (draw(st.integers(1, 70 if big else 20)) for _ in range(2))
+    align_corners, half_pixel = draw(st.sampled_from([(False, False), (True, False),
+                                                      (False, True)]))
+    if t == "INT8":
+        assume(not resize_reads_outside(h, out_h, align_corners, half_pixel))
+        assume(not resize_reads_outside(w, out_w, align_corners, half_pixel))
+    quant = _maybe_quantized(draw, t)
+    g = GraphBuilder()
+    x = g.input("input", (n, h, w, c), t, **quant)
+    size = g.constant("size", np.array([out_h, out_w], np.int32))
+    y = g.tensor("output", (n, out_h, out_w, c), t, **quant)
+    g.operator("RESIZE_BILINEAR", [x, size], y, align_corners=align_corners,
+               half_pixel_centers=half_pixel)
+    g.output(y)
+    data = draw(any_data(t, (n, h, w, c), quant.get("zero_point")))
+    return Case("RESIZE_BILINEAR", g.build(), [data], dict(
+        type=t, input=(n, h, w, c), size=(out_h, out_w), align_corners=align_corners,
+        half_pixel_centers=half_pixel))
 
 
 # -- running -------------------------------------------------------------------------------
@@ -693,4 +877,12 @@ OPERATOR_CASES = {
     "MUL": lambda: binary_cases("MUL"),
     "QUANTIZE": lambda: quantize_cases(),
     "SOFTMAX": lambda: softmax_cases(),
+    "SUB": lambda: binary_cases("SUB"),
+    "MAXIMUM": lambda: extremum_cases("MAXIMUM"),
+    "MINIMUM": lambda: extremum_cases("MINIMUM"),
+    "RELU": lambda: relu_cases("RELU"),
+    "RELU6": lambda: relu_cases("RELU6"),
+    "LOGISTIC": lambda: logistic_cases(),
+    "REDUCE_MAX": lambda: reduce_max_cases(),
+    "RESIZE_BILINEAR": lambda: resize_bilinear_cases(),
 }

@@ -73,7 +73,7 @@ def _unsupported_model(path):
     g = GraphBuilder()
     x = g.input("image", (1, 8, 8, 3), "UINT8", scale=1 / 255, zero_point=0)
     y = g.tensor("y", (1, 8, 8, 3), "UINT8", scale=1 / 255, zero_point=0)
-    g.operator("RELU", [x], y)
+    g.operator("TANH", [x], y)
     g.output(y)
     path.write_bytes(g.build())
     return path
@@ -177,11 +177,11 @@ def test_no_label_file_bilinear_and_top_k_capped(tmp_path):
     ("adir", "is a directory"),
     ("notes.txt", "not a TFLite model"),
     ("truncated.tflite", ""),
-    ("relu.tflite", "operator 0 (RELU) is not supported"),
+    ("tanh.tflite", "operator 0 (TANH) is not supported"),
 ])
 def test_bad_models_print_one_line_and_exit_2(tmp_path, bad_files, name, what):
     model = bad_files / name
-    if name == "relu.tflite":
+    if name == "tanh.tflite":
         _unsupported_model(model)
     p = _cmd("run", model, _first_photo("flowers/daisy"), cwd=tmp_path)
     assert p.returncode == 2

@@ -315,3 +315,17 @@ def test_memplan_needs_no_runnable_operator(monkeypatch):
     assert rep["arena_bytes"] == measure_tflm_arena(content)
     assert rep["macs_total"] == 0
     assert memplan.report(model, "optimized")["arena_bytes"] <= rep["arena_bytes"]
+
+
+@pytest.mark.parametrize("name", [
+    "sub_uint8", "max_min_int8", "relu_logistic_int8", "relu6_float", "logistic_uint8",
+    "reduce_max_int8", "reduce_max_float", "resize_bilinear_int8", "resize_bilinear_uint8",
+])
+def test_small_seed_models_tflm_plan_equals_tflite_micro(name):
+    """SUB, MAXIMUM, MINIMUM, RELU, RELU6, LOGISTIC, REDUCE_MAX (whose TFLite
+    Micro kernel requests two scratch buffers) and RESIZE_BILINEAR."""
+    import fuzzing
+
+    content = fuzzing.seeds()[name]
+    assert plan_model(load_model(content), "tflm").arena_size == \
+        memplan.measure_tflm_arena(content)

@@ -1,4 +1,4 @@
-"""ADD and MUL: the operators (prepare + kernel) against the Python-integer
+"""ADD, SUB, MUL, MAXIMUM and MINIMUM: the operators (prepare + kernel) against the Python-integer
 oracle and against TFLite's reference kernels (BUILTIN_REF), with every
 broadcast pattern, in place, on strided views, and on the seed models' own
 nodes."""
@@ -91,7 +91,7 @@ def scale_strategy():
 def quantization(draw, type_name, op_name):
     _, lo, hi = TYPES[type_name]
     s1, s2 = draw(scale_strategy()), draw(scale_strategy())
-    if op_name == "ADD":
+    if op_name in ("ADD", "SUB"):
         # the output multiplier 2*max/(2**20 * so) must stay below 1
         so = float(np.float32(max(s1, s2) * draw(st.floats(1.0, 2.0)) * 2.0 ** draw(st.integers(-12, 12))))
     else:
@@ -108,14 +108,14 @@ def random_array(rng, shape, type_name):
 
 def oracle(name, a, b, q, activation, type_name):
     _, lo, hi = TYPES[type_name]
-    fn = naive.add if name == "ADD" else naive.mul
+    fn = {"ADD": naive.add, "SUB": naive.sub, "MUL": naive.mul}[name]
     (s1, z1), (s2, z2), (so, zo) = q
     return fn(a, b, s1, z1, s2, z2, so, zo, activation, lo, hi)
 
 
 # -- against the oracle ------------------------------------------------------------------
 
-@given(st.sampled_from(["ADD", "MUL"]), st.sampled_from(list(TYPES)), broadcast_pair(),
+@given(st.sampled_from(["ADD", "MUL", "SUB"]), st.sampled_from(list(TYPES)), broadcast_pair(),
        st.sampled_from(ACTIVATIONS), st.booleans(), st.data())
 def test_operator_matches_oracle(name, type_name, shapes, activation, const_b, data):
     q = data.draw(quantization(type_name, name))
@@ -126,7 +126,7 @@ def test_operator_matches_oracle(name, type_name, shapes, activation, const_b, d
     assert np.array_equal(got, oracle(name, a, b, q, activation, type_name))
 
 
-@given(st.sampled_from(["ADD", "MUL"]), st.sampled_from(list(TYPES)), broadcast_pair(max_rank=4),
+@given(st.sampled_from(["ADD", "MUL", "SUB"]), st.sampled_from(list(TYPES)), broadcast_pair(max_rank=4),
        st.sampled_from(ACTIVATIONS), st.data())
 def test_in_place_and_strided_views(name, type_name, shapes, activation, data):
     """The aliasing rule: the output may be the buffer of an input of the
@@ -178,7 +178,7 @@ def assert_matches_reference(content, a, b, const_b=False):
 
 
 @settings(max_examples=15)
-@given(st.sampled_from(["ADD", "MUL"]), st.sampled_from(list(TYPES)), broadcast_pair(),
+@given(st.sampled_from(["ADD", "MUL", "SUB"]), st.sampled_from(list(TYPES)), broadcast_pair(),
        st.sampled_from(ACTIVATIONS), st.booleans(), st.data())
 def test_operator_matches_reference(name, type_name, shapes, activation, const_b, data):
     q = data.draw(quantization(type_name, name))
@@ -189,7 +189,7 @@ def test_operator_matches_reference(name, type_name, shapes, activation, const_b
 
 
 @settings(max_examples=10)
-@given(st.sampled_from(["ADD", "MUL"]), st.sampled_from(list(TYPES)), st.sampled_from(ACTIVATIONS),
+@given(st.sampled_from(["ADD", "MUL", "SUB"]), st.sampled_from(list(TYPES)), st.sampled_from(ACTIVATIONS),
        st.data())
 def test_every_input_pair_matches_reference(name, type_name, activation, data):
     """All 65536 pairs of 8-bit values at once ([256, 1] against [1, 256]):
@@ -202,7 +202,7 @@ def test_every_input_pair_matches_reference(name, type_name, activation, data):
     assert_matches_reference(content, a, b)
 
 
-@pytest.mark.parametrize("name", ["ADD", "MUL"])
+@pytest.mark.parametrize("name", ["ADD", "MUL", "SUB"])
 @pytest.mark.parametrize("shapes", [
     ((2, 1, 3, 1, 2, 1, 2), (1, 2, 1, 2, 1, 3, 1)),  # rank 7, alternating
     ((2, 1, 2, 1, 2, 1, 2, 1), (1, 2, 1, 2, 1, 2, 1, 2)),  # rank 8, TFLite's limit
@@ -212,7 +212,7 @@ def test_every_input_pair_matches_reference(name, type_name, activation, data):
 ])
 def test_high_rank_and_scalar_broadcasts_match_reference(name, shapes):
     rng = np.random.default_rng(3)
-    q = ((0.05, -3), (0.02, 9), (0.07 if name == "ADD" else 0.003, 4))
+    q = ((0.05, -3), (0.02, 9), (0.003 if name == "MUL" else 0.07, 4))
     a, b = (random_array(rng, s, "INT8") for s in shapes)
     content = binary_model(name, *shapes, "INT8", *q, "RELU")
     assert np.array_equal(run_op(content, a, b), run_reference(content, [a, b])[0])
@@ -266,7 +266,7 @@ def strided(array, fill):
     return big, view
 
 
-@given(st.sampled_from(["ADD", "MUL"]), st.sampled_from(list(TYPES)), constant_broadcast(),
+@given(st.sampled_from(["ADD", "MUL", "SUB"]), st.sampled_from(list(TYPES)), constant_broadcast(),
        st.sampled_from(ACTIVATIONS), st.booleans(), st.data())
 def test_constant_lookup_table_in_place_and_strided(name, type_name, shapes, activation,
                                                     const_first, data):
@@ -310,7 +310,7 @@ def test_constant_lookup_table_in_place_and_strided(name, type_name, shapes, act
 
 
 @settings(max_examples=10)
-@given(st.sampled_from(["ADD", "MUL"]), st.sampled_from(list(TYPES)), st.sampled_from(ACTIVATIONS),
+@given(st.sampled_from(["ADD", "MUL", "SUB"]), st.sampled_from(list(TYPES)), st.sampled_from(ACTIVATIONS),
        st.booleans(), st.data())
 def test_lookup_table_equals_general_kernel_on_every_pair(name, type_name, activation,
                                                           const_first, data):
@@ -365,6 +365,84 @@ def test_rejections_name_the_operator():
         with pytest.raises(error, match=text) as info:
             prepare(content)
         assert "operator 0 (" in str(info.value)
+
+
+def test_sub_refuses_output_multipliers_tflite_leaves_undefined():
+    """SUB, unlike ADD, prepares an output multiplier above 1, then divides by
+    a negative power of two in its kernel (undefined in C++; the reference
+    runtime gives +-1 everywhere): unsupported. Exactly 1 aborts TFLite."""
+    for so, error, text in [(1e-6, UnsupportedError, "more than 1"),
+                            (2.0 / 2**20, ModelError, "outside \\(0, 1\\)"),
+                            (0.0, ModelError, "scale 0.0")]:
+        content = binary_model("SUB", (3,), (3,), "INT8", (1.0, 0), (1.0, 0), (so, 0))
+        with pytest.raises(error, match=text) as info:
+            prepare(content)
+        assert "SUB" in str(info.value)
+
+
+# -- MAXIMUM and MINIMUM ----------------------------------------------------------------------
+
+EXTREMUM_TYPES = {"INT8": np.int8, "UINT8": np.uint8, "INT32": np.int32, "FLOAT32": np.float32}
+
+
+def extremum_model(name, shape_a, shape_b, type_name, const_b=None):
+    g = GraphBuilder()
+    a = g.input("a", shape_a, type_name)
+    b = g.input("b", shape_b, type_name) if const_b is None else g.constant("b", const_b)
+    o = g.tensor("o", np.broadcast_shapes(tuple(shape_a), tuple(shape_b)), type_name)
+    g.operator(name, [a, b], o)
+    g.output(o)
+    return g.build()
+
+
+def extremum_array(rng, shape, type_name):
+    if type_name == "FLOAT32":
+        v = np.asarray(rng.normal(0, 4, shape).round(rng.integers(0, 2)))
+        special = rng.random(shape) < 0.2
+        v[special] = rng.choice([np.nan, -np.nan, 0.0, -0.0, np.inf, -np.inf], special.sum())
+        return np.asarray(v, np.float32)
+    info = np.iinfo(EXTREMUM_TYPES[type_name])
+    return rng.integers(info.min, info.max, shape, endpoint=True).astype(info.dtype)
+
+
+@given(st.sampled_from(["MAXIMUM", "MINIMUM"]), st.sampled_from(list(EXTREMUM_TYPES)),
+       broadcast_pair(max_rank=5), st.booleans(), st.data())
+def test_maximum_minimum_match_oracle_in_place_and_strided(name, type_name, shapes, const_b,
+                                                           data):
+    """Bytes equal to the oracle's (NaN signs and signed zeros as the
+    comparison picks them), in place, and on strided views."""
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    sa, sb = shapes
+    out_shape = np.broadcast_shapes(sa, sb)
+    a, b = extremum_array(rng, sa, type_name), extremum_array(rng, sb, type_name)
+    fn = naive.maximum if name == "MAXIMUM" else naive.minimum
+    expected = fn(a, b).tobytes()
+    content = extremum_model(name, sa, sb, type_name, const_b=b if const_b else None)
+    bb = None if const_b else b
+    assert run_op(content, a, bb).tobytes() == expected
+    if tuple(sa) == out_shape:
+        buf = a.copy()
+        assert run_op(content, buf, bb, out=buf).tobytes() == expected
+    _, a_view = strided(a, 3)
+    big_out, out_view = strided(np.zeros(out_shape, a.dtype), 7)
+    assert run_op(content, a_view, bb, out=out_view).tobytes() == expected
+    untouched = np.ones(big_out.shape, bool)
+    untouched[tuple(slice(1, 1 + 2 * d, 2) for d in out_shape) + (Ellipsis,)] = False
+    assert np.all(big_out[untouched] == 7), "wrote outside the output view"
+
+
+@pytest.mark.parametrize("name", ["MAXIMUM", "MINIMUM"])
+def test_maximum_minimum_rank_limits_match_reference(name):
+    """Shapes written differently take TFLite's broadcast loop (rank 8 at
+    most) even when they agree once padded; equal shapes of any rank do not."""
+    rng = np.random.default_rng(4)
+    ok = [((2, 1, 2, 1, 2, 1, 2, 1), (1, 2, 1, 2, 1, 2, 1, 2)), ((1,) * 9 + (3,), (1,) * 9 + (3,))]
+    for sa, sb in ok:
+        a, b = extremum_array(rng, sa, "INT8"), extremum_array(rng, sb, "INT8")
+        content = extremum_model(name, sa, sb, "INT8")
+        assert np.array_equal(run_op(content, a, b), run_reference(content, [a, b])[0])
+    with pytest.raises(UnsupportedError, match="at most 8"):
+        prepare(extremum_model(name, (1,) * 8 + (3,), (3,), "INT8"))
 
 
 # -- the seed models -----------------------------------------------------------------------

@@ -4,7 +4,9 @@ They use Python integers (no overflow) and spell out TFLite's rounding rules
 plainly, so a kernel and its oracle share no code.
 """
 
-from . import concat, conv, elementwise, pool, quantize, reduce, softmax  # noqa: E402
+from . import (  # noqa: E402
+    activation, concat, conv, elementwise, pool, quantize, reduce, resize, softmax,
+)
 
 #: operator -> its oracle (the conformance test asks every registered unit for one)
 ORACLES = {
@@ -18,4 +20,12 @@ ORACLES = {
     "MUL": elementwise.mul,
     "QUANTIZE": quantize.affine_quantize,
     "SOFTMAX": softmax.softmax,
+    "SUB": elementwise.sub,
+    "MAXIMUM": elementwise.maximum,
+    "MINIMUM": elementwise.minimum,
+    "RELU": activation.relu_quantized,
+    "RELU6": activation.relu_quantized,
+    "LOGISTIC": activation.logistic,
+    "REDUCE_MAX": reduce.reduce_max,
+    "RESIZE_BILINEAR": resize.resize_bilinear_integer,
 }

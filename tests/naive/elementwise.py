@@ -50,7 +50,7 @@ def _broadcast(x, y):
     return np.broadcast_arrays(np.asarray(x), np.asarray(y))
 
 
-def add(x, y, s1, z1, s2, z2, so, zo, activation, qmin, qmax):
+def _add_or_sub(x, y, s1, z1, s2, z2, so, zo, activation, qmin, qmax, sign):
     m1, e1, m2, e2, mo, eo = add_multipliers(s1, s2, so)
     lo, hi = activation_range(activation, so, zo, qmin, qmax)
     bx, by = _broadcast(x, y)
@@ -58,8 +58,17 @@ def add(x, y, s1, z1, s2, z2, so, zo, activation, qmin, qmax):
     for u, v in zip(bx.reshape(-1).tolist(), by.reshape(-1).tolist()):
         a = fx.mbqm((u - z1) * 2**20, m1, e1)
         b = fx.mbqm((v - z2) * 2**20, m2, e2)
-        out.append(min(max(fx.mbqm(a + b, mo, eo) + zo, lo), hi))
+        out.append(min(max(fx.mbqm(a + sign * b, mo, eo) + zo, lo), hi))
     return np.array(out, np.int64).reshape(bx.shape)
+
+
+def add(x, y, s1, z1, s2, z2, so, zo, activation, qmin, qmax):
+    return _add_or_sub(x, y, s1, z1, s2, z2, so, zo, activation, qmin, qmax, 1)
+
+
+def sub(x, y, s1, z1, s2, z2, so, zo, activation, qmin, qmax):
+    """SUB: ADD's multipliers, the second rescaled input subtracted."""
+    return _add_or_sub(x, y, s1, z1, s2, z2, so, zo, activation, qmin, qmax, -1)
 
 
 def mul(x, y, s1, z1, s2, z2, so, zo, activation, qmin, qmax):
@@ -69,3 +78,24 @@ def mul(x, y, s1, z1, s2, z2, so, zo, activation, qmin, qmax):
     out = [min(max(fx.mbqm((u - z1) * (v - z2), m, e) + zo, lo), hi)
            for u, v in zip(bx.reshape(-1).tolist(), by.reshape(-1).tolist())]
     return np.array(out, np.int64).reshape(bx.shape)
+
+
+def _extremum(x, y, greater):
+    bx, by = _broadcast(x, y)
+    out = np.empty(bx.shape, bx.dtype)
+    for idx in np.ndindex(bx.shape):
+        u, v = bx[idx], by[idx]
+        # the first value when the comparison holds, else the second (a NaN
+        # compares false either way)
+        out[idx] = u if (u > v if greater else u < v) else v
+    return out
+
+
+def maximum(x, y):
+    """MAXIMUM of the stored values: ``x > y ? x : y``."""
+    return _extremum(x, y, True)
+
+
+def minimum(x, y):
+    """MINIMUM of the stored values: ``x < y ? x : y``."""
+    return _extremum(x, y, False)

@@ -43,3 +43,33 @@ def mean(x, axes, keep_dims, in_zp, multiplier, shift, out_zp, qmin, qmax):
         v = mbqm(to_int32(total - in_zp * count), m, shift - s)
         out[idx] = min(max(to_int32(v + out_zp), qmin), qmax)
     return out
+
+
+def reduce_max(x, axes, keep_dims):
+    """REDUCE_MAX: every axis reduced, the maximum runs from the first value;
+    otherwise from the type's lowest value, so a float NaN is passed over and
+    a slice of -inf gives the lowest float. Values are compared as TFLite's
+    reducer does (``in > current``), in C order."""
+    x = np.asarray(x)
+    red = resolve_axes(axes, x.ndim)
+    lowest = np.finfo(x.dtype).min if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+    everything = len(red) == x.ndim
+    kept = [d for d in range(x.ndim) if d not in red]
+    out_shape = tuple(1 if d in red else n for d, n in enumerate(x.shape)) if keep_dims else \
+        tuple(x.shape[d] for d in kept)
+    if everything:
+        flat = x.reshape(-1)
+        cur = flat[0] if flat.size else x.dtype.type(lowest)
+        for v in flat[1:]:
+            if v > cur:
+                cur = v
+        return np.full(out_shape, cur, x.dtype)
+    out = {}
+    for idx in np.ndindex(x.shape):
+        key = tuple(idx[d] for d in kept)
+        cur = out.get(key, x.dtype.type(lowest))
+        out[key] = x[idx] if x[idx] > cur else cur
+    result = np.full(tuple(x.shape[d] for d in kept), lowest, x.dtype)
+    for key, v in out.items():
+        result[key] = v
+    return result.reshape(out_shape)

@@ -560,3 +560,105 @@ def test_an_empty_data_vector_is_data():
     content = fuzzing.patched(fuzzing.seeds()["conv_per_channel"],
                               "model.buffers[1].data.<length>", 0)
     _refused(content, "buffer 1 holds 0 bytes, expected 108")
+
+
+# -- SUB, MAXIMUM, RELU6, LOGISTIC, REDUCE_MAX, RESIZE_BILINEAR: hostile quantizations
+#    and sizes, refused where TFLite refuses, aborts or leaves the result undefined ---------
+
+def _one_op(op, inputs, out, constants=(), **options):
+    """A one-operator model: ``inputs`` and ``out`` are (shape, type, scale,
+    zero point) (scale None: no quantization); ``constants`` are (position,
+    array) put in as constant inputs."""
+    g = GraphBuilder()
+    consts = dict(constants)
+    ids = []
+    for k, (shape, type_name, scale, zp) in enumerate(inputs):
+        quant = {} if scale is None else dict(scale=scale, zero_point=zp)
+        if k in consts:
+            ids.append(g.constant(f"c{k}", consts[k], type_name, **quant))
+        else:
+            ids.append(g.input(f"x{k}", shape, type_name, **quant))
+    shape, type_name, scale, zp = out
+    quant = {} if scale is None else dict(scale=scale, zero_point=zp)
+    y = g.tensor("y", shape, type_name, **quant)
+    g.operator(op, ids, y, **options)
+    g.output(y)
+    return g.build()
+
+
+def _sub(out_scale):
+    return _one_op("SUB", [((4,), "INT8", 1.0, 0)] * 2, ((4,), "INT8", out_scale, 0))
+
+
+def test_sub_output_multiplier_above_one_is_unsupported():
+    # found reading sub.cc: the reference prepares it (QuantizeMultiplierGreaterThanOne)
+    # and runs it, but its kernel divides by a negative power of two (undefined in
+    # C++): it wrote +-1 for every element
+    r = fuzzing.outcome(_sub(1e-6), reference=True)
+    assert r["status"] == "refused" and r["error"] == "UnsupportedError", r
+    assert "more than 1" in r["message"]
+    assert r["reference"]["status"] == "ok"
+
+
+def test_sub_output_multiplier_of_one_aborts_tflite_and_is_refused():
+    _refused(_sub(2.0 / 2**20), "outside (0, 1)")  # QuantizeMultiplierSmallerThanOneExp aborts
+
+
+def test_resize_bilinear_int8_past_the_input_is_unsupported():
+    # found reading ResizeBilinearInteger: 1 row resized to 62 takes source row 1 for
+    # the last output row; the reference returns whatever memory follows (34, 1, 1 on
+    # three runs here), so no reference output exists
+    content = _one_op("RESIZE_BILINEAR", [((1, 1, 1, 1), "INT8", 0.1, 0), ((2,), "INT32", None, 0)],
+                      ((1, 62, 1, 1), "INT8", 0.1, 0), [(1, np.array([62, 1], np.int32))])
+    r = fuzzing.outcome(content, reference=True)
+    assert r["status"] == "refused" and r["error"] == "UnsupportedError", r
+    assert "reads outside the input" in r["message"]
+
+
+@pytest.mark.parametrize("size", [(1 << 31) - 1, 1 << 20])
+def test_resize_bilinear_huge_sizes_are_refused_without_allocating(size):
+    content = _one_op("RESIZE_BILINEAR", [((1, 2, 2, 3), "UINT8", 0.1, 0),
+                                          ((2,), "INT32", None, 0)],
+                      ((1, size, size, 3), "UINT8", 0.1, 0), [(1, np.array([size, size], np.int32))])
+    r = fuzzing.outcome(content)
+    assert r["status"] == "refused", r
+
+
+@pytest.mark.parametrize("options, size", [
+    (dict(align_corners=True, half_pixel_centers=True), (4, 4)),
+    ({}, (0, 4)),
+    ({}, (4, -7)),
+])
+def test_resize_bilinear_refuses_what_tflite_prepare_refuses(options, size):
+    content = _one_op("RESIZE_BILINEAR", [((1, 2, 2, 1), "INT8", 0.1, 0), ((2,), "INT32", None, 0)],
+                      ((1, 4, 4, 1), "INT8", 0.1, 0), [(1, np.array(size, np.int32))], **options)
+    _refused(content)
+
+
+def test_maximum_broadcast_beyond_rank_8_is_refused():
+    # shapes written differently take TFLite's broadcast loop, which aborts above rank 8
+    a = ((1,) * 8 + (3,), "INT8", 0.1, 0)
+    content = _one_op("MAXIMUM", [a, ((3,), "INT8", 0.1, 0)], a)
+    r = _refused(content, "at most 8", error="UnsupportedError")
+    assert r["reference"]["status"] == "crashed"
+
+
+@pytest.mark.parametrize("scale", [1e-9, 2.0 ** -40])
+def test_relu6_bound_beyond_int32_is_unsupported(scale):
+    content = _one_op("RELU6", [((4,), "INT8", scale, 0)], ((4,), "INT8", scale, 0))
+    r = fuzzing.outcome(content)
+    assert r["status"] == "refused" and r["error"] == "UnsupportedError", r
+
+
+@pytest.mark.parametrize("scale, zp", [(1.0 / 255, -128), (0.0, -128), (float("nan"), -128)])
+def test_logistic_output_scale_other_than_one_256th_is_refused(scale, zp):
+    content = _one_op("LOGISTIC", [((4,), "INT8", 0.1, 0)], ((4,), "INT8", scale, zp))
+    _refused(content)
+
+
+@pytest.mark.parametrize("out_q, axes", [((0.2, 0), [1]), ((0.1, 1), [1]),
+                                         ((float("nan"), 0), [1]), ((0.1, 0), [5])])
+def test_reduce_max_refuses_what_tflite_refuses(out_q, axes):
+    content = _one_op("REDUCE_MAX", [((2, 3), "INT8", 0.1, 0), ((1,), "INT32", None, 0)],
+                      ((2,), "INT8", *out_q), [(1, np.array(axes, np.int32))])
+    _refused(content)

@@ -1,0 +1,18 @@
+"""MINIMUM of two tensors (int8, uint8, int32 or float32), with NumPy-style
+broadcasting: TFLite's ``Register_MINIMUM_REF``, MAXIMUM's prepare and
+kernel with ``x < y ? x : y`` (see int8sqz.ops.maximum)."""
+
+from ._binary import elementwise_per_image
+from .maximum import SHARING, prepare_extremum
+from .sub import broadcast_version
+from .unit import OperatorUnit, no_macs
+
+
+def prepare(op, ctx):
+    return prepare_extremum(op, ctx, False)
+
+
+UNIT = OperatorUnit(
+    "MINIMUM", prepare, options="MaximumMinimumOptions", defaults={},
+    version=broadcast_version, per_image=elementwise_per_image, macs=no_macs, sharing=SHARING,
+)

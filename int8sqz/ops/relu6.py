@@ -1,0 +1,18 @@
+"""RELU6 of int8, uint8 (requantizing) or float32 tensors: TFLite's
+``Relu6Eval`` (``QuantizedReluX`` with bounds 0 and 6, or
+``reference_ops::Relu6`` for float32), RELU's prepare (see
+int8sqz.ops.relu)."""
+
+from .relu import SHARING, per_image, prepare_relu
+from .unit import OperatorUnit, int8_version, no_macs
+
+
+def prepare(op, ctx):
+    return prepare_relu(op, ctx, "RELU6", 6.0)
+
+
+UNIT = OperatorUnit(
+    "RELU6", prepare, options=None, defaults={},
+    # op_version.cc: 2 for int8 only (uint8 RELU6 stays 1, unlike RELU)
+    version=int8_version, per_image=per_image, macs=no_macs, sharing=SHARING,
+)

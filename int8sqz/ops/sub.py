@@ -1,0 +1,58 @@
+"""SUB of two int8 or two uint8 tensors, with NumPy-style broadcasting.
+
+Follows TFLite's ``sub.cc`` as registered by ``Register_SUB_REF``:
+``PrepareGeneralSubOp`` computes ADD's multipliers (left shift 20, the
+float32 ``2 * max(scale1, scale2)`` widened to double, each input's
+multiplier ``scale / twice_max`` and the output's
+``twice_max / ((1 << 20) * output_scale)`` in double), and the reference
+kernels (``reference_ops::Sub`` for both 8-bit types, or
+``BroadcastQuantSubSlow`` when the shapes differ after padding) apply the
+same per-element arithmetic on both paths.
+
+Unlike ADD's, SUB's prepare lets the output multiplier exceed 1 (it then
+calls ``QuantizeMultiplierGreaterThanOne``), but the kernels apply it with
+``MultiplyByQuantizedMultiplierSmallerThanOneExp``, whose rounding divide
+by a negative power of two is undefined in C++ (the reference runtime gives
++-1 for every element): such a model is refused as unsupported. A
+multiplier of exactly 1 makes TFLite abort; so do input scales that are not
+finite and positive.
+"""
+
+from ..kernels import elementwise as k
+from ._binary import elementwise_per_image
+from .add import prepare_add_or_sub
+from .unit import OperatorUnit, Sharing, def_type, no_macs
+
+
+def prepare(op, ctx):
+    def refuse_above_one(real_out, scales):
+        if real_out > 1.0:
+            raise ctx.unsupported(
+                op, f"the output multiplier is {real_out!r}, more than 1 (input scales "
+                f"{scales[0]!r} and {scales[1]!r}, output scale {scales[2]!r}): TFLite's SUB "
+                f"then divides by a negative power of two, which C++ leaves undefined"
+            )
+
+    return prepare_add_or_sub(op, ctx, "SUB", k.sub, refuse_above_one)
+
+
+def broadcast_version(op, tensors) -> int:
+    """``op_version.cc`` for SUB, MAXIMUM and MINIMUM on the types int8sqz
+    runs: 3 when the inputs' shapes differ and one has more than 4
+    dimensions, else 2 for int8 and 1 for the rest."""
+    first = def_type(op, tensors, 0)
+    if len(op.inputs) >= 2 and min(op.inputs[:2]) >= 0:
+        a, b = (tuple(tensors[i].shape) for i in op.inputs[:2])
+        if a != b and max(len(a), len(b)) > 4:
+            return 3
+    return 2 if first == "INT8" else 1
+
+
+UNIT = OperatorUnit(
+    "SUB", prepare, options="SubOptions", defaults={"fused_activation_function": "NONE"},
+    version=broadcast_version, per_image=elementwise_per_image, macs=no_macs,
+    # kernels/elementwise.py (add_or_sub): each output element from the
+    # input elements at its own position (a broadcast constant read in its
+    # own place)
+    sharing=Sharing(kernel="kernels/elementwise.py", inplace=True),
+)
