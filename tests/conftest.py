@@ -35,3 +35,21 @@ def seed_models():
             f"the seed models must be in {MODELS_DIR} (../shared beside the repo); missing: {missing}"
         )
     return dict(SEED_MODELS)
+
+
+@pytest.fixture(scope="session")
+def warm_kernels(tmp_path_factory):
+    """Compile (or load) the kernels the command's tests use, once, before
+    they run: the command says on stderr when it compiles for more than a
+    second (the first run after an install), which tests that require an
+    empty stderr must not see. A fresh CI clone starts with an empty cache."""
+    import subprocess
+    import sys
+
+    script = Path(sys.executable).with_name("int8sqz")
+    photos = sorted((IMAGES_DIR / "flowers" / "daisy").glob("*.jpg"))[:2]
+    cwd = tmp_path_factory.mktemp("warm")
+    for model in SEED_MODELS.values():
+        p = subprocess.run([str(script), "run", str(model), *map(str, photos)], cwd=cwd,
+                           capture_output=True, text=True, timeout=900)
+        assert p.returncode == 0, f"warming the kernels on {model.name} failed: {p.stderr}"

@@ -19,6 +19,9 @@ from int8sqz import classify, cli, load_model
 from int8sqz.image import input_spec, preprocess
 from int8sqz.testing.reference import run_reference
 
+# the command prints a notice while numba compiles: compile before these tests
+pytestmark = pytest.mark.usefixtures("warm_kernels")
+
 SCRIPT = Path(sys.executable).with_name("int8sqz")
 FLOWERS = SEED_MODELS["flowers"]
 PLANT = SEED_MODELS["plant-village"]
