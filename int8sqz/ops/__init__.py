@@ -25,6 +25,9 @@ from . import (
     add, average_pool_2d, concatenation, conv_2d, dequantize, foreign, max_pool_2d, mean, mul,
     quantize, softmax,
 )
+from . import (  # data movement and int32 shape arithmetic
+    expand_dims, pack, pad, padv2, reshape, shape, squeeze, strided_slice, tile, transpose,
+)
 from .unit import NO_SHARING, Node, OperatorUnit, Sharing
 
 REGISTRY: dict[str, OperatorUnit] = {
@@ -40,11 +43,25 @@ REGISTRY: dict[str, OperatorUnit] = {
         mul.UNIT,
         quantize.UNIT,
         softmax.UNIT,
+        expand_dims.UNIT,
+        pack.UNIT,
+        pad.UNIT,
+        padv2.UNIT,
+        reshape.UNIT,
+        shape.UNIT,
+        squeeze.UNIT,
+        strided_slice.UNIT,
+        tile.UNIT,
+        transpose.UNIT,
     )
 }
 
-#: tensor types the interpreter can hold (constants and activations)
-SUPPORTED_TYPES = ("FLOAT32", "INT8", "UINT8", "INT32")
+#: tensor types the interpreter can hold (constants and activations). INT64
+#: is for parameter tensors (TILE multiples, PAD paddings, EXPAND_DIMS axis)
+#: and SHAPE's int64 output: every unit checks the type of each tensor it
+#: reads and writes, so an INT64 tensor anywhere else is refused by that
+#: operator's prepare step, naming the tensor
+SUPPORTED_TYPES = ("FLOAT32", "INT8", "UINT8", "INT32", "INT64")
 
 
 def supported_operators() -> list:
