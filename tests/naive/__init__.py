@@ -4,7 +4,7 @@ They use Python integers (no overflow) and spell out TFLite's rounding rules
 plainly, so a kernel and its oracle share no code.
 """
 
-from . import concat, conv, elementwise, pool, quantize, reduce, softmax  # noqa: E402
+from . import concat, conv, elementwise, movement, pool, quantize, reduce, softmax  # noqa: E402
 
 #: operator -> its oracle (the conformance test asks every registered unit for one)
 ORACLES = {
@@ -18,4 +18,14 @@ ORACLES = {
     "MUL": elementwise.mul,
     "QUANTIZE": quantize.affine_quantize,
     "SOFTMAX": softmax.softmax,
+    "EXPAND_DIMS": movement.expand_dims,
+    "PACK": movement.pack,
+    "PAD": movement.pad,
+    "PADV2": movement.pad,
+    "RESHAPE": movement.reshape,
+    "SHAPE": movement.shape,
+    "SQUEEZE": movement.squeeze,
+    "STRIDED_SLICE": movement.strided_slice,
+    "TILE": movement.tile,
+    "TRANSPOSE": movement.transpose,
 }
