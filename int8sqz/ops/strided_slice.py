@@ -18,7 +18,9 @@ step by step, including its quirks:
   shrunk axis ends one past its start (at the start when the start is past
   the end of the axis), and leaves the output shape;
 - with ``offset``, the end is a length: ``end + start``, clamped; the output
-  shape is then the *raw* end values at the effective positions;
+  shape is then the *raw* end values at the effective positions (read in
+  Prepare whenever the strides are constant: computed end values crash
+  TFLite there, and are refused);
 - a zero stride is refused (on every axis, shrunk or not), a stride of
   INT32_MIN on an axis that is not shrunk too;
 - the output is written sequentially, axis by axis from the starts by the
@@ -235,6 +237,13 @@ def prepare(op, ctx):
 
     def refuse(message):
         return ctx.unsupported(op, f"{message}: TFLite's result is not defined")
+
+    if (op.options.get("offset") and ctx.tensor(s_t).is_constant
+            and not ctx.tensor(e_t).is_constant):
+        # TFLite then sizes the output in Prepare from the end values, which
+        # do not exist yet (it crashes)
+        raise refuse("with offset, constant strides and end values computed at run time, "
+                     "TFLite reads the end values before they exist")
 
     shape = tuple(ctx.shape(src))
     out_shape = output_shape(fail, refuse, shape, begin, end, strides, op.options)

@@ -258,3 +258,17 @@ def test_shape_refuses_out_types_other_than_int32_and_int64(out_type):
     g.operator("SHAPE", [x], y, out_type=out_type)
     g.output(y)
     refused(g.build(), "out_type")
+
+
+def test_strided_slice_offset_with_computed_end_and_constant_strides_is_unsupported():
+    # TFLite sizes the output in Prepare from end values that do not exist yet
+    from int8sqz.testing.movement import packed_constants
+
+    g = GraphBuilder()
+    x = g.input("x", (5,), "INT8")
+    e = packed_constants(g, "end", I32(2))
+    y = g.tensor("y", (2,), "INT8")
+    g.operator("STRIDED_SLICE", [x, g.constant("b", I32(1)), e, g.constant("s", I32(1))], y,
+               offset=True, version=4)
+    g.output(y)
+    refused(g.build(), "before they exist", reference="crashed", error="UnsupportedError")
