@@ -373,6 +373,95 @@ def _zoo() -> dict:
     g.operator("RESIZE_BILINEAR", [x, size], y, half_pixel_centers=True)
     g.output(y)
     zoo["resize_bilinear_uint8"] = g.build()
+    zoo.update(_movement_zoo())
+    return zoo
+
+
+def _movement_zoo() -> dict:
+    """The data-movement operators and int32 shape arithmetic. Versions the
+    reference registration lacks (int8 TILE is 3, STRIDED_SLICE with an
+    ellipsis 6) are written as the versions it takes: the seeds must run in
+    both runtimes."""
+    from int8sqz.testing.writer import GraphBuilder
+
+    zoo = {}
+    # SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE (FD-MobileNet, SSD), then
+    # TRANSPOSE, SQUEEZE, EXPAND_DIMS, and a RESHAPE by its new_shape option
+    g = GraphBuilder()
+    q = dict(scale=0.05, zero_point=-7)
+    x = g.input("x", (1, 2, 3, 4), "INT8", **q)
+    s = g.tensor("shape", (4,), "INT32")
+    g.operator("SHAPE", [x], s, out_type=2)
+    b = g.tensor("batch", (), "INT32")
+    g.operator("STRIDED_SLICE", [s, g.constant("b", np.array([0], np.int32)),
+                                 g.constant("e", np.array([1], np.int32)),
+                                 g.constant("st", np.array([1], np.int32))], b, shrink_axis_mask=1)
+    p = g.tensor("target", (3,), "INT32")
+    g.operator("PACK", [b, g.constant("d1", np.array(12, np.int32)),
+                        g.constant("d2", np.array(2, np.int32))], p, values_count=3, axis=0)
+    y = g.tensor("reshaped", (1, 12, 2), "INT8", **q)
+    g.operator("RESHAPE", [x, p], y)
+    t = g.tensor("transposed", (1, 2, 12), "INT8", **q)
+    g.operator("TRANSPOSE", [y, g.constant("perm", np.array([0, -1, 1], np.int32))], t)
+    sq = g.tensor("squeezed", (2, 12), "INT8", **q)
+    g.operator("SQUEEZE", [t], sq, squeeze_dims=[0])
+    e = g.tensor("expanded", (2, 1, 12), "INT8", **q)
+    g.operator("EXPAND_DIMS", [sq, g.constant("axis", np.array([-2], np.int32))], e)
+    o = g.tensor("flat", (24,), "INT8", **q)
+    g.operator("RESHAPE", [e], o, new_shape=[-1])
+    g.output(o)
+    zoo["shape_arithmetic"] = g.build()
+
+    # STRIDED_SLICE uint8 with negative strides and masks, PACK, TILE (int64 multiples)
+    g = GraphBuilder()
+    q = dict(scale=0.1, zero_point=128)
+    x = g.input("x", (2, 5, 3), "UINT8", **q)
+    s = g.tensor("slice", (2, 3, 3), "UINT8", **q)
+    g.operator("STRIDED_SLICE", [x, g.constant("b", np.array([0, -1, 0], np.int32)),
+                                 g.constant("e", np.array([2, 0, 3], np.int32)),
+                                 g.constant("st", np.array([1, -2, 1], np.int32))], s,
+               begin_mask=1, end_mask=2)
+    k = g.tensor("packed", (2, 2, 3, 3), "UINT8", **q)
+    g.operator("PACK", [s, s], k, values_count=2, axis=1)
+    y = g.tensor("tiled", (2, 4, 3, 6), "UINT8", **q)
+    g.operator("TILE", [k, g.constant("m", np.array([1, 2, 1, 2], np.int64))], y)
+    g.output(y)
+    zoo["slice_pack_tile_uint8"] = g.build()
+
+    # STRIDED_SLICE int8 with an ellipsis and a new axis, int8 TILE (written as version 1)
+    g = GraphBuilder()
+    q = dict(scale=0.02, zero_point=3)
+    x = g.input("x", (2, 3, 4), "INT8", **q)
+    s = g.tensor("slice", (2, 3, 1, 2), "INT8", **q)
+    g.operator("STRIDED_SLICE", [x, g.constant("b", np.array([0, 0, 1], np.int32)),
+                                 g.constant("e", np.array([0, 1, 4], np.int32)),
+                                 g.constant("st", np.array([1, 1, 2], np.int32))], s,
+               ellipsis_mask=1, new_axis_mask=2, version=2)
+    y = g.tensor("tiled", (2, 6, 1, 2), "INT8", **q)
+    g.operator("TILE", [s, g.constant("m", np.array([1, 2, 1, 1], np.int32))], y, version=1)
+    g.output(y)
+    zoo["slice_masks_int8"] = g.build()
+
+    # PAD int8 (the output's zero point), PADV2 with a constant, float32 PAD by int64 paddings
+    g = GraphBuilder()
+    q = dict(scale=0.03, zero_point=-20)
+    x = g.input("x", (1, 4, 5, 3), "INT8", **q)
+    p1 = g.tensor("padded", (1, 6, 7, 3), "INT8", **q)
+    g.operator("PAD", [x, g.constant("p", np.array([[0, 0], [1, 1], [2, 0], [0, 0]],
+                                                    np.int32))], p1)
+    p2 = g.tensor("padded2", (1, 7, 7, 5), "INT8", **q)
+    g.operator("PADV2", [p1, g.constant("p2", np.array([[0, 0], [0, 1], [0, 0], [1, 1]],
+                                                       np.int32)),
+                         g.constant("v", np.array([-100], np.int8), **q)], p2)
+    g.output(p2)
+    zoo["pad_int8"] = g.build()
+
+    g = GraphBuilder()
+    x = g.input("x", (2, 3), "FLOAT32")
+    y = g.tensor("y", (3, 6), "FLOAT32")
+    g.operator("PAD", [x, g.constant("p", np.array([[0, 1], [2, 1]], np.int64))], y)
+    g.output(y)
+    zoo["pad_float"] = g.build()
     return zoo
 
 
@@ -1395,6 +1484,8 @@ def _strategies():
                 field_sites=field_sites(), region_flips=region_flips(), writer=writer())
 
 
+_MOVEMENT_OPS = ["RESHAPE", "SQUEEZE", "EXPAND_DIMS", "SHAPE", "STRIDED_SLICE", "PACK",
+                 "TRANSPOSE", "TILE", "PAD", "PADV2"]
 _WRITER_TYPES = ("INT8", "UINT8", "INT16", "INT32", "INT64", "FLOAT32", "FLOAT16", "BOOL",
                  "STRING", "UINT32", "COMPLEX64")
 _DIM_HOSTILE = (0, 1, 2, 3, 7, 64, 1 << 12, 1 << 16, 1 << 20, (1 << 31) - 1, 1 << 30)
@@ -1407,6 +1498,8 @@ _ZP_HOSTILE = (0, -1, 1, 127, 128, -128, -129, 255, 256, -32768, 1 << 31, -(1 <<
 def _writer_mutation(md):
     """A strategy that changes ``md`` (a ModelDef) in place and returns what it did."""
     from hypothesis import strategies as st
+
+    import tflite
 
     from int8sqz.testing.writer import _NUMPY, _option_adders, _options_class
 
@@ -1523,6 +1616,10 @@ def _writer_mutation(md):
                 value = draw(st.integers(-128, 127) | st.integers(0, 7))
             elif key in ("keep_dims", "pot_scale_int16"):
                 value = draw(st.booleans())
+            elif hasattr(tflite, f"{cls}Start{_option_adders(cls)[key][0]}Vector"):
+                # a vector option (RESHAPE new_shape, SQUEEZE squeeze_dims)
+                value = draw(st.lists(st.sampled_from(_I32_HOSTILE) | st.integers(-3, 3),
+                                      max_size=10))
             else:
                 value = draw(st.sampled_from(_I32_HOSTILE) | st.integers(-8, 8))
             op.options[key] = value
@@ -1532,6 +1629,8 @@ def _writer_mutation(md):
                       and md.tensors[i].type == "INT32"]
             if not consts:
                 return f"{olabel} has no int32 constant"
+            # axes, shapes, begin/end/strides, permutations, multiples, paddings
+            consts = consts[draw(st.integers(0, len(consts) - 1)):]
             a = md.tensors[consts[0]]
             values = draw(st.lists(st.sampled_from(_I32_HOSTILE) | st.integers(-5, 5),
                                    min_size=0, max_size=6))
@@ -1576,7 +1675,8 @@ def _writer_mutation(md):
             new = draw(st.sampled_from(["ADD", "MUL", "CONV_2D", "MAX_POOL_2D",
                                         "AVERAGE_POOL_2D", "CONCATENATION", "MEAN", "SOFTMAX",
                                         "QUANTIZE", "DEQUANTIZE", "DEPTHWISE_CONV_2D",
-                                        "FULLY_CONNECTED", "CUSTOM:fuzz"]))
+                                        "FULLY_CONNECTED", "CUSTOM:fuzz"]
+                                       + _MOVEMENT_OPS))
             cls = _options_class(new) if not new.startswith("CUSTOM") else None
             keys = set(_option_adders(cls)) if cls else set()
             op.name = new

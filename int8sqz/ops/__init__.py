@@ -22,10 +22,11 @@ differential test and fuzz seed.
 from __future__ import annotations
 
 from . import (
-    add, average_pool_2d, concatenation, conv_2d, dequantize, foreign, max_pool_2d, mean, mul,
-    quantize, softmax,
+    add, average_pool_2d, concatenation, conv_2d, dequantize, expand_dims, foreign, logistic,
+    max_pool_2d, maximum, mean, minimum, mul, pack, pad, padv2, quantize, reduce_max, relu,
+    relu6, reshape, resize_bilinear, shape, softmax, squeeze, strided_slice, sub, tile,
+    transpose,
 )
-from . import logistic, maximum, minimum, reduce_max, relu, relu6, resize_bilinear, sub
 from .unit import NO_SHARING, Node, OperatorUnit, Sharing
 
 REGISTRY: dict[str, OperatorUnit] = {
@@ -36,24 +37,38 @@ REGISTRY: dict[str, OperatorUnit] = {
         concatenation.UNIT,
         conv_2d.UNIT,
         dequantize.UNIT,
+        expand_dims.UNIT,
+        logistic.UNIT,
         max_pool_2d.UNIT,
-        mean.UNIT,
-        mul.UNIT,
-        quantize.UNIT,
-        softmax.UNIT,
-        sub.UNIT,
         maximum.UNIT,
+        mean.UNIT,
         minimum.UNIT,
+        mul.UNIT,
+        pack.UNIT,
+        pad.UNIT,
+        padv2.UNIT,
+        quantize.UNIT,
+        reduce_max.UNIT,
         relu.UNIT,
         relu6.UNIT,
-        logistic.UNIT,
-        reduce_max.UNIT,
+        reshape.UNIT,
         resize_bilinear.UNIT,
+        shape.UNIT,
+        softmax.UNIT,
+        squeeze.UNIT,
+        strided_slice.UNIT,
+        sub.UNIT,
+        tile.UNIT,
+        transpose.UNIT,
     )
 }
 
-#: tensor types the interpreter can hold (constants and activations)
-SUPPORTED_TYPES = ("FLOAT32", "INT8", "UINT8", "INT32")
+#: tensor types the interpreter can hold (constants and activations). INT64
+#: is for parameter tensors (TILE multiples, PAD paddings, EXPAND_DIMS axis)
+#: and SHAPE's int64 output: every unit checks the type of each tensor it
+#: reads and writes, so an INT64 tensor anywhere else is refused by that
+#: operator's prepare step, naming the tensor
+SUPPORTED_TYPES = ("FLOAT32", "INT8", "UINT8", "INT32", "INT64")
 
 
 def supported_operators() -> list:

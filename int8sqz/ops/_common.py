@@ -142,6 +142,29 @@ def fused_activation_range(op, ctx, scale: float, zero_point: int, type_name: st
     return activation_range(activation, scale, zero_point, type_name)
 
 
+def legacy_quantization(tensor):
+    """TFLite's per-tensor ``params`` (``GetLegacyQuantization``): the scale
+    (float32) and zero point when the tensor has exactly one scale, else
+    (0, 0)."""
+    q = tensor.quantization
+    if q.scales.size == 1 and q.zero_points.size == 1:
+        return np.float32(q.scales[0]), int(q.zero_points[0])
+    return np.float32(0.0), 0
+
+
+def check_same_quantization(ctx, op, index: int, role: str, other: int, why: str) -> None:
+    """Refuse a tensor whose legacy scale and zero point differ from
+    ``other``'s (the output's), as TFLite's ``TF_LITE_ENSURE_EQ`` on
+    ``params`` does; ``why`` ends the message."""
+    (scale, zp), (o_scale, o_zp) = legacy_quantization(ctx.tensor(index)), \
+        legacy_quantization(ctx.tensor(other))
+    if scale != o_scale or zp != o_zp:
+        raise ctx.error(
+            op, f"{role} {ctx.label(index)} has scale {float(scale)!r} and zero point {zp}, "
+            f"but the output {ctx.label(other)} has {float(o_scale)!r} and {o_zp}; {why}"
+        )
+
+
 def flat(array: np.ndarray) -> np.ndarray:
     """A 1-D view of a C-contiguous array, never a copy: a kernel writing
     through it writes the array itself. A strided array (a memory plan's
@@ -159,5 +182,6 @@ def flat(array: np.ndarray) -> np.ndarray:
 __all__ = [
     "ModelError", "UnsupportedError", "INT_RANGES", "tflite_round", "quantize_multiplier",
     "activation_range", "fused_activation_range", "check_scale", "check_zero_point",
-    "MAX_LEFT_SHIFT", "check_left_shift", "flat",
+    "MAX_LEFT_SHIFT", "check_left_shift", "legacy_quantization", "check_same_quantization",
+    "flat",
 ]

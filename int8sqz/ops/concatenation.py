@@ -26,19 +26,11 @@ import numpy as np
 
 from ..kernels import concat as k
 from ._broadcast import c_strides, flat, loop_nest
-from ._common import check_scale, check_zero_point
+from ._common import check_same_quantization, check_scale, check_zero_point
+from ._common import legacy_quantization
 from .unit import Node, OperatorUnit, Sharing, int8_version, no_macs
 
 _TYPES = ("INT8", "UINT8", "INT32", "FLOAT32")
-
-
-def _legacy_params(tensor):
-    """TFLite's per-tensor ``params`` (``GetLegacyQuantization``): the scale
-    and zero point when the tensor has exactly one of each, else (0, 0)."""
-    q = tensor.quantization
-    if q.scales.size == 1 and q.zero_points.size == 1:
-        return np.float32(q.scales[0]), int(q.zero_points[0])
-    return np.float32(0.0), 0
 
 
 def prepare(op, ctx):
@@ -115,16 +107,12 @@ def prepare(op, ctx):
             if ctx.tensor(t).quantization.scales.size == 1:
                 check_scale(ctx, op, t, role)
                 check_zero_point(ctx, op, t, role)
-    out_scale, out_zp = _legacy_params(ctx.tensor(dst))
+    out_scale, out_zp = legacy_quantization(ctx.tensor(dst))
     if type_name == "INT8":
         for i, t in enumerate(inputs):
-            scale, zp = _legacy_params(ctx.tensor(t))
-            if scale != out_scale or zp != out_zp:
-                raise ctx.error(
-                    op, f"input {i} {ctx.label(t)} has scale {float(scale)!r} and zero point "
-                    f"{zp}, but the output {ctx.label(dst)} has {float(out_scale)!r} and "
-                    f"{out_zp}; TFLite's int8 CONCATENATION does not rescale and rejects this"
-                )
+            check_same_quantization(ctx, op, t, f"input {i}", dst,
+                                    "TFLite's int8 CONCATENATION does not rescale and rejects "
+                                    "this")
 
     # one step per input: a slot of the output, and how to fill it
     steps = []
@@ -138,7 +126,7 @@ def prepare(op, ctx):
         offset += s[axis]
         rescale = None
         if type_name == "UINT8":
-            scale, zp = _legacy_params(ctx.tensor(t))
+            scale, zp = legacy_quantization(ctx.tensor(t))
             if not (zp == out_zp and scale == out_scale):
                 with np.errstate(all="ignore"):
                     f_scale = np.float32(scale * inverse_out_scale)

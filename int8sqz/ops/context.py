@@ -1,10 +1,12 @@
-"""What an operator's prepare step sees: the model, the current shapes, and
-the vocabulary to check them and to fail with a message that names the file,
-the operator and the tensor."""
+"""What an operator's prepare step sees: the model, the current shapes, the
+values known before anything runs, and the vocabulary to check them and to
+fail with a message that names the file, the operator and the tensor."""
 
 from __future__ import annotations
 
 import math
+
+import numpy as np
 
 from ..errors import ModelError, UnsupportedError
 from ..model import Model, Operator
@@ -23,6 +25,7 @@ class PrepareContext:
         self.resized = resized  # True once an input was resized: shapes may differ from the file
         self.max_activation_bytes = max_activation_bytes
         self.activation_bytes = 0
+        self._values = {}  # tensor index -> value an operator's prepare computed
         for index in sorted(set(model.inputs)):
             self._count(index, None)
 
@@ -107,3 +110,66 @@ class PrepareContext:
                 f"{self.activation_bytes} bytes (counted up to {self.label(index)}), more "
                 f"than the limit of {limit} bytes (max_activation_bytes)"
             )
+
+    # -- values known at prepare time -----------------------------------------------
+    # int8sqz sizes every tensor before anything runs. TFLite computes some
+    # shapes at run time instead (SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE);
+    # those values depend only on shapes and constants, so the operators that
+    # make them record them here as they prepare (and still compute them when
+    # the model runs), and the operators that read a shape or a parameter
+    # from a tensor find it here.
+
+    def value(self, index: int):
+        """The value of tensor ``index`` when it is known at prepare time: a
+        constant's data, or what an earlier operator's prepare recorded with
+        :meth:`set_value`; None otherwise."""
+        if index < 0:
+            return None
+        t = self.model.tensors[index]
+        if t.is_constant:
+            return t.data
+        return self._values.get(index)
+
+    def set_value(self, index: int, array) -> None:
+        """Record the value operator output ``index`` will have when the model
+        runs (its current shape and the tensor's type)."""
+        t = self.model.tensors[index]
+        value = np.array(array, dtype=t.dtype).reshape(self.shapes[index])
+        value.flags.writeable = False
+        self._values[index] = value
+
+    def known_value(self, op: Operator, index: int, role: str):
+        """The value of a parameter tensor (a shape, paddings, a
+        permutation), which int8sqz must know when it prepares the model."""
+        value = self.value(index)
+        if value is None:
+            raise self.unsupported(
+                op, f"{role} {self.label(index)} is computed at run time from values unknown "
+                f"when the model is prepared, expected a constant or a value computed from "
+                f"shapes and constants (SHAPE, STRIDED_SLICE, PACK, ...)"
+            )
+        return value
+
+    #: outputs up to this many elements are computed at prepare time when
+    #: every input of their operator is known
+    FOLD_ELEMENTS = 1 << 16
+
+    def fold(self, node):
+        """When every input of ``node``'s operator is known, run it now and
+        record its outputs' values (small outputs only); returns the node.
+        The node still runs with the model, as TFLite's does."""
+        op = node.op
+        inputs = [i for i in op.inputs if i >= 0]
+        if any(self.value(i) is None for i in inputs):
+            return node
+        if any(math.prod(self.shapes[o]) > self.FOLD_ELEMENTS for o in op.outputs):
+            return node
+        tensors = [None] * len(self.model.tensors)
+        for i in inputs:
+            tensors[i] = self.value(i)
+        for o in op.outputs:
+            tensors[o] = np.zeros(self.shapes[o], self.model.tensors[o].dtype)
+        node.run(tensors)
+        for o in op.outputs:
+            self.set_value(o, tensors[o])
+        return node

@@ -41,7 +41,7 @@ def run_reference(model, inputs, *, all_tensors: bool = False):
         it.set_tensor(detail["index"], np.asarray(value))
     it.invoke()
     if not all_tensors:
-        return [it.get_tensor(d["index"]) for d in it.get_output_details()]
+        return [_output(it, d) for d in it.get_output_details()]
     out = {}
     for d in it.get_tensor_details():
         try:
@@ -49,6 +49,20 @@ def run_reference(model, inputs, *, all_tensors: bool = False):
         except ValueError:
             pass  # tensors without data (e.g. omitted optional inputs)
     return out
+
+
+def _output(it, detail):
+    """An output of the reference. One of zero elements that TFLite sized
+    when it ran (a dynamic tensor: RESHAPE or EXPAND_DIMS by computed
+    values) has no buffer, and the Python wrapper refuses to return it
+    ("Invalid tensor size"): it is empty, of the shape TFLite gave it."""
+    try:
+        return it.get_tensor(detail["index"])
+    except ValueError:
+        shape = tuple(int(d) for d in detail["shape"])
+        if 0 not in shape:
+            raise
+        return np.zeros(shape, detail["dtype"])
 
 
 #: operator versions that BUILTIN_REF and TFLite Micro do not register, and

@@ -328,4 +328,4 @@ def test_small_seed_models_tflm_plan_equals_tflite_micro(name):
 
     content = fuzzing.seeds()[name]
     assert plan_model(load_model(content), "tflm").arena_size == \
-        memplan.measure_tflm_arena(content)
+        measure_tflm_arena(content)

@@ -2,7 +2,6 @@
 inside both arena plans equals TFLite's reference, and the optimized plan
 really runs the elementwise operators whose kernels allow it in place."""
 
-import numpy as np
 import pytest
 
 import fuzzing

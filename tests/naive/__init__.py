@@ -5,7 +5,7 @@ plainly, so a kernel and its oracle share no code.
 """
 
 from . import (  # noqa: E402
-    activation, concat, conv, elementwise, pool, quantize, reduce, resize, softmax,
+    activation, concat, conv, elementwise, movement, pool, quantize, reduce, resize, softmax,
 )
 
 #: operator -> its oracle (the conformance test asks every registered unit for one)
@@ -28,4 +28,14 @@ ORACLES = {
     "LOGISTIC": activation.logistic,
     "REDUCE_MAX": reduce.reduce_max,
     "RESIZE_BILINEAR": resize.resize_bilinear_integer,
+    "EXPAND_DIMS": movement.expand_dims,
+    "PACK": movement.pack,
+    "PAD": movement.pad,
+    "PADV2": movement.pad,
+    "RESHAPE": movement.reshape,
+    "SHAPE": movement.shape,
+    "SQUEEZE": movement.squeeze,
+    "STRIDED_SLICE": movement.strided_slice,
+    "TILE": movement.tile,
+    "TRANSPOSE": movement.transpose,
 }

@@ -1,0 +1,12 @@
+"""PADV2: the input surrounded by the value of its third input (a constant
+of the input's type and quantization). See int8sqz/ops/_pad.py, which PAD
+shares, as TFLite's ``pad.cc`` does."""
+
+from . import _pad
+from .unit import OperatorUnit, Sharing, no_macs
+
+UNIT = OperatorUnit(
+    "PADV2", _pad.prepare, options="PadV2Options", defaults={}, version=_pad.version,
+    per_image=_pad.per_image, macs=no_macs,
+    sharing=Sharing(kernel="kernels/movement.py", rows=_pad.rows),
+)
