@@ -1,0 +1,135 @@
+"""Running the numerics oracles on a model: each operator's tensors, options
+and quantization read from the flatbuffer (int8sqz.model), handed to the
+oracle function of the chosen numerics ("builtin" or "xnnpack"), operator
+after operator. For the differential tests and the per-model measurements;
+nothing here is arithmetic."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from int8sqz.model import load_model
+
+from . import numerics_builtin, numerics_xnnpack
+
+ORACLES = {"builtin": numerics_builtin, "xnnpack": numerics_xnnpack}
+
+
+class Unsupported(Exception):
+    """The oracle has no function for this operator or these types."""
+
+
+def _q(t):
+    q = t.quantization
+    return float(q.scales[0]) if q.scales.size else 0.0, int(q.zero_points[0]) if q.scales.size else 0
+
+
+def _args(model, op, tensors):
+    ins = [None if i < 0 else tensors[i] for i in op.inputs]
+    tin = [None if i < 0 else model.tensors[i] for i in op.inputs]
+    tout = [model.tensors[o] for o in op.outputs]
+    return ins, tin, tout
+
+
+def _conv_like(oracle, name, op, ins, tin, tout):
+    o = op.options
+    in_scale, in_zp = _q(tin[0])
+    out_scale, out_zp = _q(tout[0])
+    kw = dict(in_scale=in_scale, in_zp=in_zp, w_scales=tin[1].quantization.scales,
+              out_scale=out_scale, out_zp=out_zp,
+              stride=(o.get("stride_h", 1), o.get("stride_w", 1)),
+              dilation=(o.get("dilation_hfactor", 1), o.get("dilation_wfactor", 1)),
+              padding=o.get("padding", "SAME"),
+              activation=o.get("fused_activation_function", "NONE"),
+              out_type=tout[0].type_name)
+    bias = ins[2] if len(ins) > 2 else None
+    if name == "DEPTHWISE_CONV_2D":
+        kw["depth_multiplier"] = tout[0].shape[-1] // max(tin[0].shape[-1], 1)
+    return getattr(oracle, name.lower())(ins[0], ins[1], bias, **kw)
+
+
+def run_operator(mode: str, model, op, tensors, *, num_threads: int = 1) -> list:
+    """The outputs of ``op`` under numerics ``mode``, its inputs taken from
+    ``tensors`` (a list indexed by tensor, constants included)."""
+    oracle = ORACLES[mode]
+    ins, tin, tout = _args(model, op, tensors)
+    name = op.name
+    if name in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+        if tin[0].type_name != "INT8" or tin[1].type_name != "INT8":
+            raise Unsupported(f"{name} of {tin[0].type_name} x {tin[1].type_name}")
+        return [_conv_like(oracle, name, op, ins, tin, tout)]
+    if name == "QUANTIZE":
+        if tout[0].quantization.per_channel:
+            raise Unsupported("QUANTIZE to a per-channel output")
+        in_scale, in_zp = _q(tin[0])
+        out_scale, out_zp = _q(tout[0])
+        return [oracle.quantize(ins[0], in_type=tin[0].type_name, in_scale=in_scale,
+                                in_zp=in_zp, out_type=tout[0].type_name,
+                                out_scale=out_scale, out_zp=out_zp)]
+    if name == "DEQUANTIZE":
+        if tin[0].quantization.per_channel or tin[0].type_name not in ("INT8", "UINT8"):
+            raise Unsupported(f"DEQUANTIZE of {tin[0].type_name}, per-channel or not 8-bit")
+        scale, zp = _q(tin[0])
+        return [oracle.dequantize(ins[0], scale=scale, zero_point=zp)]
+    if name == "MEAN":
+        in_scale, in_zp = _q(tin[0])
+        out_scale, out_zp = _q(tout[0])
+        if tin[0].type_name not in ("INT8", "UINT8"):
+            raise Unsupported(f"MEAN of {tin[0].type_name}")
+        return [oracle.mean(ins[0], np.asarray(ins[1]).reshape(-1).tolist(),
+                            bool(op.options.get("keep_dims", False)), in_scale=in_scale,
+                            in_zp=in_zp, out_scale=out_scale, out_zp=out_zp,
+                            out_type=tout[0].type_name, num_threads=num_threads)]
+    if name in ("ADD", "MUL"):
+        if tout[0].type_name != "INT8":
+            raise Unsupported(f"{name} of {tout[0].type_name}")
+        activation = op.options.get("fused_activation_function", "NONE")
+        out = getattr(oracle, name.lower())(ins[0], ins[1], a_q=_q(tin[0]), b_q=_q(tin[1]),
+                                            out_q=_q(tout[0]), activation=activation)
+        if mode == "xnnpack" and oracle.binary_delegated(name, _q(tin[0]), _q(tin[1]),
+                                                         _q(tout[0])):
+            shape = oracle.fused_lut_shape(np.shape(ins[0]), np.shape(ins[1]),
+                                           tin[0].is_constant, tin[1].is_constant, activation)
+            if shape is not None:
+                out = out.reshape(shape)
+        return [out]
+    if name in ("MAX_POOL_2D", "AVERAGE_POOL_2D"):
+        o = op.options
+        scale, zp = _q(tout[0])
+        return [getattr(oracle, name.lower())(
+            ins[0], filter_size=(o["filter_height"], o["filter_width"]),
+            stride=(o["stride_h"], o["stride_w"]), padding=o["padding"],
+            activation=o.get("fused_activation_function", "NONE"), scale=scale,
+            zero_point=zp, out_type=tout[0].type_name)]
+    if name == "CONCATENATION":
+        axis = op.options.get("axis", 0)
+        return [oracle.concatenation(ins, axis % len(tout[0].shape),
+                                     in_qs=[_q(t) for t in tin], out_q=_q(tout[0]))]
+    if name == "SOFTMAX":
+        in_scale, _ = _q(tin[0])
+        out_scale, out_zp = _q(tout[0])
+        return [oracle.softmax(ins[0], in_scale=in_scale, beta=op.options.get("beta", 1.0),
+                               out_scale=out_scale, out_zp=out_zp, out_type=tout[0].type_name)]
+    raise Unsupported(name)
+
+
+def run_model(mode: str, model, inputs, *, given=None, num_threads: int = 1) -> dict:
+    """Every tensor of ``model`` (path, bytes or loaded) under numerics
+    ``mode``; ``given`` (tensor index -> array) replaces an operator's input
+    by another runtime's tensor, so each operator can be checked on the
+    runtime's own inputs."""
+    if not hasattr(model, "operators"):
+        model = load_model(model)
+    tensors = [t.data for t in model.tensors]
+    for i, x in zip(model.inputs, inputs):
+        tensors[i] = np.asarray(x)
+    for op in model.operators:
+        local = list(tensors)
+        if given is not None:
+            for i in op.inputs:
+                if i >= 0 and i in given and model.tensors[i].data is None:
+                    local[i] = given[i]
+        outs = run_operator(mode, model, op, local, num_threads=num_threads)
+        for o, v in zip(op.outputs, outs):
+            tensors[o] = np.asarray(v)
+    return {i: t for i, t in enumerate(tensors) if t is not None}

@@ -1,0 +1,301 @@
+"""What ai-edge-litert's default interpreter computes on this x86-64 machine:
+the XNNPACK delegate for the operators it takes (qs8/qu8 operators, fp32
+requantization), TFLite's optimized builtin kernels (numerics_builtin) for the
+others. One function per operator, Python integers and explicit float32;
+each docstring names the XNNPACK operator and microkernel family followed.
+docs/numerics.md has the whole story."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import numerics_builtin as builtin
+from . import numerics_common as nc
+from . import pool as pool_naive
+from . import reduce as reduce_naive
+from .numerics_common import f32
+
+
+def quantize_bound(value: float, scale: float, zero_point: int, out_type: str = "INT8") -> int:
+    """``xnn_qs8_quantize`` / ``xnn_qu8_quantize``: an activation bound
+    (float) in the output's quantization: lrintf(clamp(value / scale + zp))
+    in float32, ties to even (the reference rounds value / scale half away
+    from zero and adds the zero point as an integer)."""
+    qmin, qmax = nc.type_range(out_type)
+    v = f32(f32(value) / f32(scale)) if math.isfinite(value) else value
+    v = f32(v + f32(zero_point)) if math.isfinite(v) else v
+    v = min(max(float(v), float(qmin)), float(qmax))
+    return nc.round_half_even(v)
+
+
+def output_bounds(activation: str, scale: float, zero_point: int, out_type: str = "INT8"):
+    lo, hi = nc.float_activation_bounds(activation)
+    return (quantize_bound(lo, scale, zero_point, out_type),
+            quantize_bound(hi, scale, zero_point, out_type))
+
+
+def requantize_fp32(acc: int, scale: np.float32, zero_point: int, lo: int, hi: int) -> int:
+    """The fp32 requantization of XNNPACK's qs8/qu8 GEMM, IGEMM and DWCONV
+    microkernels (``*-minmax-fp32-*``): the int32 accumulator converted to
+    float32, times the float32 scale, rounded to nearest even (cvtps2dq),
+    plus the output zero point, clamped to [lo, hi]."""
+    v = f32(f32(acc) * f32(scale))
+    return min(max(nc.cvt_f32_to_i32(v) + zero_point, lo), hi)
+
+
+def conv_2d(x, weights, bias, *, in_scale, in_zp, w_scales, out_scale, out_zp,
+            stride=(1, 1), dilation=(1, 1), padding="SAME", activation="NONE",
+            out_type="INT8"):
+    """CONV_2D: ``xnn_create_convolution2d_nhwc_qs8_qc8w`` (per-channel) or
+    ``..._qs8`` (per-tensor): exact int32 sums, then :func:`requantize_fp32`
+    with scale = in_scale * w_scale / out_scale in float32 (left to right) and
+    the bounds of :func:`output_bounds`."""
+    acc = nc.conv_accumulators(x, weights, bias, in_zp, stride, dilation, padding)
+    return _requantize_channels(acc, in_scale, w_scales, out_scale, out_zp, activation,
+                                out_type)
+
+
+def _requantize_channels(acc, in_scale, w_scales, out_scale, out_zp, activation, out_type):
+    lo, hi = output_bounds(activation, out_scale, out_zp, out_type)
+    channels = acc.shape[-1]
+    w_scales = np.broadcast_to(np.asarray(w_scales, np.float32).reshape(-1), (channels,))
+    scales = [f32(f32(f32(in_scale) * f32(s)) / f32(out_scale)) for s in w_scales]
+    out = np.empty(acc.shape, np.int64)
+    for idx in np.ndindex(acc.shape):
+        out[idx] = requantize_fp32(int(acc[idx]), scales[idx[-1]], out_zp, lo, hi)
+    return out.astype(np.int8 if out_type == "INT8" else np.uint8)
+
+
+# -- QUANTIZE and DEQUANTIZE ----------------------------------------------------------------------
+
+_NP = {"INT8": np.int8, "UINT8": np.uint8}
+
+
+def _sat(v: int, lo: int, hi: int) -> int:
+    return min(max(v, lo), hi)
+
+
+def quantize_float(x, *, scale, zero_point, out_type="INT8"):
+    """QUANTIZE float32 -> int8/uint8: ``xnn_f32_qs8_vcvt_ukernel__avx512skx``
+    (qu8 alike): x * s in float32 with s = 1.0f / scale (a float32 division),
+    min with 32767.0 (a NaN becomes 32767), rounded half to even (cvtps2dq,
+    INT32_MIN below range), saturated to int16, + zero point saturating in
+    int16, saturated to the output type. The reference divides in double and
+    rounds half away from zero."""
+    qmin, qmax = nc.type_range(out_type)
+    s = f32(f32(1.0) / f32(scale))
+    out = []
+    for v in np.asarray(x, np.float32).reshape(-1):
+        p = f32(v * s)
+        p = f32(32767.0) if np.isnan(p) else min(p, f32(32767.0))
+        i = _sat(nc.cvt_f32_to_i32(p), -32768, 32767)
+        out.append(_sat(_sat(i + zero_point, -32768, 32767), qmin, qmax))
+    return np.array(out, np.int64).reshape(np.shape(x)).astype(_NP[out_type])
+
+
+def requantize_supported(in_scale, out_scale) -> bool:
+    """The delegate takes an int8 -> int8 (uint8 -> uint8) QUANTIZE only for
+    in_scale / out_scale (float32) in [1/256, 128]; int8 <-> uint8 never."""
+    r = f32(f32(in_scale) / f32(out_scale))
+    return 1.0 / 256.0 <= float(r) <= 128.0
+
+
+def requantize(x, *, in_scale, in_zp, out_scale, out_zp, out_type):
+    """QUANTIZE int8 -> int8 (uint8 -> uint8): ``xnn_qs8_vcvt_ukernel__avx2``:
+    a multiplier of 8 fractional bits, m = lrintf(256 * (in_scale / out_scale))
+    in float32; (x - in_zp) * m / 256 rounded half up (mulhrs of
+    (in_zp - x) << 7 by -m), + out_zp saturating in int16, saturated to the
+    output type. Coarser than the reference's 31-bit multiplier."""
+    qmin, qmax = nc.type_range(out_type)
+    m = nc.round_half_even(f32(256.0) * f32(f32(in_scale) / f32(out_scale)))
+    out = []
+    for v in np.asarray(x).reshape(-1).tolist():
+        a = (in_zp - v) * 128
+        r = (a * -m + 2**14) >> 15
+        out.append(_sat(_sat(r + out_zp, -32768, 32767), qmin, qmax))
+    return np.array(out, np.int64).reshape(np.shape(x)).astype(_NP[out_type])
+
+
+def dequantize(x, *, scale, zero_point):
+    """DEQUANTIZE int8/uint8 -> float32: ``xnn_qs8_f32_vcvt_ukernel__avx512skx``:
+    float32(q - zp) * float32(scale), one rounding: the reference's value."""
+    flat = [f32(f32(q - zero_point) * f32(scale)) for q in np.asarray(x).reshape(-1).tolist()]
+    return np.array(flat, np.float32).reshape(np.shape(x))
+
+
+def quantize(x, *, in_type, in_scale, in_zp, out_type, out_scale, out_zp):
+    """QUANTIZE: float32 input -> :func:`quantize_float`; int8 -> int8 and
+    uint8 -> uint8 within :func:`requantize_supported` -> :func:`requantize`;
+    anything else stays with the builtin kernel."""
+    if in_type == "FLOAT32":
+        return quantize_float(x, scale=out_scale, zero_point=out_zp, out_type=out_type)
+    if in_type == out_type and requantize_supported(in_scale, out_scale):
+        return requantize(x, in_scale=in_scale, in_zp=in_zp, out_scale=out_scale,
+                          out_zp=out_zp, out_type=out_type)
+    return builtin.quantize(x, in_type=in_type, in_scale=in_scale, in_zp=in_zp,
+                            out_type=out_type, out_scale=out_scale, out_zp=out_zp)
+
+
+# -- MEAN -------------------------------------------------------------------------------------------
+
+def mean(x, axes, keep_dims, *, in_scale, in_zp, out_scale, out_zp, out_type="INT8",
+         num_threads=1):
+    """MEAN, int8/uint8: ``xnn_define_static_reduce_v2`` (mean): the raw sum
+    over the reduced axes in int32 (qs8/qu8 rsum/rdsum microkernels), then
+    XNNPACK's reference int32 -> quantized convert: float32(sum) * k + z,
+    rounded half to even and saturated, with k = (in_scale / out_scale) *
+    (1.0f / count) and z = out_zp - (count * in_zp) * k, all in float32. The
+    delegate takes every MEAN with a non-empty constant axes list."""
+    x = np.asarray(x)
+    resolved = reduce_naive.resolve_axes(axes, x.ndim)
+    if not len(axes):
+        return builtin.mean(x, axes, keep_dims, in_scale=in_scale, in_zp=in_zp,
+                            out_scale=out_scale, out_zp=out_zp, out_type=out_type,
+                            num_threads=num_threads)
+    qmin, qmax = nc.type_range(out_type)
+    count = 1
+    for a in resolved:
+        count *= x.shape[a]
+    k = f32(f32(f32(in_scale) / f32(out_scale)) * f32(f32(1.0) / f32(count)))
+    z = f32(f32(out_zp) - f32(f32(f32(count) * f32(in_zp)) * k))
+    sums = x.astype(np.int64).sum(axis=tuple(resolved), keepdims=keep_dims)
+    out = np.empty(sums.shape, np.int64)
+    for idx in np.ndindex(sums.shape):
+        v = f32(f32(f32(nc.to_int32(int(sums[idx]))) * k) + z)
+        out[idx] = min(max(nc.round_half_even(v), qmin), qmax)
+    return out.astype(_NP[out_type])
+
+
+# -- ADD and MUL ------------------------------------------------------------------------------------
+
+def add_supported(a_q, b_q, out_q) -> bool:
+    """The delegate takes a quantized ADD when each input's scale over the
+    output's (float32) lies in [1/1024, 256)."""
+    so = f32(out_q[0])
+    return all(1.0 / 1024.0 <= float(f32(f32(s) / so)) < 256.0 for s, _ in (a_q, b_q))
+
+
+def mul_supported(a_q, b_q, out_q) -> bool:
+    """... and a quantized MUL when a_scale * b_scale / out_scale (float32)
+    lies in [1/65536, 256)."""
+    r = f32(f32(f32(a_q[0]) * f32(b_q[0])) / f32(out_q[0]))
+    return 1.0 / 65536.0 <= float(r) < 256.0
+
+
+def add_params(a_q, b_q, out_q):
+    """``xnn_init_qs8_add_minmax_scalar_params``: (bias, a_multiplier,
+    b_multiplier, shift). The larger of the ratios a_scale / out_scale and
+    b_scale / out_scale (float32) fixes shift = 20 - its binary exponent;
+    each multiplier is its ratio * 2**shift rounded to nearest even; the bias
+    holds the rounding 2**(shift - 1) and the zero points."""
+    ra = f32(f32(a_q[0]) / f32(out_q[0]))
+    rb = f32(f32(b_q[0]) / f32(out_q[0]))
+    exponent = math.frexp(float(max(abs(ra), abs(rb))))[1] - 1
+    shift = 20 - exponent
+    ma = nc.round_half_even(float(ra) * 2.0**shift)
+    mb = nc.round_half_even(float(rb) * 2.0**shift)
+    bias = nc.to_int32(2 ** (shift - 1) - ma * a_q[1] - mb * b_q[1])
+    return bias, ma, mb, shift
+
+
+def _pack(v: int, zero_point: int, lo: int, hi: int) -> int:
+    """packs_epi32 (to int16), adds_epi16 of the zero point, packs_epi16 (to
+    int8): saturating steps, then the clamp node's bounds."""
+    v = _sat(_sat(v, -32768, 32767) + zero_point, -32768, 32767)
+    return _sat(_sat(v, -128, 127), lo, hi)
+
+
+def add(x, y, *, a_q, b_q, out_q, activation="NONE", out_type="INT8"):
+    """ADD, int8: ``xnn_qs8_vadd_minmax_ukernel__avx512skx_mul32_ld128``
+    (vaddc for a constant operand, the same arithmetic): acc = bias +
+    a * a_multiplier + b * b_multiplier in int32, arithmetic shift right by
+    shift (ties half up, one rounding), + output zero point (saturating), then
+    the fused activation as a separate clamp node with :func:`output_bounds`.
+    Outside :func:`add_supported` the builtin kernel runs."""
+    if out_type != "INT8":
+        raise NotImplementedError("uint8 ADD (qu8 vadd)")
+    if not add_supported(a_q, b_q, out_q):
+        return builtin.add(x, y, a_q=a_q, b_q=b_q, out_q=out_q, activation=activation)
+    bias, ma, mb, shift = add_params(a_q, b_q, out_q)
+    lo, hi = output_bounds(activation, out_q[0], out_q[1])
+    bx, by = np.broadcast_arrays(np.asarray(x), np.asarray(y))
+    out = [_pack(nc.to_int32(bias + u * ma + v * mb) >> shift, out_q[1], lo, hi)
+           for u, v in zip(bx.reshape(-1).tolist(), by.reshape(-1).tolist())]
+    return np.array(out, np.int64).reshape(bx.shape).astype(np.int8)
+
+
+def mul(x, y, *, a_q, b_q, out_q, activation="NONE", out_type="INT8"):
+    """MUL, int8: ``xnn_qs8_vmul_minmax_fp32_ukernel__avx_mul16_ld64`` (vmulc
+    alike): (a - a_zp) * (b - b_zp) in int32, to float32, times
+    scale = (a_scale * b_scale) / out_scale (float32), rounded half to even,
+    + output zero point (saturating), then the clamp node. Outside
+    :func:`mul_supported` the builtin kernel runs."""
+    if out_type != "INT8":
+        raise NotImplementedError("uint8 MUL (qu8 vmul)")
+    if not mul_supported(a_q, b_q, out_q):
+        return builtin.mul(x, y, a_q=a_q, b_q=b_q, out_q=out_q, activation=activation)
+    scale = f32(f32(f32(a_q[0]) * f32(b_q[0])) / f32(out_q[0]))
+    lo, hi = output_bounds(activation, out_q[0], out_q[1])
+    bx, by = np.broadcast_arrays(np.asarray(x), np.asarray(y))
+    out = []
+    for u, v in zip(bx.reshape(-1).tolist(), by.reshape(-1).tolist()):
+        p = f32(f32((u - a_q[1]) * (v - b_q[1])) * scale)
+        out.append(_pack(nc.cvt_f32_to_i32(p), out_q[1], lo, hi))
+    return np.array(out, np.int64).reshape(bx.shape).astype(np.int8)
+
+
+def fused_lut_shape(x_shape, y_shape, x_constant, y_constant, activation):
+    """XNNPACK fuses a chain of two or more quantized elementwise nodes into
+    one lookup table (``xnn_subgraph_fuse_unary_quantized_into_lut``); an ADD
+    or MUL with a one-element constant operand and a fused activation is such
+    a chain (the binary node and its clamp node). The table's values are the
+    kernels' own, but the fused node is unary: the output takes the shape of
+    the non-constant input, not the broadcast shape (a (1,) output of a
+    scalar input comes back as ()). Returns that shape, or None when no
+    fusion happens."""
+    if activation == "NONE" or x_constant == y_constant:
+        return None
+    const_shape, other = (y_shape, x_shape) if y_constant else (x_shape, y_shape)
+    if int(np.prod(const_shape, dtype=np.int64)) != 1:
+        return None
+    return tuple(other)
+
+
+def binary_delegated(name, a_q, b_q, out_q) -> bool:
+    return {"ADD": add_supported, "SUB": add_supported, "MUL": mul_supported}[name](
+        a_q, b_q, out_q)
+
+
+# -- pooling, concatenation, SOFTMAX -----------------------------------------------------------
+
+def max_pool_2d(x, *, filter_size, stride, padding, activation, scale, zero_point,
+                out_type="INT8"):
+    """MAX_POOL_2D: the delegate takes it when neither stride exceeds the
+    filter (a 1x1 filter becomes a clamp node): the window's maximum
+    (``xnn_s8_maxpool_minmax_ukernel_9p__sse41``), clamped to
+    :func:`output_bounds` (ties to even where the reference rounds half away,
+    so RELU_N1_TO_1 at scale 2 clamps to [zp, zp], not [zp - 1, zp + 1])."""
+    if stride[0] > filter_size[0] or stride[1] > filter_size[1]:
+        return builtin.max_pool_2d(x, filter_size=filter_size, stride=stride, padding=padding,
+                                   activation=activation, scale=scale,
+                                   zero_point=zero_point, out_type=out_type)
+    lo, hi = output_bounds(activation, scale, zero_point, out_type)
+    return pool_naive.max_pool(x, filter_size, stride, padding, lo, hi)
+
+
+def average_pool_2d(x, **kw):
+    """AVERAGE_POOL_2D: quantized average pooling is not delegated (XNNPACK
+    keeps only an f32 one): the builtin kernel runs."""
+    return builtin.average_pool_2d(x, **kw)
+
+
+def concatenation(arrays, axis, *, in_qs, out_q):
+    """CONCATENATION: copies, delegated or not."""
+    return builtin.concatenation(arrays, axis, in_qs=in_qs, out_q=out_q)
+
+
+def softmax(x, **kw):
+    """SOFTMAX: quantized softmax is not delegated: the builtin kernel runs."""
+    return builtin.softmax(x, **kw)
