@@ -13,19 +13,20 @@ from . import elementwise
 from . import concat as concat_naive
 from . import pool as pool_naive
 from . import reduce as reduce_naive
-from .fixedpoint import mbqm, to_int32
+from .fixedpoint import c_div, mbqm, to_int32
 
 
 # -- requantization of the GEMM-based kernels (ruy) ------------------------------------------
 
-def ruy_multiply(acc: int, multiplier: int, shift: int) -> int:
-    """ruy's x86 AVX-512 kernels (``Kernel8bitAvx512``, ``...SingleCol``)
-    applying a quantized multiplier: the int32 accumulator shifted left by
-    max(shift, 0) (wrapping), times the Q31 multiplier in 64 bits, plus 2**30,
-    arithmetic shift right by 31; then, for a negative shift, plus
-    2**(-shift - 1) and arithmetic shift right by -shift. Both roundings are
-    half up (toward +inf), where the reference rounds half away from zero and
-    saturates the doubling high multiply."""
+def multiply_half_up(acc: int, multiplier: int, shift: int) -> int:
+    """The requantization of every vector path of this build: ruy's x86
+    AVX-512 kernels (``Kernel8bitAvx512``, ``...SingleCol``), the NEON custom
+    GEMV, ``MultiplyByQuantizedMultiplier4Rows`` and the per-channel
+    ``optimized_ops::Quantize``. The int32 value shifted left by max(shift, 0)
+    (wrapping), times the Q31 multiplier, + 2**30, arithmetic shift right by
+    31 (= vqrdmulh); then + 2**(-shift - 1), arithmetic shift right by -shift
+    (= vrshl). Both roundings are half up (toward +inf), where the reference's
+    ``MultiplyByQuantizedMultiplier`` rounds both half away from zero."""
     left = max(shift, 0)
     right = max(-shift, 0)
     x = to_int32(acc * 2**left)
@@ -39,13 +40,14 @@ def conv_2d(x, weights, bias, *, in_scale, in_zp, w_scales, out_scale, out_zp,
             stride=(1, 1), dilation=(1, 1), padding="SAME", activation="NONE",
             out_type="INT8"):
     """CONV_2D, int8 (per-channel or per-tensor weights):
-    ``optimized_integer_ops::ConvPerChannel``, im2col and a ruy GEMM whose
-    output stage is :func:`ruy_multiply` with the reference's per-channel
-    multipliers (``QuantizeMultiplier`` of in_scale * w_scale / out_scale in
-    double), then + zero point and the activation clamp."""
+    ``optimized_integer_ops::ConvPerChannel``, im2col and a ruy GEMM (the
+    NEON custom GEMV when there is one output pixel) whose output stage is
+    :func:`multiply_half_up` with the reference's per-channel multipliers
+    (``QuantizeMultiplier`` of in_scale * w_scale / out_scale in double), then
+    + zero point and the activation clamp."""
     acc = nc.conv_accumulators(x, weights, bias, in_zp, stride, dilation, padding)
     return _requantize_channels(acc, in_scale, w_scales, out_scale, out_zp, activation,
-                                out_type, ruy_multiply)
+                                out_type, lambda a, m, e, c: multiply_half_up(a, m, e))
 
 
 def _requantize_channels(acc, in_scale, w_scales, out_scale, out_zp, activation, out_type,
@@ -59,7 +61,7 @@ def _requantize_channels(acc, in_scale, w_scales, out_scale, out_zp, activation,
     out = np.empty(acc.shape, np.int64)
     for idx in np.ndindex(acc.shape):
         m, e = mults[idx[-1]]
-        v = multiply(int(acc[idx]), m, e) + out_zp
+        v = multiply(int(acc[idx]), m, e, idx[-1]) + out_zp
         out[idx] = min(max(v, lo), hi)
     return out.astype(np.int8 if out_type == "INT8" else np.uint8)
 
@@ -99,23 +101,9 @@ def _vqrdmulh(a: int, b: int) -> int:
     return max(min((2 * a * b + 2**31) >> 32, nc.INT32_MAX), nc.INT32_MIN)
 
 
-def _vrshl_right(a: int, n: int) -> int:
-    """NEON vrshlq_s32 by -n: (a + 2**(n-1)) >> n (round half up)."""
-    return a if n == 0 else (a + 2 ** (n - 1)) >> n
-
-
-def multiply_4rows(x: int, multiplier: int, shift: int) -> int:
-    """``MultiplyByQuantizedMultiplier4Rows`` (NEON path): x << max(shift, 0)
-    (wrapping), vqrdmulh by the multiplier, then a rounding right shift by
-    -min(shift, 0); both roundings half up, where the scalar
-    ``MultiplyByQuantizedMultiplier`` rounds half away from zero."""
-    return _vrshl_right(_vqrdmulh(to_int32(x * 2 ** max(shift, 0)), multiplier),
-                        -min(shift, 0))
-
-
 def requantize(x, *, in_scale, in_zp, out_scale, out_zp, out_type):
     """QUANTIZE int8/uint8 -> int8/uint8: ``optimized_ops::Requantize``: the
-    first 16 * (n // 16) elements through :func:`multiply_4rows`, the tail
+    first 16 * (n // 16) elements through :func:`multiply_half_up`, the tail
     through the reference's ``MultiplyByQuantizedMultiplier``; multiplier of
     double(in_scale) / double(out_scale)."""
     qmin, qmax = nc.type_range(out_type)
@@ -125,7 +113,7 @@ def requantize(x, *, in_scale, in_zp, out_scale, out_zp, out_type):
     out = []
     for i, v in enumerate(flat.tolist()):
         d = v - in_zp
-        r = multiply_4rows(d, m, e) if i < head else mbqm(d, m, e)
+        r = multiply_half_up(d, m, e) if i < head else mbqm(d, m, e)
         out.append(min(max(r + out_zp, qmin), qmax))
     return np.array(out, np.int64).reshape(np.shape(x)).astype(_NP[out_type])
 
@@ -188,7 +176,7 @@ def mean_hw(x, *, in_scale, in_zp, out_scale, out_zp, num_threads=1):
     out_scale +- 0.5) (float32), clamped to int8. The channels are split
     between min(C // 8 or 1, threads) workers, each [start, end) by
     end = start + (C - start) // (workers left); within a worker, channels in
-    whole blocks of 16 from its start go through :func:`multiply_4rows`
+    whole blocks of 16 from its start go through :func:`multiply_half_up`
     (ties half up), the rest through ``MultiplyByQuantizedMultiplier`` (ties
     away from zero): the result depends on the thread count."""
     n, h, w, c = x.shape
@@ -210,7 +198,7 @@ def mean_hw(x, *, in_scale, in_zp, out_scale, out_zp, num_threads=1):
     for b in range(n):
         for ch in range(c):
             s = to_int32(int(sums[b, ch]))
-            v = multiply_4rows(s, m, e) if vector[ch] else mbqm(s, m, e)
+            v = multiply_half_up(s, m, e) if vector[ch] else mbqm(s, m, e)
             out[b, 0, 0, ch] = min(max(v + bias, -128), 127)
     return out.astype(np.int8)
 
@@ -508,3 +496,218 @@ def softmax(x, *, in_scale, beta, out_scale, out_zp, out_type="INT8"):
             q = nc.round_half_away(float(p)) if out_type == "INT8" else int(nc.f32(p + nc.f32(0.5)))
             out[idx + (j,)] = min(max(q + out_zp, qmin), qmax)
     return out.astype(_NP[out_type])
+
+
+# -- DEPTHWISE_CONV_2D and FULLY_CONNECTED -------------------------------------------------
+
+def depthwise_conv_2d(x, weights, bias, *, in_scale, in_zp, w_scales, out_scale, out_zp,
+                      depth_multiplier=1, stride=(1, 1), dilation=(1, 1), padding="SAME",
+                      activation="NONE", out_type="INT8"):
+    """DEPTHWISE_CONV_2D, int8: ``optimized_integer_ops::DepthwiseConvPerChannel``
+    (x86 takes ``DepthwiseConvGeneral``; the 3x3 and dot-product kernels are
+    Arm-only): exact int32 sums, then the per-channel ``optimized_ops::Quantize``:
+    channels in whole groups of 8 from channel 0 through
+    :func:`multiply_half_up`, the remaining C % 8 channels through the
+    reference's ``MultiplyByQuantizedMultiplier``."""
+    acc = nc.depthwise_accumulators(x, weights, bias, in_zp, depth_multiplier, stride,
+                                    dilation, padding)
+    head = _vector_prefix(acc.shape[-1], 8)
+
+    def multiply(a, m, e, channel):
+        return multiply_half_up(a, m, e) if channel < head else mbqm(a, m, e)
+
+    return _requantize_channels(acc, in_scale, w_scales, out_scale, out_zp, activation,
+                                out_type, multiply)
+
+
+def fully_connected_accumulators(x, weights, bias, in_zp, keep_num_dims):
+    """int32 sums of FULLY_CONNECTED: rows of the input (its last axis is the
+    weights' depth) times the weights [units, depth], plus the bias; the
+    output shape as ``keep_num_dims`` asks."""
+    x = np.asarray(x)
+    w = np.asarray(weights).astype(np.int64)
+    units, depth = w.shape
+    rows = (x.astype(np.int64).reshape(-1, depth) - int(in_zp))
+    acc = rows @ w.T
+    if bias is not None:
+        acc = acc + np.asarray(bias).astype(np.int64)
+    acc = np.vectorize(to_int32, otypes=[np.int64])(acc) if acc.size else acc
+    shape = tuple(x.shape[:-1]) + (units,) if keep_num_dims else (rows.shape[0], units)
+    return acc.reshape(shape)
+
+
+def fully_connected(x, weights, bias, *, in_scale, in_zp, w_scales, out_scale, out_zp,
+                    activation="NONE", keep_num_dims=False, out_type="INT8"):
+    """FULLY_CONNECTED, int8 weights (per-tensor or per-channel):
+    ``optimized_integer_ops::FullyConnected(PerChannel)``: a ruy GEMM, or the
+    NEON custom GEMV for one input row (``CustomGemvImpl``): both requantize
+    with :func:`multiply_half_up` on every unit."""
+    acc = fully_connected_accumulators(x, weights, bias, in_zp, keep_num_dims)
+    return _requantize_channels(acc, in_scale, w_scales, out_scale, out_zp, activation,
+                                out_type, lambda a, m, e, c: multiply_half_up(a, m, e))
+
+
+# -- operators whose builtin kernel computes the reference's integers ---------------------
+
+def pad(x, paddings, *, constant):
+    """PAD / PADV2 (``optimized_ops::Pad``): the input copied, the border
+    filled with ``constant`` (PAD: the output zero point; PADV2: the raw
+    value of its constant tensor)."""
+    return np.pad(np.asarray(x), np.asarray(paddings, np.int64).reshape(-1, 2),
+                  constant_values=constant)
+
+
+def reshape(x, shape):
+    """RESHAPE (and SQUEEZE, EXPAND_DIMS): the same bytes in a new shape."""
+    return np.asarray(x).reshape(shape)
+
+
+def shape_of(x, out_dtype=np.int32):
+    """SHAPE: the input's dimensions."""
+    return np.array(np.shape(x), out_dtype)
+
+
+def strided_slice(x, begin, end, strides, *, begin_mask=0, end_mask=0, ellipsis_mask=0,
+                  new_axis_mask=0, shrink_axis_mask=0, offset=False):
+    """STRIDED_SLICE (``reference_ops::StridedSlice``, also the optimized
+    one): TensorFlow's slicing rules, spelled out as a NumPy index (masks:
+    bit i of begin/end_mask ignores begin[i]/end[i]; ellipsis, new axis and
+    shrink axis as in NumPy's ``...``, ``None`` and an integer index;
+    ``offset``: end is relative to begin)."""
+    x = np.asarray(x)
+    index = []
+    for i, (b, e, s) in enumerate(zip(begin, end, strides)):
+        b, e, s = int(b), int(e), int(s)
+        if offset:
+            e = b + e
+        if ellipsis_mask >> i & 1:
+            index.append(Ellipsis)
+        elif new_axis_mask >> i & 1:
+            index.append(None)
+        elif shrink_axis_mask >> i & 1:
+            index.append(b)
+        else:
+            index.append(slice(None if begin_mask >> i & 1 else b,
+                               None if end_mask >> i & 1 else e, s))
+    return np.array(x[tuple(index)])
+
+
+def pack(arrays, axis):
+    """PACK: the inputs stacked along a new axis."""
+    return np.stack([np.asarray(a) for a in arrays], axis=axis)
+
+
+def transpose(x, perm):
+    """TRANSPOSE: the axes permuted."""
+    return np.array(np.transpose(np.asarray(x), [int(p) for p in perm]))
+
+
+def tile(x, multiples):
+    """TILE: the input repeated along each axis."""
+    return np.tile(np.asarray(x), [int(m) for m in multiples])
+
+
+def reduce_max(x, axes, keep_dims):
+    """REDUCE_MAX (int8): the maximum of the raw values, no requantization
+    (``optimized_ops::ReduceGeneric``, as the reference)."""
+    x = np.asarray(x)
+    resolved = reduce_naive.resolve_axes(axes, x.ndim)
+    if not resolved:
+        return x.copy()
+    return np.max(x, axis=tuple(resolved), keepdims=keep_dims)
+
+
+def maximum(x, y):
+    """MAXIMUM: the larger raw value (both inputs quantized as the output)."""
+    return np.maximum(np.asarray(x), np.asarray(y))
+
+
+def minimum(x, y):
+    """MINIMUM: the smaller raw value."""
+    return np.minimum(np.asarray(x), np.asarray(y))
+
+
+def relu(x, *, in_q, out_q, upper=None, out_type="INT8"):
+    """RELU / RELU6, int8 (``reference_ops::ReluX`` in every resolver):
+    out_zp + ``MultiplyByQuantizedMultiplier``(x - in_zp) with the multiplier
+    of float32(in_scale / out_scale), clamped to [max(qmin, out_zp +
+    roundf(0 / out_scale)), min(qmax, out_zp + roundf(upper / out_scale))]."""
+    (si, zi), (so, zo) = in_q, out_q
+    qmin, qmax = nc.type_range(out_type)
+    m, e = nc.quantize_multiplier(float(nc.f32(nc.f32(si) / nc.f32(so))))
+    lo = max(qmin, zo)
+    hi = qmax if upper is None else min(qmax, zo + nc.round_half_away(
+        float(nc.f32(nc.f32(upper) / nc.f32(so)))))
+    flat = [min(max(zo + mbqm(v - zi, m, e), lo), hi) for v in np.asarray(x).reshape(-1).tolist()]
+    return np.array(flat, np.int64).reshape(np.shape(x)).astype(_NP[out_type])
+
+
+def sub(x, y, *, a_q, b_q, out_q, activation="NONE", out_type="INT8"):
+    """SUB, int8: ``reference_ops::Sub`` / ``BroadcastQuantSubSlow`` in both
+    resolvers: ADD's arithmetic (inputs shifted left by 20, scaled by their
+    multipliers) with the second scaled input subtracted."""
+    (sa, za), (sb, zb), (so, zo) = a_q, b_q, out_q
+    m1, e1, m2, e2, mo, eo = elementwise.add_multipliers(sa, sb, so)
+    lo, hi = nc.activation_range(activation, so, zo, -128, 127)
+    bx, by = np.broadcast_arrays(np.asarray(x), np.asarray(y))
+    out = []
+    for u, v in zip(bx.reshape(-1).tolist(), by.reshape(-1).tolist()):
+        a = mbqm((u - za) * 2**20, m1, e1)
+        b = mbqm((v - zb) * 2**20, m2, e2)
+        out.append(min(max(mbqm(a - b, mo, eo) + zo, lo), hi))
+    return np.array(out, np.int64).reshape(bx.shape).astype(np.int8)
+
+
+def resize_bilinear(x, size, *, align_corners=False, half_pixel_centers=False):
+    """RESIZE_BILINEAR, int8: ``optimized_ops::ResizeBilinear`` for int8 calls
+    ``reference_ops::ResizeBilinearInteger``: source coordinates in 10-bit
+    fixed point, the four corner products summed in int64 (20 fractional
+    bits), rounded half away from zero."""
+    x = np.asarray(x)
+    n, h, w, c = x.shape
+    oh, ow = int(size[0]), int(size[1])
+
+    def scale_10(i, o):
+        if align_corners and o > 1:
+            return ((1 << 10) * (i - 1) + (o - 1) // 2) // (o - 1)
+        return ((1 << 10) * i + o // 2) // o
+
+    def coords(v, s, size_in):
+        scaled = v * s + s // 2 - (1 << 9) if half_pixel_centers else v * s
+        lower = max(c_div(scaled, 1024), 0)
+        upper = min(c_div(scaled + 1023, 1024), size_in - 1)
+        return scaled, lower, upper
+
+    sy, sx = scale_10(h, oh), scale_10(w, ow)
+    out = np.zeros((n, oh, ow, c), np.int64)
+    xs = x.astype(np.int64)
+    for oy in range(oh):
+        iy, y0, y1 = coords(oy, sy, h)
+        for ox in range(ow):
+            ix, x0, x1 = coords(ox, sx, w)
+            fy, fx = iy - 1024 * y0, ix - 1024 * x0
+            total = (xs[:, y0, x0] * (1024 - fy) * (1024 - fx) + xs[:, y1, x0] * fy * (1024 - fx)
+                     + xs[:, y0, x1] * (1024 - fy) * fx + xs[:, y1, x1] * fy * fx)
+            for idx in np.ndindex(total.shape):
+                t = int(total[idx])
+                r = t + (1 << 19) if t > 0 else t - (1 << 19)
+                out[(idx[0], oy, ox, idx[1])] = c_div(r, 1 << 20)
+    return out.astype(x.dtype)
+
+
+def logistic(x, *, in_q, out_q, out_type="INT8"):
+    """LOGISTIC, int8: the lookup table of ``LUTPopulateInt8`` (the same in
+    the reference): q -> float32 in_scale * (q - in_zp), 1 / (1 + expf(-v)) in
+    float32, times float32(1 / out_scale), rounded half away from zero, + out_zp,
+    clamped."""
+    (si, zi), (so, zo) = in_q, out_q
+    qmin, qmax = nc.type_range(out_type)
+    inverse = nc.f32(nc.f32(1.0) / nc.f32(so))
+    table = {}
+    for q in range(qmin, qmax + 1):
+        v = nc.f32(nc.f32(si) * nc.f32(q - zi))
+        y = nc.f32(nc.f32(1.0) / nc.f32(nc.f32(1.0) + expf(-v)))
+        r = nc.round_half_away(float(nc.f32(y * inverse)))
+        table[q] = min(max(int(nc.f32(nc.f32(r) + nc.f32(zo))), qmin), qmax)
+    flat = [table[v] for v in np.asarray(x).reshape(-1).tolist()]
+    return np.array(flat, np.int64).reshape(np.shape(x)).astype(_NP[out_type])

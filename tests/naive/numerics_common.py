@@ -14,10 +14,14 @@ from .elementwise import activation_range, quantize_multiplier
 from .fixedpoint import INT32_MAX, INT32_MIN, round_half_away, to_int32
 
 __all__ = [
-    "f32", "round_half_even", "cvt_f32_to_i32", "type_range", "activation_range",
+    "Refused", "f32", "round_half_even", "cvt_f32_to_i32", "type_range", "activation_range",
     "quantize_multiplier", "conv_accumulators", "depthwise_accumulators", "out_size",
     "pad_before", "round_half_away", "to_int32", "float_activation_bounds",
 ]
+
+class Refused(Exception):
+    """The runtime refuses the model (its interpreter cannot be created)."""
+
 
 _RANGES = {"INT8": (-128, 127), "UINT8": (0, 255), "INT16": (-32768, 32767),
            "INT32": (-(2**31), 2**31 - 1)}

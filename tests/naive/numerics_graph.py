@@ -110,6 +110,76 @@ def run_operator(mode: str, model, op, tensors, *, num_threads: int = 1) -> list
         out_scale, out_zp = _q(tout[0])
         return [oracle.softmax(ins[0], in_scale=in_scale, beta=op.options.get("beta", 1.0),
                                out_scale=out_scale, out_zp=out_zp, out_type=tout[0].type_name)]
+    if name == "FULLY_CONNECTED":
+        if tin[0].type_name != "INT8" or tin[1].type_name != "INT8":
+            raise Unsupported(f"FULLY_CONNECTED of {tin[0].type_name} x {tin[1].type_name}")
+        o = op.options
+        in_scale, in_zp = _q(tin[0])
+        out_scale, out_zp = _q(tout[0])
+        bias = ins[2] if len(ins) > 2 else None
+        out = oracle.fully_connected(
+            ins[0], ins[1], bias, in_scale=in_scale, in_zp=in_zp,
+            w_scales=tin[1].quantization.scales, out_scale=out_scale, out_zp=out_zp,
+            activation=o.get("fused_activation_function", "NONE"),
+            keep_num_dims=bool(o.get("keep_num_dims", False)), out_type=tout[0].type_name)
+        return [out.reshape(tout[0].shape) if out.size == np.prod(tout[0].shape) else out]
+    if name in ("PAD", "PADV2"):
+        if name == "PADV2" and len(ins) > 2 and ins[2] is not None:
+            constant = np.asarray(ins[2]).reshape(-1)[0]
+        else:
+            constant = _q(tout[0])[1] if tout[0].quantization.scales.size else 0
+        return [oracle.pad(ins[0], ins[1], constant=constant).astype(tout[0].dtype)]
+    if name in ("RESHAPE", "SQUEEZE", "EXPAND_DIMS"):
+        return [oracle.reshape(ins[0], tout[0].shape)]
+    if name == "SHAPE":
+        return [oracle.shape_of(ins[0], tout[0].dtype)]
+    if name == "STRIDED_SLICE":
+        o = op.options
+        out = oracle.strided_slice(
+            ins[0], np.asarray(ins[1]).reshape(-1), np.asarray(ins[2]).reshape(-1),
+            np.asarray(ins[3]).reshape(-1), begin_mask=o.get("begin_mask", 0),
+            end_mask=o.get("end_mask", 0), ellipsis_mask=o.get("ellipsis_mask", 0),
+            new_axis_mask=o.get("new_axis_mask", 0),
+            shrink_axis_mask=o.get("shrink_axis_mask", 0), offset=bool(o.get("offset", False)))
+        return [out]
+    if name == "PACK":
+        return [oracle.pack(ins, op.options.get("axis", 0))]
+    if name == "TRANSPOSE":
+        return [oracle.transpose(ins[0], np.asarray(ins[1]).reshape(-1))]
+    if name == "TILE":
+        return [oracle.tile(ins[0], np.asarray(ins[1]).reshape(-1))]
+    if name == "REDUCE_MAX":
+        return [oracle.reduce_max(ins[0], np.asarray(ins[1]).reshape(-1).tolist(),
+                                  bool(op.options.get("keep_dims", False)))]
+    if name in ("MAXIMUM", "MINIMUM"):
+        return [getattr(oracle, name.lower())(ins[0], ins[1])]
+    if name in ("RELU", "RELU6"):
+        return [oracle.relu(ins[0], in_q=_q(tin[0]), out_q=_q(tout[0]),
+                            upper=6.0 if name == "RELU6" else None, out_type=tout[0].type_name)]
+    if name == "SUB":
+        if tout[0].type_name != "INT8":
+            raise Unsupported(f"SUB of {tout[0].type_name}")
+        activation = op.options.get("fused_activation_function", "NONE")
+        out = oracle.sub(ins[0], ins[1], a_q=_q(tin[0]), b_q=_q(tin[1]), out_q=_q(tout[0]),
+                         activation=activation)
+        if mode == "xnnpack" and oracle.binary_delegated(name, _q(tin[0]), _q(tin[1]),
+                                                         _q(tout[0])):
+            shape = oracle.fused_lut_shape(np.shape(ins[0]), np.shape(ins[1]),
+                                           tin[0].is_constant, tin[1].is_constant, activation)
+            if shape is not None:
+                out = out.reshape(shape)
+        return [out]
+    if name == "RESIZE_BILINEAR":
+        o = op.options
+        size = np.asarray(ins[1]).reshape(-1)
+        kw = dict(align_corners=bool(o.get("align_corners", False)),
+                  half_pixel_centers=bool(o.get("half_pixel_centers", False)))
+        if mode == "xnnpack" and not tin[1].is_constant:
+            return [numerics_builtin.resize_bilinear(ins[0], size, **kw)]
+        return [oracle.resize_bilinear(ins[0], size, **kw)]
+    if name == "LOGISTIC":
+        return [oracle.logistic(ins[0], in_q=_q(tin[0]), out_q=_q(tout[0]),
+                                out_type=tout[0].type_name)]
     raise Unsupported(name)
 
 

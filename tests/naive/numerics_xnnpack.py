@@ -51,7 +51,8 @@ def conv_2d(x, weights, bias, *, in_scale, in_zp, w_scales, out_scale, out_zp,
     """CONV_2D: ``xnn_create_convolution2d_nhwc_qs8_qc8w`` (per-channel) or
     ``..._qs8`` (per-tensor): exact int32 sums, then :func:`requantize_fp32`
     with scale = in_scale * w_scale / out_scale in float32 (left to right) and
-    the bounds of :func:`output_bounds`."""
+    the bounds of :func:`output_bounds`. A scale of 256 or more makes XNNPACK
+    fail and the default interpreter refuse the model (:class:`Refused`)."""
     acc = nc.conv_accumulators(x, weights, bias, in_zp, stride, dilation, padding)
     return _requantize_channels(acc, in_scale, w_scales, out_scale, out_zp, activation,
                                 out_type)
@@ -62,6 +63,10 @@ def _requantize_channels(acc, in_scale, w_scales, out_scale, out_zp, activation,
     channels = acc.shape[-1]
     w_scales = np.broadcast_to(np.asarray(w_scales, np.float32).reshape(-1), (channels,))
     scales = [f32(f32(f32(in_scale) * f32(s)) / f32(out_scale)) for s in w_scales]
+    if any(float(s) >= 256.0 for s in scales):
+        # xnn_create_convolution2d_nhwc_* / fully_connected_nc_* fail, and with
+        # them the whole XNNPACK runtime: the interpreter cannot be created
+        raise nc.Refused("a requantization scale in_scale * w_scale / out_scale >= 256")
     out = np.empty(acc.shape, np.int64)
     for idx in np.ndindex(acc.shape):
         out[idx] = requantize_fp32(int(acc[idx]), scales[idx[-1]], out_zp, lo, hi)
@@ -207,7 +212,7 @@ def _pack(v: int, zero_point: int, lo: int, hi: int) -> int:
     return _sat(_sat(v, -128, 127), lo, hi)
 
 
-def add(x, y, *, a_q, b_q, out_q, activation="NONE", out_type="INT8"):
+def add(x, y, *, a_q, b_q, out_q, activation="NONE", out_type="INT8", _checked=False):
     """ADD, int8: ``xnn_qs8_vadd_minmax_ukernel__avx512skx_mul32_ld128``
     (vaddc for a constant operand, the same arithmetic): acc = bias +
     a * a_multiplier + b * b_multiplier in int32, arithmetic shift right by
@@ -216,7 +221,7 @@ def add(x, y, *, a_q, b_q, out_q, activation="NONE", out_type="INT8"):
     Outside :func:`add_supported` the builtin kernel runs."""
     if out_type != "INT8":
         raise NotImplementedError("uint8 ADD (qu8 vadd)")
-    if not add_supported(a_q, b_q, out_q):
+    if not _checked and not add_supported(a_q, b_q, out_q):
         return builtin.add(x, y, a_q=a_q, b_q=b_q, out_q=out_q, activation=activation)
     bias, ma, mb, shift = add_params(a_q, b_q, out_q)
     lo, hi = output_bounds(activation, out_q[0], out_q[1])
@@ -299,3 +304,136 @@ def concatenation(arrays, axis, *, in_qs, out_q):
 def softmax(x, **kw):
     """SOFTMAX: quantized softmax is not delegated: the builtin kernel runs."""
     return builtin.softmax(x, **kw)
+
+
+# -- DEPTHWISE_CONV_2D, FULLY_CONNECTED -----------------------------------------------------
+
+def depthwise_conv_2d(x, weights, bias, *, in_scale, in_zp, w_scales, out_scale, out_zp,
+                      depth_multiplier=1, stride=(1, 1), dilation=(1, 1), padding="SAME",
+                      activation="NONE", out_type="INT8"):
+    """DEPTHWISE_CONV_2D: XNNPACK's qs8/qs8_qc8w depthwise convolution
+    (``xnn_qs8_qc8w_dwconv_minmax_fp32_ukernel_*``): exact sums, then the fp32
+    requantization of :func:`conv_2d`."""
+    acc = nc.depthwise_accumulators(x, weights, bias, in_zp, depth_multiplier, stride,
+                                    dilation, padding)
+    return _requantize_channels(acc, in_scale, w_scales, out_scale, out_zp, activation,
+                                out_type)
+
+
+def fully_connected(x, weights, bias, *, in_scale, in_zp, w_scales, out_scale, out_zp,
+                    activation="NONE", keep_num_dims=False, out_type="INT8"):
+    """FULLY_CONNECTED with constant int8 weights: ``xnn_create_fully_connected_nc_qs8
+    (_qc8w)``, the qs8 GEMM microkernels' fp32 requantization (as
+    :func:`conv_2d`)."""
+    acc = builtin.fully_connected_accumulators(x, weights, bias, in_zp, keep_num_dims)
+    return _requantize_channels(acc, in_scale, w_scales, out_scale, out_zp, activation,
+                                out_type)
+
+
+# -- SUB, LOGISTIC, RESIZE_BILINEAR -----------------------------------------------------------
+
+def sub(x, y, *, a_q, b_q, out_q, activation="NONE", out_type="INT8"):
+    """SUB, int8: XNNPACK's qs8 vadd with the second input's scale negated
+    (``init_binary_elementwise_nd``, sign_b = -1): :func:`add` with a
+    negative b multiplier. Outside :func:`add_supported` the builtin (=
+    reference) kernel runs."""
+    if not add_supported(a_q, b_q, out_q):
+        return builtin.sub(x, y, a_q=a_q, b_q=b_q, out_q=out_q, activation=activation)
+    return add(x, y, a_q=a_q, b_q=(-f32(b_q[0]), b_q[1]), out_q=out_q, activation=activation,
+               _checked=True)
+
+
+def logistic(x, *, in_q, out_q, out_type="INT8"):
+    """LOGISTIC, int8/uint8: XNNPACK has no quantized sigmoid microkernel; the
+    operator is a 256-entry table computed with its reference kernel
+    (``init_lut_op_with_config``): v = (float32(q) - float32(in_zp)) *
+    in_scale in float32; y = 1 if v > 100, 0 if v < -100, else
+    float32(e / (1 + e)) with e = exp(double(v)); then
+    nearbyint(y * float32(1 / out_scale) + float32(out_zp)) in float32 (ties to
+    even), saturated. TFLite's table uses expf in float32 and rounds half away
+    from zero."""
+    (si, zi), (so, zo) = in_q, out_q
+    qmin, qmax = nc.type_range(out_type)
+    inverse = f32(f32(1.0) / f32(so))
+    table = {}
+    for q in range(qmin, qmax + 1):
+        v = f32(f32(f32(q) - f32(zi)) * f32(si))
+        if v > 100:
+            y = f32(1.0)
+        elif v < -100:
+            y = f32(0.0)
+        else:
+            e = math.exp(float(v))
+            y = f32(e / (1.0 + e))
+        r = nc.round_half_even(f32(f32(y * inverse) + f32(zo)))
+        table[q] = min(max(r, qmin), qmax)
+    flat = [table[v] for v in np.asarray(x).reshape(-1).tolist()]
+    return np.array(flat, np.int64).reshape(np.shape(x)).astype(_NP[out_type])
+
+
+def resize_bilinear(x, size, *, align_corners=False, half_pixel_centers=False):
+    """RESIZE_BILINEAR, int8 with a constant size: ``xnn_s8_ibilinear_ukernel__sse41``
+    over ``xnn_indirection_init_resize_bilinear2d_hwc_q11``. Source
+    coordinates in float32 (legacy / align-corners: y * scale, clamped to
+    H - 1; half-pixel: y * scale + (0.5 * scale - 0.5), clamped to [0, H - 1]),
+    the corner below by truncation, weights lrintf(alpha * 2048) (11 bits);
+    top = (tl << 11) + (tr - tl) * ax, likewise bottom, out = ((top << 11) +
+    (bottom - top) * ay + 2**21) >> 22. The reference uses 10-bit weights and
+    rounds half away from zero."""
+    x = np.asarray(x)
+    n, h, w, c = x.shape
+    oh, ow = int(size[0]), int(size[1])
+
+    def axis(out_size, in_size):
+        adjust = 1 if align_corners and out_size != 1 else 0
+        scale = f32(f32(in_size - adjust) / f32(out_size - adjust))
+        result = []
+        for o in range(out_size):
+            if align_corners or not half_pixel_centers:
+                v = min(f32(f32(o) * scale), f32(in_size - 1))
+            else:
+                offset = f32(f32(f32(0.5) * scale) - f32(0.5))
+                v = f32(f32(f32(o) * scale) + offset)
+                v = min(max(v, f32(0.0)), f32(in_size - 1))
+            lo = int(v)
+            hi = min(lo + 1, in_size - 1)
+            result.append((lo, hi, nc.round_half_even(f32(f32(v - f32(lo)) * f32(2048.0)))))
+        return result
+
+    ys, xs = axis(oh, h), axis(ow, w)
+    xi = x.astype(np.int64)
+    out = np.zeros((n, oh, ow, c), np.int64)
+    for oy, (y0, y1, ay) in enumerate(ys):
+        for ox, (x0, x1, ax) in enumerate(xs):
+            top = xi[:, y0, x0] * 2048 + (xi[:, y0, x1] - xi[:, y0, x0]) * ax
+            bottom = xi[:, y1, x0] * 2048 + (xi[:, y1, x1] - xi[:, y1, x0]) * ax
+            out[:, oy, ox] = (top * 2048 + (bottom - top) * ay + 2**21) >> 22
+    return out.astype(x.dtype)
+
+
+# -- operators whose values are the builtin kernels' (copies, or not delegated) -------------
+
+def _same_as_builtin(name, why):
+    def oracle(*args, **kwargs):
+        return getattr(builtin, name)(*args, **kwargs)
+    oracle.__name__ = name
+    oracle.__doc__ = f"{name.upper()}: {why}"
+    return oracle
+
+
+pad = _same_as_builtin("pad", "``xnn_define_static_constant_pad`` with padding value 0.0 "
+                       "quantized to the output zero point (PAD), or not delegated (PADV2): "
+                       "the same copy and border.")
+reshape = _same_as_builtin("reshape", "a copy in any runtime.")
+shape_of = _same_as_builtin("shape_of", "not delegated.")
+strided_slice = _same_as_builtin("strided_slice", "``xnn_define_static_slice`` or the "
+                                 "builtin kernel: a copy.")
+pack = _same_as_builtin("pack", "not delegated.")
+transpose = _same_as_builtin("transpose", "``xnn_define_static_transpose``: a copy.")
+tile = _same_as_builtin("tile", "not delegated.")
+reduce_max = _same_as_builtin("reduce_max", "``xnn_define_static_reduce_v2`` (max) with the "
+                              "s8 rmax/rdmax microkernels: the maximum, as the builtin kernel.")
+maximum = _same_as_builtin("maximum", "the delegate takes only float MAXIMUM: builtin.")
+minimum = _same_as_builtin("minimum", "the delegate takes only float MINIMUM: builtin.")
+relu = _same_as_builtin("relu", "the delegate takes only float RELU/RELU6: builtin "
+                        "(= reference).")
