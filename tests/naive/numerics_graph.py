@@ -135,13 +135,18 @@ def run_operator(mode: str, model, op, tensors, *, num_threads: int = 1) -> list
         return [oracle.shape_of(ins[0], tout[0].dtype)]
     if name == "STRIDED_SLICE":
         o = op.options
-        out = oracle.strided_slice(
-            ins[0], np.asarray(ins[1]).reshape(-1), np.asarray(ins[2]).reshape(-1),
-            np.asarray(ins[3]).reshape(-1), begin_mask=o.get("begin_mask", 0),
-            end_mask=o.get("end_mask", 0), ellipsis_mask=o.get("ellipsis_mask", 0),
-            new_axis_mask=o.get("new_axis_mask", 0),
-            shrink_axis_mask=o.get("shrink_axis_mask", 0), offset=bool(o.get("offset", False)))
-        return [out]
+        masks = dict(begin_mask=o.get("begin_mask", 0), end_mask=o.get("end_mask", 0),
+                     ellipsis_mask=o.get("ellipsis_mask", 0),
+                     new_axis_mask=o.get("new_axis_mask", 0),
+                     shrink_axis_mask=o.get("shrink_axis_mask", 0))
+        begin, end, strides = (np.asarray(v).reshape(-1) for v in ins[1:4])
+        kw = {}
+        if mode == "xnnpack":
+            kw["delegated"] = (oracle.strided_slice_delegated(tin[0].type_name, strides, **masks)
+                               and all(t.is_constant for t in tin[1:4])
+                               and len(begin) == len(tin[0].shape))
+        return [oracle.strided_slice(ins[0], begin, end, strides,
+                                     offset=bool(o.get("offset", False)), **masks, **kw)]
     if name == "PACK":
         return [oracle.pack(ins, op.options.get("axis", 0))]
     if name == "TRANSPOSE":

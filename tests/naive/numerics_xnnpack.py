@@ -426,8 +426,45 @@ pad = _same_as_builtin("pad", "``xnn_define_static_constant_pad`` with padding v
                        "the same copy and border.")
 reshape = _same_as_builtin("reshape", "a copy in any runtime.")
 shape_of = _same_as_builtin("shape_of", "not delegated.")
-strided_slice = _same_as_builtin("strided_slice", "``xnn_define_static_slice`` or the "
-                                 "builtin kernel: a copy.")
+
+
+def strided_slice_delegated(type_name, strides, *, ellipsis_mask=0, new_axis_mask=0,
+                            shrink_axis_mask=0, **_):
+    """The delegate takes a STRIDED_SLICE of float32, int8 or uint8 with
+    constant begin/end/strides, all strides 1 and no ellipsis, new-axis or
+    shrink-axis mask."""
+    return (type_name in ("FLOAT32", "INT8", "UINT8") and all(int(s) == 1 for s in strides)
+            and not (ellipsis_mask or new_axis_mask or shrink_axis_mask))
+
+
+def strided_slice(x, begin, end, strides, *, begin_mask=0, end_mask=0, ellipsis_mask=0,
+                  new_axis_mask=0, shrink_axis_mask=0, offset=False, delegated=True):
+    """STRIDED_SLICE: delegated (:func:`strided_slice_delegated`), the
+    delegate passes begin (0 under begin_mask) and end (0 under end_mask,
+    begin + end with ``offset``) to ``xnn_define_static_slice_v3``, which
+    reads an end <= 0 as counted from the dimension's end: an unmasked end of
+    0 takes the rest of the axis where TFLite takes nothing (x[0:0] of a
+    length-3 axis gives all 3 values). Begin and end below -size clamp to 0,
+    as in TFLite. The output tensor takes XNNPACK's shape. Otherwise the
+    builtin kernel runs."""
+    if not delegated:
+        return builtin.strided_slice(x, begin, end, strides, begin_mask=begin_mask,
+                                     end_mask=end_mask, ellipsis_mask=ellipsis_mask,
+                                     new_axis_mask=new_axis_mask,
+                                     shrink_axis_mask=shrink_axis_mask, offset=offset)
+    x = np.asarray(x)
+    index = []
+    for i, dim in enumerate(x.shape):
+        b = 0 if begin_mask >> i & 1 else int(begin[i])
+        e = 0 if end_mask >> i & 1 else int(end[i]) + (b if offset else 0)
+        start = max(dim + b, 0) if b < 0 else b
+        size = max(max(dim + e, 0) - start, 0) if e <= 0 else max(e - start, 0)
+        start = min(max(start, 0), dim)
+        size = min(max(size, 0), dim - start)
+        index.append(slice(start, start + size))
+    return np.array(x[tuple(index)])
+
+
 pack = _same_as_builtin("pack", "not delegated.")
 transpose = _same_as_builtin("transpose", "``xnn_define_static_transpose``: a copy.")
 tile = _same_as_builtin("tile", "not delegated.")
