@@ -111,6 +111,24 @@ def _filter_quantization(draw, channels, per_channel, in_scale):
 
 
 @st.composite
+def _layer(draw, weight_shape, channels):
+    """The quantization and constants of a convolution-like layer: input
+    scale (a power of two) and zero point, small int8 weights with
+    :func:`_filter_quantization`'s scales, an int32 bias at in_scale *
+    w_scale, the output zero point; and the seed for the data."""
+    in_scale = _f32(2.0 ** draw(st.integers(-10, -2)))
+    per_channel = draw(st.booleans())
+    w_scales, out_scale, exact = draw(_filter_quantization(channels, per_channel, in_scale))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    return dict(
+        in_scale=in_scale, in_zp=draw(zero_points("INT8")), per_channel=per_channel,
+        w_scales=w_scales, out_scale=out_scale, exact=exact, out_zp=draw(zero_points("INT8")),
+        weights=rng.integers(-8, 9, weight_shape).astype(np.int8),
+        bias=rng.integers(-64, 65, channels).astype(np.int32),
+        bias_scales=(np.float64(in_scale) * w_scales.astype(np.float64)).astype(np.float32))
+
+
+@st.composite
 def depthwise_cases(draw):
     """DEPTHWISE_CONV_2D, int8, per-channel or per-tensor: 1 to 20 output
     channels (the 8-channel groups and the rest), depth multiplier 1 to 3,
@@ -126,15 +144,9 @@ def depthwise_cases(draw):
     padding = draw(st.sampled_from(["SAME", "VALID"]))
     h = draw(st.integers((kh - 1) * dh + 1, (kh - 1) * dh + 6))
     w = draw(st.integers((kw - 1) * dw + 1, (kw - 1) * dw + 6))
-    per_channel = draw(st.booleans())
-    in_scale = _f32(2.0 ** draw(st.integers(-10, -2)))
-    in_zp = draw(zero_points("INT8"))
-    w_scales, out_scale, exact = draw(_filter_quantization(cout, per_channel, in_scale))
-    out_zp = draw(zero_points("INT8"))
+    q = draw(_layer((1, kh, kw, cout), cout))
+    in_scale, in_zp, out_scale, out_zp = q["in_scale"], q["in_zp"], q["out_scale"], q["out_zp"]
     activation = draw(st.sampled_from(ACTIVATIONS))
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    weights = rng.integers(-8, 9, (1, kh, kw, cout)).astype(np.int8)
-    bias = rng.integers(-64, 65, cout).astype(np.int32)  # TFLite requires it for int8
 
     def out_size(size, k, s, d):
         eff = (k - 1) * d + 1
@@ -143,10 +155,9 @@ def depthwise_cases(draw):
     oh, ow = out_size(h, kh, sh, dh), out_size(w, kw, sw, dw)
     g = GraphBuilder()
     x = g.input("input", (n, h, w, c), "INT8", scale=in_scale, zero_point=in_zp)
-    f = g.constant("filter", weights, scale=w_scales, zero_point=[0] * len(w_scales),
-                   quantized_dimension=3)
-    bias_scales = (np.float64(in_scale) * w_scales.astype(np.float64)).astype(np.float32)
-    inputs = [x, f, g.constant("bias", bias, scale=bias_scales, zero_point=[0] * len(w_scales))]
+    f = g.constant("filter", q["weights"], scale=q["w_scales"], quantized_dimension=3)
+    # TFLite requires the bias for int8
+    inputs = [x, f, g.constant("bias", q["bias"], scale=q["bias_scales"])]
     y = g.tensor("output", (n, oh, ow, cout), "INT8", scale=out_scale, zero_point=out_zp)
     g.operator("DEPTHWISE_CONV_2D", inputs, y, padding=padding, stride_h=sh, stride_w=sw,
                dilation_hfactor=dh, dilation_wfactor=dw, depth_multiplier=dm,
@@ -155,7 +166,7 @@ def depthwise_cases(draw):
     data = draw(int_data("INT8", (n, h, w, c), in_zp, mode="near_zero_point"))
     return Case("DEPTHWISE_CONV_2D", g.build(), [data], dict(
         input=(n, h, w, c), filter=(kh, kw), dm=dm, stride=(sh, sw), dilation=(dh, dw),
-        padding=padding, activation=activation, per_channel=per_channel, exact=exact,
+        padding=padding, activation=activation, per_channel=q["per_channel"], exact=q["exact"],
         in_q=(in_scale, in_zp), out_q=(out_scale, out_zp)))
 
 
@@ -167,26 +178,19 @@ def conv_gemv_cases(draw):
     c = draw(st.integers(1, 6))
     k = draw(st.integers(1, 3))
     cout = draw(st.integers(1, 12))
-    in_scale = _f32(2.0 ** draw(st.integers(-10, -2)))
-    in_zp = draw(zero_points("INT8"))
-    per_channel = draw(st.booleans())
-    w_scales, out_scale, exact = draw(_filter_quantization(cout, per_channel, in_scale))
-    out_zp = draw(zero_points("INT8"))
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    weights = rng.integers(-8, 9, (cout, k, k, c)).astype(np.int8)
-    bias = rng.integers(-64, 65, cout).astype(np.int32)
-    bias_scales = (np.float64(in_scale) * w_scales.astype(np.float64)).astype(np.float32)
+    q = draw(_layer((cout, k, k, c), cout))
+    in_scale, in_zp, out_scale, out_zp = q["in_scale"], q["in_zp"], q["out_scale"], q["out_zp"]
     g = GraphBuilder()
     x = g.input("input", (1, k, k, c), "INT8", scale=in_scale, zero_point=in_zp)
-    f = g.constant("filter", weights, scale=w_scales, zero_point=[0] * len(w_scales))
-    b = g.constant("bias", bias, scale=bias_scales, zero_point=[0] * len(w_scales))
+    f = g.constant("filter", q["weights"], scale=q["w_scales"])
+    b = g.constant("bias", q["bias"], scale=q["bias_scales"])
     y = g.tensor("output", (1, 1, 1, cout), "INT8", scale=out_scale, zero_point=out_zp)
     activation = draw(st.sampled_from(ACTIVATIONS))
     g.operator("CONV_2D", [x, f, b], y, padding="VALID", fused_activation_function=activation)
     g.output(y)
     data = draw(int_data("INT8", (1, k, k, c), in_zp, mode="near_zero_point"))
     return Case("CONV_2D", g.build(), [data], dict(
-        window=(k, k, c), cout=cout, per_channel=per_channel, exact=exact,
+        window=(k, k, c), cout=cout, per_channel=q["per_channel"], exact=q["exact"],
         activation=activation, in_q=(in_scale, in_zp), out_q=(out_scale, out_zp)))
 
 
@@ -199,24 +203,13 @@ def fully_connected_cases(draw):
     units = draw(st.integers(1, 12))
     lead = draw(st.sampled_from([(1,), (2,), (3,), (1, 2), (2, 1, 2)]))
     keep = draw(st.booleans())
-    in_scale = _f32(2.0 ** draw(st.integers(-10, -2)))
-    in_zp = draw(zero_points("INT8"))
-    per_channel = draw(st.booleans())
-    w_scales, out_scale, exact = draw(_filter_quantization(units, per_channel, in_scale))
-    out_zp = draw(zero_points("INT8"))
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    weights = rng.integers(-8, 9, (units, depth)).astype(np.int8)
+    q = draw(_layer((units, depth), units))
+    in_scale, in_zp, out_scale, out_zp = q["in_scale"], q["in_zp"], q["out_scale"], q["out_zp"]
     g = GraphBuilder()
     x = g.input("input", lead + (depth,), "INT8", scale=in_scale, zero_point=in_zp)
-    f = g.constant("filter", weights, scale=w_scales, zero_point=[0] * len(w_scales))
-    inputs = [x, f]
+    f = g.constant("filter", q["weights"], scale=q["w_scales"])
     with_bias = draw(st.booleans())
-    if with_bias:
-        bias_scales = (np.float64(in_scale) * w_scales.astype(np.float64)).astype(np.float32)
-        inputs.append(g.constant("bias", rng.integers(-64, 65, units).astype(np.int32),
-                                 scale=bias_scales, zero_point=[0] * len(w_scales)))
-    else:
-        inputs.append(-1)
+    inputs = [x, f, g.constant("bias", q["bias"], scale=q["bias_scales"]) if with_bias else -1]
     rows = int(np.prod(lead))
     out_shape = lead + (units,) if keep else (rows, units)
     y = g.tensor("output", out_shape, "INT8", scale=out_scale, zero_point=out_zp)
@@ -227,7 +220,7 @@ def fully_connected_cases(draw):
     data = draw(int_data("INT8", lead + (depth,), in_zp, mode="near_zero_point"))
     return Case("FULLY_CONNECTED", g.build(), [data], dict(
         input=lead + (depth,), units=units, keep_num_dims=keep, bias=with_bias,
-        per_channel=per_channel, exact=exact, activation=activation,
+        per_channel=q["per_channel"], exact=q["exact"], activation=activation,
         in_q=(in_scale, in_zp), out_q=(out_scale, out_zp)))
 
 

@@ -47,13 +47,12 @@ def runtime_interpreter(model, mode: str = "reference", *, num_threads: int = 1,
         experimental_preserve_all_tensors=preserve_all_tensors,
         num_threads=int(num_threads),
     )
+    source = (dict(model_content=bytes(model)) if isinstance(model, (bytes, bytearray))
+              else dict(model_path=str(model)))
     with warnings.catch_warnings():
         # preserve_all_tensors with the default resolver warns about memory use
         warnings.simplefilter("ignore", UserWarning)
-        if isinstance(model, (bytes, bytearray)):
-            it = Interpreter(model_content=bytes(model), **kw)
-        else:
-            it = Interpreter(model_path=str(model), **kw)
+        it = Interpreter(**source, **kw)
     it.allocate_tensors()
     return it
 

@@ -26,7 +26,8 @@ def multiply_half_up(acc: int, multiplier: int, shift: int) -> int:
     (wrapping), times the Q31 multiplier, + 2**30, arithmetic shift right by
     31 (= vqrdmulh); then + 2**(-shift - 1), arithmetic shift right by -shift
     (= vrshl). Both roundings are half up (toward +inf), where the reference's
-    ``MultiplyByQuantizedMultiplier`` rounds both half away from zero."""
+    ``MultiplyByQuantizedMultiplier`` rounds both half away from zero. ``acc``
+    is a Python int or an int64 array (the products stay below 2**62)."""
     left = max(shift, 0)
     right = max(-shift, 0)
     x = to_int32(acc * 2**left)
@@ -59,10 +60,9 @@ def _requantize_channels(acc, in_scale, w_scales, out_scale, out_zp, activation,
     mults = [nc.quantize_multiplier(float(np.float32(in_scale)) * float(s)
                                     / float(np.float32(out_scale))) for s in w_scales]
     out = np.empty(acc.shape, np.int64)
-    for idx in np.ndindex(acc.shape):
-        m, e = mults[idx[-1]]
-        v = multiply(int(acc[idx]), m, e, idx[-1]) + out_zp
-        out[idx] = min(max(v, lo), hi)
+    for c, (m, e) in enumerate(mults):
+        # one channel at a time, every element with int64 arithmetic
+        out[..., c] = np.clip(multiply(acc[..., c].astype(np.int64), m, e, c) + out_zp, lo, hi)
     return out.astype(np.int8 if out_type == "INT8" else np.uint8)
 
 
@@ -514,7 +514,9 @@ def depthwise_conv_2d(x, weights, bias, *, in_scale, in_zp, w_scales, out_scale,
     head = _vector_prefix(acc.shape[-1], 8)
 
     def multiply(a, m, e, channel):
-        return multiply_half_up(a, m, e) if channel < head else mbqm(a, m, e)
+        if channel < head:
+            return multiply_half_up(a, m, e)
+        return np.vectorize(lambda v: mbqm(int(v), m, e), otypes=[np.int64])(a)
 
     return _requantize_channels(acc, in_scale, w_scales, out_scale, out_zp, activation,
                                 out_type, multiply)

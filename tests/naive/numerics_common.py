@@ -67,55 +67,42 @@ def _geometry(h, w, kh, kw, stride, dilation, padding):
     return oh, ow, ph, pw
 
 
-def conv_accumulators(x, weights, bias, in_zp, stride, dilation, padding):
-    """int32 sums of CONV_2D: sum over the taps inside the image of
-    (input - input zero point) * weight, plus the bias, wrapped to int32.
-    x [N, H, W, C]; weights [O, KH, KW, C]. Every runtime computes these same
-    integers (padding taps contribute zero in all of them)."""
+def _window_sums(x, in_zp, bias, kh, kw, channels, stride, dilation, padding, tap):
+    """int32 sums over the taps of each output pixel that fall inside the
+    image: acc[n, oy, ox, :] += tap(x[n, iy, ix, :] - in_zp, ky, kx), plus the
+    bias, wrapped to int32. Every runtime computes these same integers
+    (padding taps contribute zero in all of them)."""
     x = np.asarray(x).astype(np.int64) - int(in_zp)
-    w = np.asarray(weights).astype(np.int64)
-    n, h, wd, c = x.shape
-    o, kh, kw, _ = w.shape
-    oh, ow, ph, pw = _geometry(h, wd, kh, kw, stride, dilation, padding)
-    acc = np.zeros((n, oh, ow, o), np.int64)
+    n, h, w, _ = x.shape
+    oh, ow, ph, pw = _geometry(h, w, kh, kw, stride, dilation, padding)
+    acc = np.zeros((n, oh, ow, channels), np.int64)
     for oy in range(oh):
         for ox in range(ow):
             for ky in range(kh):
                 iy = oy * stride[0] - ph + ky * dilation[0]
-                if not 0 <= iy < h:
-                    continue
                 for kx in range(kw):
                     ix = ox * stride[1] - pw + kx * dilation[1]
-                    if not 0 <= ix < wd:
-                        continue
-                    acc[:, oy, ox, :] += x[:, iy, ix, :] @ w[:, ky, kx, :].T
+                    if 0 <= iy < h and 0 <= ix < w:
+                        acc[:, oy, ox, :] += tap(x[:, iy, ix, :], ky, kx)
     if bias is not None:
         acc += np.asarray(bias).astype(np.int64)
     return np.vectorize(to_int32, otypes=[np.int64])(acc) if acc.size else acc
+
+
+def conv_accumulators(x, weights, bias, in_zp, stride, dilation, padding):
+    """int32 sums of CONV_2D: x [N, H, W, C]; weights [O, KH, KW, C]."""
+    w = np.asarray(weights).astype(np.int64)
+    o, kh, kw, _ = w.shape
+    return _window_sums(x, in_zp, bias, kh, kw, o, stride, dilation, padding,
+                        lambda v, ky, kx: v @ w[:, ky, kx, :].T)
 
 
 def depthwise_accumulators(x, weights, bias, in_zp, depth_multiplier, stride, dilation,
                            padding):
     """int32 sums of DEPTHWISE_CONV_2D: output channel k reads input channel
     k // depth_multiplier. weights [1, KH, KW, C * depth_multiplier]."""
-    x = np.asarray(x).astype(np.int64) - int(in_zp)
     w = np.asarray(weights).astype(np.int64)[0]
-    n, h, wd, c = x.shape
     kh, kw, o = w.shape
-    oh, ow, ph, pw = _geometry(h, wd, kh, kw, stride, dilation, padding)
     src = np.arange(o) // depth_multiplier
-    acc = np.zeros((n, oh, ow, o), np.int64)
-    for oy in range(oh):
-        for ox in range(ow):
-            for ky in range(kh):
-                iy = oy * stride[0] - ph + ky * dilation[0]
-                if not 0 <= iy < h:
-                    continue
-                for kx in range(kw):
-                    ix = ox * stride[1] - pw + kx * dilation[1]
-                    if not 0 <= ix < wd:
-                        continue
-                    acc[:, oy, ox, :] += x[:, iy, ix, :][:, src] * w[ky, kx, :]
-    if bias is not None:
-        acc += np.asarray(bias).astype(np.int64)
-    return np.vectorize(to_int32, otypes=[np.int64])(acc) if acc.size else acc
+    return _window_sums(x, in_zp, bias, kh, kw, o, stride, dilation, padding,
+                        lambda v, ky, kx: v[:, src] * w[ky, kx, :])

@@ -48,6 +48,20 @@ def _conv_like(oracle, name, op, ins, tin, tout):
     return getattr(oracle, name.lower())(ins[0], ins[1], bias, **kw)
 
 
+def _binary(mode, oracle, name, op, ins, tin, tout):
+    if tout[0].type_name != "INT8":
+        raise Unsupported(f"{name} of {tout[0].type_name}")
+    activation = op.options.get("fused_activation_function", "NONE")
+    qs = dict(a_q=_q(tin[0]), b_q=_q(tin[1]), out_q=_q(tout[0]))
+    out = getattr(oracle, name.lower())(ins[0], ins[1], activation=activation, **qs)
+    if mode == "xnnpack" and oracle.binary_delegated(name, *qs.values()):
+        shape = oracle.fused_lut_shape(np.shape(ins[0]), np.shape(ins[1]),
+                                       tin[0].is_constant, tin[1].is_constant, activation)
+        if shape is not None:
+            out = out.reshape(shape)
+    return out
+
+
 def run_operator(mode: str, model, op, tensors, *, num_threads: int = 1) -> list:
     """The outputs of ``op`` under numerics ``mode``, its inputs taken from
     ``tensors`` (a list indexed by tensor, constants included)."""
@@ -80,19 +94,8 @@ def run_operator(mode: str, model, op, tensors, *, num_threads: int = 1) -> list
                             bool(op.options.get("keep_dims", False)), in_scale=in_scale,
                             in_zp=in_zp, out_scale=out_scale, out_zp=out_zp,
                             out_type=tout[0].type_name, num_threads=num_threads)]
-    if name in ("ADD", "MUL"):
-        if tout[0].type_name != "INT8":
-            raise Unsupported(f"{name} of {tout[0].type_name}")
-        activation = op.options.get("fused_activation_function", "NONE")
-        out = getattr(oracle, name.lower())(ins[0], ins[1], a_q=_q(tin[0]), b_q=_q(tin[1]),
-                                            out_q=_q(tout[0]), activation=activation)
-        if mode == "xnnpack" and oracle.binary_delegated(name, _q(tin[0]), _q(tin[1]),
-                                                         _q(tout[0])):
-            shape = oracle.fused_lut_shape(np.shape(ins[0]), np.shape(ins[1]),
-                                           tin[0].is_constant, tin[1].is_constant, activation)
-            if shape is not None:
-                out = out.reshape(shape)
-        return [out]
+    if name in ("ADD", "MUL", "SUB"):
+        return [_binary(mode, oracle, name, op, ins, tin, tout)]
     if name in ("MAX_POOL_2D", "AVERAGE_POOL_2D"):
         o = op.options
         scale, zp = _q(tout[0])
@@ -161,19 +164,6 @@ def run_operator(mode: str, model, op, tensors, *, num_threads: int = 1) -> list
     if name in ("RELU", "RELU6"):
         return [oracle.relu(ins[0], in_q=_q(tin[0]), out_q=_q(tout[0]),
                             upper=6.0 if name == "RELU6" else None, out_type=tout[0].type_name)]
-    if name == "SUB":
-        if tout[0].type_name != "INT8":
-            raise Unsupported(f"SUB of {tout[0].type_name}")
-        activation = op.options.get("fused_activation_function", "NONE")
-        out = oracle.sub(ins[0], ins[1], a_q=_q(tin[0]), b_q=_q(tin[1]), out_q=_q(tout[0]),
-                         activation=activation)
-        if mode == "xnnpack" and oracle.binary_delegated(name, _q(tin[0]), _q(tin[1]),
-                                                         _q(tout[0])):
-            shape = oracle.fused_lut_shape(np.shape(ins[0]), np.shape(ins[1]),
-                                           tin[0].is_constant, tin[1].is_constant, activation)
-            if shape is not None:
-                out = out.reshape(shape)
-        return [out]
     if name == "RESIZE_BILINEAR":
         o = op.options
         size = np.asarray(ins[1]).reshape(-1)

@@ -36,13 +36,17 @@ def output_bounds(activation: str, scale: float, zero_point: int, out_type: str 
             quantize_bound(hi, scale, zero_point, out_type))
 
 
-def requantize_fp32(acc: int, scale: np.float32, zero_point: int, lo: int, hi: int) -> int:
+def requantize_fp32(acc, scale: np.float32, zero_point: int, lo: int, hi: int):
     """The fp32 requantization of XNNPACK's qs8/qu8 GEMM, IGEMM and DWCONV
-    microkernels (``*-minmax-fp32-*``): the int32 accumulator converted to
-    float32, times the float32 scale, rounded to nearest even (cvtps2dq),
-    plus the output zero point, clamped to [lo, hi]."""
-    v = f32(f32(acc) * f32(scale))
-    return min(max(nc.cvt_f32_to_i32(v) + zero_point, lo), hi)
+    microkernels (``*-minmax-fp32-*``): the int32 accumulators (an int64
+    array) converted to float32, times the float32 scale (NumPy float32
+    arithmetic rounds each result as the CPU does), rounded to nearest even
+    (cvtps2dq; INT32_MIN beyond the int32 range), plus the output zero point,
+    clamped to [lo, hi]."""
+    v = np.asarray(acc, np.int64).astype(np.float32) * np.float32(scale)
+    r = np.rint(v).astype(np.float64)
+    r = np.where((r >= -(2.0**31)) & (r < 2.0**31), r, float(nc.INT32_MIN)).astype(np.int64)
+    return np.clip(r + zero_point, lo, hi)
 
 
 def conv_2d(x, weights, bias, *, in_scale, in_zp, w_scales, out_scale, out_zp,
@@ -68,8 +72,8 @@ def _requantize_channels(acc, in_scale, w_scales, out_scale, out_zp, activation,
         # them the whole XNNPACK runtime: the interpreter cannot be created
         raise nc.Refused("a requantization scale in_scale * w_scale / out_scale >= 256")
     out = np.empty(acc.shape, np.int64)
-    for idx in np.ndindex(acc.shape):
-        out[idx] = requantize_fp32(int(acc[idx]), scales[idx[-1]], out_zp, lo, hi)
+    for c, scale in enumerate(scales):
+        out[..., c] = requantize_fp32(acc[..., c], scale, out_zp, lo, hi)
     return out.astype(np.int8 if out_type == "INT8" else np.uint8)
 
 
