@@ -16,7 +16,7 @@ from . import reduce as reduce_naive
 from .fixedpoint import c_div, mbqm, to_int32
 
 
-# -- requantization of the GEMM-based kernels (ruy) ------------------------------------------
+# -- requantization and CONV_2D ----------------------------------------------------------------
 
 def multiply_half_up(acc: int, multiplier: int, shift: int) -> int:
     """The requantization of every vector path of this build: ruy's x86
@@ -66,7 +66,7 @@ def _requantize_channels(acc, in_scale, w_scales, out_scale, out_zp, activation,
     return out.astype(np.int8 if out_type == "INT8" else np.uint8)
 
 
-# -- QUANTIZE and DEQUANTIZE ----------------------------------------------------------------------
+# -- QUANTIZE and DEQUANTIZE -------------------------------------------------------------------
 
 def _vector_prefix(n: int, block: int) -> int:
     """How many leading elements a kernel's vector loop of ``block`` elements
@@ -148,7 +148,7 @@ def quantize(x, *, in_type, in_scale, in_zp, out_type, out_scale, out_zp):
                       out_type=out_type)
 
 
-# -- MEAN -------------------------------------------------------------------------------------------
+# -- MEAN --------------------------------------------------------------------------------------
 
 def mean(x, axes, keep_dims, *, in_scale, in_zp, out_scale, out_zp, out_type="INT8",
          num_threads=1):
@@ -203,7 +203,7 @@ def mean_hw(x, *, in_scale, in_zp, out_scale, out_zp, num_threads=1):
     return out.astype(np.int8)
 
 
-# -- ADD and MUL ------------------------------------------------------------------------------------
+# -- ADD and MUL -------------------------------------------------------------------------------
 
 def _wrap16(v: int) -> int:
     return (v + 2**15) % 2**16 - 2**15
@@ -415,7 +415,7 @@ def mul(x, y, *, a_q, b_q, out_q, activation="NONE", out_type="INT8"):
     return _binary("MUL", x, y, a_q, b_q, out_q, activation)
 
 
-# -- pooling, concatenation -----------------------------------------------------------------------
+# -- pooling, concatenation --------------------------------------------------------------------
 
 def max_pool_2d(x, *, filter_size, stride, padding, activation, scale, zero_point,
                 out_type="INT8"):
@@ -442,7 +442,7 @@ def concatenation(arrays, axis, *, in_qs, out_q):
     return concat_naive.concatenate(arrays, axis, in_qs, out_q)
 
 
-# -- SOFTMAX ----------------------------------------------------------------------------------------
+# -- SOFTMAX -----------------------------------------------------------------------------------
 
 def expf(x) -> np.float32:
     """The C library's expf (glibc's, which ai-edge-litert links), called

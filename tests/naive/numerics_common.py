@@ -14,7 +14,7 @@ from .elementwise import activation_range, quantize_multiplier
 from .fixedpoint import INT32_MAX, INT32_MIN, round_half_away, to_int32
 
 __all__ = [
-    "Refused", "f32", "round_half_even", "cvt_f32_to_i32", "type_range", "activation_range",
+    "INT32_MAX", "INT32_MIN", "Refused", "f32", "round_half_even", "cvt_f32_to_i32", "type_range", "activation_range",
     "quantize_multiplier", "conv_accumulators", "depthwise_accumulators", "out_size",
     "pad_before", "round_half_away", "to_int32", "float_activation_bounds",
 ]

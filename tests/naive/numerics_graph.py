@@ -20,8 +20,11 @@ class Unsupported(Exception):
 
 
 def _q(t):
+    """(scale, zero point) of a per-tensor quantized tensor; (0.0, 0) without one."""
     q = t.quantization
-    return float(q.scales[0]) if q.scales.size else 0.0, int(q.zero_points[0]) if q.scales.size else 0
+    if not q.scales.size:
+        return 0.0, 0
+    return float(q.scales[0]), int(q.zero_points[0])
 
 
 def _args(model, op, tensors):

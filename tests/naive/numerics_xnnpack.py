@@ -77,7 +77,7 @@ def _requantize_channels(acc, in_scale, w_scales, out_scale, out_zp, activation,
     return out.astype(np.int8 if out_type == "INT8" else np.uint8)
 
 
-# -- QUANTIZE and DEQUANTIZE ----------------------------------------------------------------------
+# -- QUANTIZE and DEQUANTIZE -------------------------------------------------------------------
 
 _NP = {"INT8": np.int8, "UINT8": np.uint8}
 
@@ -147,7 +147,7 @@ def quantize(x, *, in_type, in_scale, in_zp, out_type, out_scale, out_zp):
                             out_type=out_type, out_scale=out_scale, out_zp=out_zp)
 
 
-# -- MEAN -------------------------------------------------------------------------------------------
+# -- MEAN --------------------------------------------------------------------------------------
 
 def mean(x, axes, keep_dims, *, in_scale, in_zp, out_scale, out_zp, out_type="INT8",
          num_threads=1):
@@ -177,7 +177,7 @@ def mean(x, axes, keep_dims, *, in_scale, in_zp, out_scale, out_zp, out_type="IN
     return out.astype(_NP[out_type])
 
 
-# -- ADD and MUL ------------------------------------------------------------------------------------
+# -- ADD and MUL -------------------------------------------------------------------------------
 
 def add_supported(a_q, b_q, out_q) -> bool:
     """The delegate takes a quantized ADD when each input's scale over the
