@@ -42,13 +42,18 @@ def runtime_interpreter(model, mode: str = "reference", *, num_threads: int = 1,
     model's bytes) in numerics ``mode`` with ``num_threads`` threads."""
     from ai_edge_litert.interpreter import Interpreter
 
+    from .reference import registered_versions
+
     kw = dict(
         experimental_op_resolver_type=_resolver(mode),
         experimental_preserve_all_tensors=preserve_all_tensors,
         num_threads=int(num_threads),
     )
-    source = (dict(model_content=bytes(model)) if isinstance(model, (bytes, bytearray))
-              else dict(model_path=str(model)))
+    content = bytes(model) if isinstance(model, (bytes, bytearray)) else open(model, "rb").read()
+    if mode == "reference":
+        # versions the reference registration lacks, lowered (the same kernel)
+        content = registered_versions(content)
+    source = dict(model_content=content)
     with warnings.catch_warnings():
         # preserve_all_tensors with the default resolver warns about memory use
         warnings.simplefilter("ignore", UserWarning)
