@@ -1,19 +1,26 @@
 """The ``int8sqz`` command.
 
-``int8sqz run MODEL IMAGE [IMAGE ...]`` classifies images with a TFLite
-image classifier and prints the top-k classes of each;
-``int8sqz memplan ...`` is the memory planner (:mod:`int8sqz.memplan`).
+``int8sqz run MODEL INPUT [INPUT ...]`` runs a TFLite model on images or
+arrays (.npy, .npz) and prints, for each input, the top-k classes of a
+classifier, the probability of the positive class of a model with one
+sigmoid output, or every output as a named array
+(:mod:`int8sqz.predict`); ``int8sqz memplan ...`` is the memory planner
+(:mod:`int8sqz.memplan`).
 
 This module parses the arguments, prints and chooses the exit status; the
-classification itself is :mod:`int8sqz.classify`, the defaults and exit
-statuses are :mod:`int8sqz.constants`.
+running is :mod:`int8sqz.predict` (with :mod:`int8sqz.classify`'s scores),
+the inputs :mod:`int8sqz.image` and :mod:`int8sqz.inputs`, every file is
+read through :mod:`int8sqz.files` (``-`` is standard input, once), the
+defaults and exit statuses are :mod:`int8sqz.constants`.
 
 Exit status: 0 on success; 2 when an input is bad (a model, label file or
-image that is missing, unreadable, corrupt, or that int8sqz does not
-support, or an image the model cannot compute): one line
-``int8sqz: error: <file>: <what>`` on stderr for each, and the other images
-still run; 1 for an internal error (a bug), also one line. Never a
-traceback.
+input that is missing, unreadable, corrupt, not a regular file or a stream,
+or that int8sqz does not support, or an input the model cannot compute):
+one line ``int8sqz: error: <file>: <what>`` on stderr for each, and the
+other inputs still run; 2 for an argument error (one line naming the
+option and what it accepts); 141 (128 + SIGPIPE) when the reader of the
+output went away, quietly; 1 for an internal error (a bug), also one line.
+Never a traceback. File names are printed escaped (:func:`int8sqz.files.display`).
 
 The interpreter (and with it numba) is imported only when a model runs, so
 ``int8sqz --help`` and argument errors stay fast.

@@ -63,3 +63,10 @@ class InterpreterError(Int8sqzError, ValueError):
 
 class InternalError(Int8sqzError, RuntimeError):
     """An invariant of int8sqz itself failed: a bug, never the user's input."""
+
+
+def describe(exc: BaseException) -> str:
+    """A foreign exception (a decoder's, an archive's) in one line, for the
+    message of the Int8sqzError raised in its place: ``"Type: text"``."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -59,6 +59,7 @@ import numpy as np
 
 from .constants import DEFAULT_MAX_INPUT_BYTES, DEFAULT_MAX_PIXELS, RESIZE_METHODS
 from .errors import ImageError, UnsupportedError
+from .errors import describe as _describe
 from .files import display, read_bytes
 
 __all__ = [
@@ -189,11 +190,6 @@ def decode_image_bytes(data: bytes, label: str, channels: int = 3, *,
             raise ImageError(
                 f"{label}: cannot convert a {im.mode} image to {target} ({_describe(exc)})"
             ) from None
-
-
-def _describe(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _convert(im, channels: int):

@@ -38,6 +38,7 @@ import numpy as np
 
 from .constants import DEFAULT_MAX_INPUT_BYTES
 from .errors import InputError
+from .errors import describe as _describe
 from .files import display, one_line, read_bytes
 
 __all__ = ["NPY_MAGIC", "is_array_file", "load_arrays", "fit_array"]
@@ -239,8 +240,3 @@ def _convert(value: np.ndarray, tensor, name: str, label: str) -> np.ndarray:
 
 def _dtype_name(dtype: np.dtype) -> str:
     return dtype.name if dtype.fields is None else "a structured type"
-
-
-def _describe(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

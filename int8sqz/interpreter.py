@@ -66,9 +66,10 @@ class Interpreter:
     serialised: a call from a second thread waits until the first one's
     call has returned, so two ``invoke()`` never write the same arrays at
     once (the kernels release the GIL, and without the lock two threads
-    sharing an interpreter got wrong results). The lock costs about 0.2 us
-    per call, against 1.9 ms for one ``invoke()`` of the flowers SqueezeNet:
-    not measurable. A *sequence* of calls is not atomic: when two threads
+    sharing an interpreter got wrong results). The lock adds under a
+    microsecond to a call (tools/bench.py measures it: 0.6 us), against
+    about 2 ms for one ``invoke()`` of the flowers SqueezeNet: invoke() with
+    and without it, timed in pairs, differ by less than the noise. A *sequence* of calls is not atomic: when two threads
     each set an input, invoke and read the output, one may invoke on the
     other's input. TFLite's interpreter is not thread-safe at all; here each
     call is, and a thread that needs set/invoke/get together holds its own

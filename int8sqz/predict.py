@@ -22,7 +22,7 @@ import math
 import numpy as np
 
 from .constants import DEFAULT_MAX_ACTIVATION_BYTES
-from .errors import ComputeError, ModelError, UnsupportedError
+from .errors import ComputeError, InterpreterError, ModelError, UnsupportedError
 
 __all__ = ["Predictor", "describe_output", "is_probability", "output_kind", "output_record"]
 
@@ -62,7 +62,9 @@ class Predictor:
             self._resize(1)
         values = list(values)
         if len(values) != len(self.inputs):
-            raise ValueError(f"{len(values)} values for {len(self.inputs)} inputs")
+            raise InterpreterError(
+                f"{len(values)} values for a model of {len(self.inputs)} inputs, expected one "
+                f"per input")
         for t, v in zip(self.inputs, values):
             it.set_tensor(t.index, v)
         it.invoke()
