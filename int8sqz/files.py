@@ -290,9 +290,9 @@ def read_bytes(path, *, limit: int, error: type = Int8sqzError, what: str = "a f
     ``error`` is the Int8sqzError subclass raised, with a one-line message
     ``"<name>: <what went wrong>"``; ``what`` says what was expected ("an
     image file"); ``limit_name`` names the setting of the limit in the
-    message. ``stop_early(head)``, when given, is called on the bytes read
-    so far from a stream; when it returns True the read stops there (the
-    content cannot be right; the caller's parser refuses it)."""
+    message. ``stop_early(head)``, when given, is called on the first bytes
+    read (up to 64); when it returns True the read stops there (the content
+    cannot be right; the caller's parser refuses what was read)."""
     name = display(path)
     if isinstance(path, Contents):
         if len(path.data) > limit:
@@ -318,7 +318,7 @@ def read_bytes(path, *, limit: int, error: type = Int8sqzError, what: str = "a f
         st = os.fstat(fd)  # what was opened, should the name have changed meanwhile
         if stat.S_ISREG(st.st_mode):
             _set_blocking(fd)
-            return _read_regular(fd, st.st_size, name, limit, error, limit_name)
+            return _read_regular(fd, st.st_size, name, limit, error, limit_name, stop_early)
         if stat.S_ISFIFO(st.st_mode):
             why = _stream_refusal(st)
             if why == "named":
@@ -347,7 +347,8 @@ def _read_stdin(name, limit, error, what, limit_name, stop_early) -> bytes:
             offset = os.lseek(0, 0, os.SEEK_CUR)  # `< FILE` after a partial read
         except OSError:
             offset = 0
-        return _read_regular(0, max(st.st_size - offset, 0), name, limit, error, limit_name)
+        return _read_regular(0, max(st.st_size - offset, 0), name, limit, error, limit_name,
+                             stop_early)
     if stat.S_ISFIFO(st.st_mode) or stat.S_ISSOCK(st.st_mode):
         return _read_stream(0, name, limit, error, limit_name, stop_early)
     if stat.S_ISCHR(st.st_mode) and os.isatty(0):
@@ -378,15 +379,19 @@ def _too_large(name, size, limit, limit_name) -> str:
     return f"{name}: {size} bytes, more than the limit of {limit} bytes{setting}"
 
 
-def _read_regular(fd, size, name, limit, error, limit_name) -> bytes:
+def _read_regular(fd, size, name, limit, error, limit_name, stop_early) -> bytes:
     if size > limit:
         raise error(_too_large(name, size, limit, limit_name))
-    # one read for the whole file and one for its end; files whose size stat
-    # does not know (/proc, sysfs) are read on as streams, up to the limit
-    return _read_stream(fd, name, limit, error, limit_name, None, first=size + 1)
+    # one read for the whole file (after its first bytes alone, when they may
+    # show that it cannot be right) and one for its end; files whose size
+    # stat does not know (/proc, sysfs) are read on as streams, up to the limit
+    first = _HEAD if stop_early is not None and size > _HEAD else size + 1
+    return _read_stream(fd, name, limit, error, limit_name, stop_early, first=first,
+                        then=size + 1)
 
 
-def _read_stream(fd, name, limit, error, limit_name, stop_early, first=_CHUNK) -> bytes:
+def _read_stream(fd, name, limit, error, limit_name, stop_early, first=_CHUNK,
+                 then=_CHUNK) -> bytes:
     chunks = []
     total = 0
     head = b""  # the first _HEAD bytes, for stop_early
@@ -404,7 +409,7 @@ def _read_stream(fd, name, limit, error, limit_name, stop_early, first=_CHUNK) -
                 break
             chunks.append(chunk)
             total += len(chunk)
-            want = _CHUNK
+            want = then
             if total > limit:
                 raise error(_too_large(name, None, limit, limit_name))
             if stop_early is not None and len(head) < _HEAD:
