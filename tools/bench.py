@@ -315,6 +315,14 @@ def lock_cost(key: str, shared: Path, pairs: int = 300) -> dict:
     }
 
 
+def lock_line(lock: dict) -> str:
+    return (f"the lock around invoke() ({lock['model']}, batch 1, {lock['pairs']} pairs in "
+            f"alternating order): {lock['locked_ms']:.3f} ms with it, "
+            f"{lock['unlocked_ms']:.3f} ms without; median difference "
+            f"{lock['median_difference_us']:+.1f} us; the lock adds "
+            f"{lock['call_overhead_us']:.2f} us to a call")
+
+
 def _serialised_overhead(calls: int = 200_000) -> float:
     """Seconds the lock wrapper adds to one call (uncontended): a method
     that does nothing, with and without it, best of 5."""
@@ -489,14 +497,9 @@ def print_table(doc: dict) -> None:
         x = r["xnnpack_equal_to_reference"]
         print(f"  outputs: int8sqz {verdict} BUILTIN_REF on every timed input ({checks}); "
               f"XNNPACK equals it on {x['equal']}/{x['inputs']}")
-    lock = doc.get("lock")
-    if lock:
+    if doc.get("lock"):
         print()
-        print(f"the lock around invoke() ({lock['model']}, batch 1, {lock['pairs']} pairs in "
-              f"alternating order): {lock['locked_ms']:.3f} ms with it, "
-              f"{lock['unlocked_ms']:.3f} ms without; median difference "
-              f"{lock['median_difference_us']:+.1f} us; the lock adds "
-              f"{lock['call_overhead_us']:.2f} us to a call")
+        print(lock_line(doc["lock"]))
     cli = doc.get("cli")
     if cli:
         print()
@@ -531,14 +534,9 @@ def print_markdown(doc: dict) -> None:
           f"BUILTIN_REF on every timed input ({checks} for batch 1, batch "
           f"{doc['batch']} on 1 and 2 threads); XNNPACK's equal it on {x['equal']}/{x['inputs']}. "
           f"Load average {r['loadavg_before'][0]:.2f} before, {r['loadavg_after'][0]:.2f} after.")
-    lock = doc.get("lock")
-    if lock:
+    if doc.get("lock"):
         print()
-        print(f"the lock around invoke() ({lock['model']}, batch 1, {lock['pairs']} pairs in "
-              f"alternating order): {lock['locked_ms']:.3f} ms with it, "
-              f"{lock['unlocked_ms']:.3f} ms without; median difference "
-              f"{lock['median_difference_us']:+.1f} us; the lock adds "
-              f"{lock['call_overhead_us']:.2f} us to a call")
+        print(lock_line(doc["lock"]))
     cli = doc.get("cli")
     if cli:
         print()

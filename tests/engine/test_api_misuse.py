@@ -328,3 +328,14 @@ def test_a_call_from_a_second_thread_waits_for_the_first(interp):
         t.join(20)
     assert entered == ["A", "B"] and not (a.is_alive() or b.is_alive() or c.is_alive())
     interp._nodes[0] = first
+
+
+@pytest.mark.parametrize("arena", ["tflm", "optimized"])
+def test_preserving_every_tensor_in_an_arena_is_refused_saying_why(flowers, arena):
+    # issue 16 (fixed before it was filed on this branch): the flag was accepted
+    # and the intermediates it promised to keep were overwritten
+    with pytest.raises(InterpreterError) as info:
+        Interpreter(model_path=str(flowers), arena=arena, experimental_preserve_all_tensors=True)
+    msg = _one_line(info)
+    assert f"arena={arena!r}" in msg and "reuses the bytes of every tensor once it is " \
+        "consumed, so the intermediates cannot all be kept; use arena=None" in msg
