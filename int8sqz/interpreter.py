@@ -67,7 +67,7 @@ class Interpreter:
     call has returned, so two ``invoke()`` never write the same arrays at
     once (the kernels release the GIL, and without the lock two threads
     sharing an interpreter got wrong results). The lock adds under a
-    microsecond to a call (tools/bench.py measures it: 0.6 us), against
+    microsecond to a call (tools/bench.py measures it: 0.3 us), against
     about 2 ms for one ``invoke()`` of the flowers SqueezeNet: invoke() with
     and without it, timed in pairs, differ by less than the noise. A *sequence* of calls is not atomic: when two threads
     each set an input, invoke and read the output, one may invoke on the
