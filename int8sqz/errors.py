@@ -9,11 +9,12 @@ name, tensor name)::
     |   +-- UnsupportedError    valid TFLite that int8sqz does not run
     +-- ImageError          an image file cannot be read or decoded
     +-- LabelsError         a label file is unreadable or does not fit the model
+    +-- DataError           a data folder is missing, empty, or does not fit the labels
     +-- ComputeError        the model cannot compute this input (run time)
     +-- InterpreterError    the interpreter API was misused
     +-- InternalError       a bug of int8sqz
 
-The first five are about what a user feeds: the ``int8sqz`` command reports
+The first six are about what a user feeds: the ``int8sqz`` command reports
 them as a bad input (exit 2). ``InterpreterError`` and ``InternalError``
 mean that the caller's code or int8sqz itself is wrong: from the command,
 whose calls are int8sqz's own, both are bugs (exit 1).
@@ -42,6 +43,11 @@ class ImageError(Int8sqzError, ValueError):
 
 class LabelsError(Int8sqzError, ValueError):
     """A label file is unreadable or does not fit the model."""
+
+
+class DataError(Int8sqzError, ValueError):
+    """A folder of labeled images (``int8sqz eval``) is missing, is a file,
+    holds no images, or has class folders that do not fit the labels."""
 
 
 class ComputeError(Int8sqzError, ValueError):
