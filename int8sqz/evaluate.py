@@ -371,12 +371,16 @@ def evaluate(classifier, dataset: Dataset, *, k: int = DEFAULT_TOP_K,
     predicted as it), ``precision``, ``recall`` (None when undefined)),
     ``confusion`` (rows: true class, columns: predicted class, both in class
     order), ``unreadable_files`` and ``failed_files`` (``file``,
-    ``error``), ``images_per_second`` (images classified over
-    ``wall_seconds``, from the first file opened to the last image
-    classified), ``decode_seconds`` (summed over the decoding threads),
-    ``inference_seconds``, ``warmup_seconds`` (the kernels loaded or
-    compiled before the clock starts), and the settings. Ties between equal
-    scores rank the lower class index first (:func:`int8sqz.classify.top_k`).
+    ``error``), ``files`` (one record per file, in order: ``file``,
+    ``true``, ``predicted``, ``score``, ``rank``, ``error``; classes as
+    indices; left out of :func:`result_json`), ``images_per_second``
+    (images classified over ``wall_seconds``, from the first file opened to
+    the last image classified), ``decode_seconds`` (summed over the decoding
+    threads), ``inference_seconds``, ``wait_seconds`` (the calling thread
+    waiting for decoded images), ``warmup_seconds`` (a blank input run
+    first, so the kernels are compiled or loaded before the clock starts),
+    and the settings. Ties between equal scores rank the lower class index
+    first (:func:`int8sqz.classify.top_k`).
     """
     if batch_size < 1 or decoders < 1 or k < 1:
         raise ValueError(f"batch_size, decoders and k must be >= 1, got {batch_size}, "
@@ -665,7 +669,7 @@ def _progress_bar(total: int):
 def run(args) -> int:
     """The ``eval`` subcommand; returns the exit status."""
     from .classify import Classifier, resolve_labels
-    from .cli import PROG, _CompileNotice, _error
+    from .cli import PROG, _CompileNotice, _error, _one_line
     from .errors import Int8sqzError, InternalError, InterpreterError
 
     threads = args.threads or default_threads()
@@ -689,13 +693,14 @@ def run(args) -> int:
             return EXIT_BAD_INPUT
         if dataset.sorted_order:
             pairs = ", ".join(f"{f} = {n}" for f, n in zip(dataset.folders, names))
-            print(f"{PROG}: note: no folder of {dataset.root} is named after a class: the "
-                  f"{len(names)} folders in sorted order are the classes in order, as Keras "
-                  f"assigns them ({pairs})", file=sys.stderr, flush=True)
+            print(_one_line(f"{PROG}: note: no folder of {dataset.root} is named after a class: "
+                            f"the {len(names)} folders in sorted order are the classes in "
+                            f"order, as Keras assigns them ({pairs})"),
+                  file=sys.stderr, flush=True)
         bar = _progress_bar(len(dataset.entries))
 
         def say(message):
-            line = f"{PROG}: unreadable: {' '.join(message.split())}"
+            line = f"{PROG}: unreadable: {_one_line(message)}"
             if bar is not None:
                 bar.write(line, file=sys.stderr)
             else:
