@@ -377,10 +377,14 @@ def evaluate(classifier, dataset: Dataset, *, k: int = DEFAULT_TOP_K,
     (images classified over ``wall_seconds``, from the first file opened to
     the last image classified), ``decode_seconds`` (summed over the decoding
     threads), ``inference_seconds``, ``wait_seconds`` (the calling thread
-    waiting for decoded images), ``warmup_seconds`` (a blank input run
-    first, so the kernels are compiled or loaded before the clock starts),
-    and the settings. Ties between equal scores rank the lower class index
-    first (:func:`int8sqz.classify.top_k`).
+    waiting for decoded images), ``cpu_seconds`` (the CPU time of the whole
+    process over ``wall_seconds``: above ``wall_seconds`` when threads ran at
+    once, below when other processes had the CPUs), ``warmup_seconds``
+    (before the clock starts: the first file decoded once, so Pillow loads
+    its plugins, and one blank batch, so the kernels are compiled or loaded
+    and the model is prepared for the batch size), and the settings. Ties
+    between equal scores rank the lower class index first
+    (:func:`int8sqz.classify.top_k`).
     """
     if batch_size < 1 or decoders < 1 or k < 1:
         raise ValueError(f"batch_size, decoders and k must be >= 1, got {batch_size}, "
@@ -393,7 +397,8 @@ def evaluate(classifier, dataset: Dataset, *, k: int = DEFAULT_TOP_K,
     # batches of one size (a new size prepares the model again: ~0.1 s)
     batches = -(-len(dataset.entries) // batch_size)
     per = max(1, -(-len(dataset.entries) // max(batches, 1)))
-    warmup, padded = _warm_up(classifier, per)
+    first = next((path for path, _, problem in dataset.entries if problem is None), None)
+    warmup, padded = _warm_up(classifier, per, first, resize=resize, max_pixels=max_pixels)
     timing = _classify_all(classifier, dataset.entries, tally, resize=resize,
                            max_pixels=max_pixels, batch_size=per, padded=padded,
                            decoders=decoders,
@@ -410,6 +415,7 @@ def evaluate(classifier, dataset: Dataset, *, k: int = DEFAULT_TOP_K,
         "decode_seconds": timing["decode"],
         "inference_seconds": timing["inference"],
         "wait_seconds": timing["wait"],
+        "cpu_seconds": timing["cpu"],
         "warmup_seconds": warmup,
         "resize": resize,
         "batch_size": per,
@@ -418,16 +424,22 @@ def evaluate(classifier, dataset: Dataset, *, k: int = DEFAULT_TOP_K,
     return out
 
 
-def _warm_up(classifier, batch: int):
-    """Run one blank batch, so that the kernels are compiled (or loaded
-    from numba's cache) and the model is prepared for that batch size before
-    the clock starts: its seconds, and whether the model took the batch as
-    one (then a shorter last batch is padded to that size rather than
-    preparing the model again for it)."""
+def _warm_up(classifier, batch: int, path, *, resize, max_pixels):
+    """Decode the image ``path`` (Pillow loads its format plugins on first
+    use: ~50 ms) and run one blank batch, so that the kernels are compiled
+    (or loaded from numba's cache) and the model is prepared for that batch
+    size, all before the clock starts: its seconds, and whether the model
+    took the batch as one (then a shorter last batch is padded to that size
+    rather than preparing the model again for it)."""
     import numpy as np
 
     blank = np.zeros(classifier.spec.shape, classifier.spec.dtype)
     t = time.perf_counter()
+    if path is not None:
+        try:
+            classifier.preprocess(path, resize=resize, max_pixels=max_pixels)
+        except ImageError:
+            pass  # counted when its turn comes
     if batch == 1:
         try:
             classifier.scores(blank)
@@ -479,7 +491,7 @@ def _classify_all(classifier, entries, tally, *, resize, max_pixels, batch_size,
         on_progress(len(pending))
         pending.clear()
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     window = 2 * batch_size + decoders
     queue = deque()
     todo = iter(entries)
@@ -517,6 +529,7 @@ def _classify_all(classifier, entries, tally, *, resize, max_pixels, batch_size,
             pool.shutdown(wait=True, cancel_futures=True)
             raise
     spent["wall"] = time.perf_counter() - start
+    spent["cpu"] = time.process_time() - cpu
     return spent
 
 

@@ -370,7 +370,7 @@ def _xnnpack_loop(path, entries, spec) -> dict:
     inp = it.get_input_details()[0]["index"]
     out = it.get_output_details()[0]["index"]
     images = correct = 0
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.thread_time()
     for file, true, _ in entries:
         try:
             x = preprocess(file, spec)
@@ -382,7 +382,8 @@ def _xnnpack_loop(path, entries, spec) -> dict:
         images += 1
     seconds = time.perf_counter() - t
     return {"images": images, "top1_correct": correct, "seconds": seconds,
-            "images_per_s": images / seconds}
+            "images_per_s": images / seconds,
+            "cpu_ms_per_image": 1e3 * (time.thread_time() - cpu) / images}
 
 
 def _decode_only(entries, spec) -> dict:
@@ -390,7 +391,7 @@ def _decode_only(entries, spec) -> dict:
     from int8sqz.image import preprocess
 
     images = 0
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.thread_time()
     for file, _, _ in entries:
         try:
             preprocess(file, spec)
@@ -398,7 +399,8 @@ def _decode_only(entries, spec) -> dict:
         except ImageError:
             pass
     seconds = time.perf_counter() - t
-    return {"images": images, "seconds": seconds, "images_per_s": images / seconds}
+    return {"images": images, "seconds": seconds, "images_per_s": images / seconds,
+            "cpu_ms_per_image": 1e3 * (time.thread_time() - cpu) / images}
 
 
 def bench_eval(key: str, shared: Path, rounds: int) -> dict:
@@ -423,6 +425,8 @@ def bench_eval(key: str, shared: Path, rounds: int) -> dict:
             raise SystemExit(f"int8sqz eval failed: {r['stderr']}")
         doc = json.loads(r["stdout"])
         doc["process_s"] = r["wall_s"]
+        doc["cpu_ms_per_image"] = 1e3 * doc["cpu_seconds"] / doc["images"]
+        doc["cores_used"] = doc["cpu_seconds"] / doc["wall_seconds"]
         doc["max_rss_mib"] = r["max_rss_mib"]
         evals.append(doc)
         loops.append(_xnnpack_loop(path, dataset.entries, spec))
@@ -444,6 +448,8 @@ def bench_eval(key: str, shared: Path, rounds: int) -> dict:
             "wall_s": med(evals, "wall_seconds"),
             "decode_s": med(evals, "decode_seconds"),
             "inference_s": med(evals, "inference_seconds"),
+            "cpu_ms_per_image": med(evals, "cpu_ms_per_image"),
+            "cores_used": med(evals, "cores_used"),
             "process_s": med(evals, "process_s"),
             "max_rss_mib": max(r["max_rss_mib"] for r in evals),
             "threads": first["threads"],
@@ -455,9 +461,12 @@ def bench_eval(key: str, shared: Path, rounds: int) -> dict:
             "top1_correct": loops[0]["top1_correct"],
             "images_per_s": med(loops, "images_per_s"),
             "seconds": med(loops, "seconds"),
+            "cpu_ms_per_image": med(loops, "cpu_ms_per_image"),
         },
         "decode_only": {"images_per_s": med(decodes, "images_per_s"),
-                        "seconds": med(decodes, "seconds")},
+                        "seconds": med(decodes, "seconds"),
+                        "cpu_ms_per_image": med(decodes, "cpu_ms_per_image")},
+        "loadavg": os.getloadavg(),
     }
 
 
@@ -574,17 +583,21 @@ def print_table(doc: dict) -> None:
         print()
         print(f"int8sqz eval on {r['folder']} ({key} model, {r['files']} files; medians of "
               f"{r['rounds']} interleaved rounds):")
-        print(f"  {'':52s} {'images/s':>9s} {'seconds':>8s} {'top-1':>7s}")
-        print(f"  {'int8sqz eval (' + str(e['threads']) + ' threads, batch ' + str(e['batch_size']) + ')':52s} "
-              f"{e['images_per_s']:9.1f} {e['wall_s']:8.3f} {e['top1_correct']:>3}/{e['images']:<3}")
-        print(f"  {'plain loop: int8sqz.image + litert XNNPACK, 1 thread':52s} "
-              f"{x['images_per_s']:9.1f} {x['seconds']:8.3f} {x['top1_correct']:>3}/{x['images']:<3}")
-        print(f"  {'decoding alone (int8sqz.image, 1 thread)':52s} {d['images_per_s']:9.1f} "
-              f"{d['seconds']:8.3f}")
+        eval_label = f"int8sqz eval ({e['threads']} threads, batch {e['batch_size']})"
+        print(f"  {'':52s} {'images/s':>9s} {'seconds':>8s} {'CPU ms/img':>10s} {'top-1':>7s}")
+        for label, row, top in [
+                (eval_label, e, f"{e['top1_correct']:>3}/{e['images']:<3}"),
+                ("plain loop: int8sqz.image + litert XNNPACK, 1 thread", x,
+                 f"{x['top1_correct']:>3}/{x['images']:<3}"),
+                ("decoding alone (int8sqz.image, 1 thread)", d, "")]:
+            secs = row.get("wall_s", row.get("seconds"))
+            print(f"  {label:52s} {row['images_per_s']:9.1f} {secs:8.3f} "
+                  f"{row['cpu_ms_per_image']:10.2f} {top:>7s}")
         print(f"  eval: decoding {e['decode_s']:.3f} s summed over its threads, inference "
-              f"{e['inference_s']:.3f} s; whole process {e['process_s']:.2f} s, "
-              f"{e['max_rss_mib']:.0f} MiB; counts the same in every round: "
-              f"{'yes' if e['same_counts'] else 'NO'}")
+              f"{e['inference_s']:.3f} s, {e['cores_used']:.2f} CPUs busy on average; whole "
+              f"process {e['process_s']:.2f} s, {e['max_rss_mib']:.0f} MiB; counts the same in "
+              f"every round: {'yes' if e['same_counts'] else 'NO'}; load average "
+              f"{r['loadavg'][0]:.2f}")
     print()
     first = next(iter(doc["models"]))
     print(f"targets ({first}):")
@@ -622,17 +635,20 @@ def print_markdown(doc: dict) -> None:
         print(f"`int8sqz eval` on `{Path(r['folder']).name}` ({k} model, {r['files']} files), "
               f"medians of {r['rounds']} interleaved rounds:")
         print()
-        print("| | images / s | seconds | top-1 |")
-        print("|---|---:|---:|---:|")
+        print("| | images / s | seconds | CPU ms / image | top-1 |")
+        print("|---|---:|---:|---:|---:|")
         print(f"| int8sqz eval ({e['threads']} threads, batch {e['batch_size']}) | "
-              f"{e['images_per_s']:.1f} | {e['wall_s']:.3f} | {e['top1_correct']}/{e['images']} |")
+              f"{e['images_per_s']:.1f} | {e['wall_s']:.3f} | {e['cpu_ms_per_image']:.2f} | "
+              f"{e['top1_correct']}/{e['images']} |")
         print(f"| plain loop: int8sqz.image + litert XNNPACK, 1 thread | {x['images_per_s']:.1f} "
-              f"| {x['seconds']:.3f} | {x['top1_correct']}/{x['images']} |")
+              f"| {x['seconds']:.3f} | {x['cpu_ms_per_image']:.2f} | "
+              f"{x['top1_correct']}/{x['images']} |")
         print(f"| decoding alone (int8sqz.image, 1 thread) | {d['images_per_s']:.1f} | "
-              f"{d['seconds']:.3f} | |")
+              f"{d['seconds']:.3f} | {d['cpu_ms_per_image']:.2f} | |")
         print()
         print(f"eval: decoding {e['decode_s']:.3f} s (summed over its threads), inference "
-              f"{e['inference_s']:.3f} s; whole process {e['process_s']:.2f} s.")
+              f"{e['inference_s']:.3f} s, {e['cores_used']:.2f} CPUs busy on average; whole "
+              f"process {e['process_s']:.2f} s; load average {r['loadavg'][0]:.2f}.")
     print()
     print("| target | measured | |")
     print("|---|---|---|")

@@ -33,7 +33,7 @@ from int8sqz.testing.reference import reference_interpreter
 FLOWERS = SEED_MODELS["flowers"]
 PLANT = SEED_MODELS["plant-village"]
 TIMING = {"images_per_second", "wall_seconds", "decode_seconds", "inference_seconds",
-          "wait_seconds", "warmup_seconds", "decoders", "threads", "batch_size"}
+          "wait_seconds", "cpu_seconds", "warmup_seconds", "decoders", "threads", "batch_size"}
 
 
 def _photos(folder, n):
