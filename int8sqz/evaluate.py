@@ -608,10 +608,10 @@ def summary_text(result: dict) -> str:
     ips = result["images_per_second"]
     lines.append(
         f"speed   {ips or 0:.1f} images/s: {result['wall_seconds']:.2f} s (decoding "
-        f"{result['decode_seconds']:.2f} s in {result['decoders']} thread"
+        f"{result['decode_seconds']:.2f} s over {result['decoders']} thread"
         f"{'s' if result['decoders'] != 1 else ''}, inference "
-        f"{result['inference_seconds']:.2f} s; kernels loaded in "
-        f"{result['warmup_seconds']:.2f} s before)")
+        f"{result['inference_seconds']:.2f} s; warm-up {result['warmup_seconds']:.2f} s "
+        f"before)")
     lines.append("")
     cw = max([len("class")] + [len(c["label"]) for c in folders])
     fw = max([len("folder")] + [len(c["folder"]) for c in folders])
