@@ -28,9 +28,10 @@ Public names:
 - :func:`evaluate`: decodes in threads beside the inference, classifies in
   batches, counts; returns the results as a JSON-ready dict (the keys are
   listed in its docstring);
-- :func:`summary_text`, :func:`images_csv`, :func:`write_report`: the human
-  summary, the CSV of every image, the report folder (JSON, CSV, confusion
-  matrix picture from :mod:`int8sqz.confusion_svg`);
+- :func:`summary_text`, :func:`result_json`, :func:`images_csv`,
+  :func:`write_report`: the human summary, the JSON object, the CSV of
+  every image, the report folder (JSON, CSV, confusion matrix picture from
+  :mod:`int8sqz.confusion_svg`);
 - :func:`add_arguments`, :func:`run`: the ``int8sqz eval`` command.
 
 Files whose name starts with a dot (and such folders) are not data, as
@@ -60,8 +61,9 @@ from .constants import (
 from .errors import ComputeError, DataError, ImageError
 
 __all__ = [
-    "Dataset", "NUMERICS", "add_arguments", "class_names", "evaluate", "images_csv",
-    "load_dataset", "match_folders", "name_key", "run", "summary_text", "write_report",
+    "Dataset", "NUMERICS", "REPORT_FILES", "add_arguments", "class_folders", "class_names",
+    "evaluate", "images_csv", "load_dataset", "match_folders", "name_key", "result_json", "run",
+    "summary_text", "write_report",
 ]
 
 #: the numerics ``--numerics`` accepts today, and those announced for later
