@@ -6,6 +6,8 @@ classifier, the probability of the positive class of a model with one
 sigmoid output, or every output as a named array
 (:mod:`int8sqz.predict`); ``int8sqz memplan ...`` is the memory planner
 (:mod:`int8sqz.memplan`).
+``int8sqz eval MODEL DATA_DIR`` measures a classifier's accuracy over a
+folder of labeled images (:mod:`int8sqz.evaluate`).
 
 This module parses the arguments, prints and chooses the exit status; the
 running is :mod:`int8sqz.predict` (with :mod:`int8sqz.classify`'s scores),
@@ -162,6 +164,15 @@ def build_parser() -> argparse.ArgumentParser:
                     "every output as a named array.",
     )
     _add_run_arguments(run)
+    from . import evaluate
+
+    ev = sub.add_parser(
+        "eval", help="accuracy over a folder of labeled images (one sub-folder per class)",
+        description="Classify every image below DATA_DIR's class folders as run does and "
+                    "report top-1 and top-k accuracy, per class precision and recall, the "
+                    "confusion matrix and the throughput.",
+    )
+    evaluate.add_arguments(ev)
     # listed for --help only: main() hands `memplan` over to int8sqz.memplan itself
     sub.add_parser("memplan", help="plan activation memory of a model (int8sqz memplan -h)",
                    add_help=False)
@@ -458,6 +469,10 @@ def _dispatch(argv: list) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "run":
         return run(args)
+    if args.command == "eval":
+        from . import evaluate
+
+        return evaluate.run(args)
     raise AssertionError(f"unknown command {args.command!r}")
 
 

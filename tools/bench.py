@@ -31,6 +31,14 @@ an empty numba cache (a fresh ``NUMBA_CACHE_DIR``: everything compiles),
 then with that cache warm (median of 5), and the peak resident memory of
 those processes.
 
+Then ``int8sqz eval`` on each model's folder of labeled photos (flowers,
+plant-village), interleaved with the loop a user would write without it: a
+plain Python loop over ai-edge-litert's default interpreter (XNNPACK, its
+default single thread) with the same decoding (``int8sqz.image``), and the
+decoding alone: images per second each (eval's own figure, from its first
+file opened to its last image classified), eval's whole process time and
+the top-1 counts of both (XNNPACK's are not the reference's).
+
 It prints a table (ms per image, images per second, int8sqz / other) and
 the issue's targets, each marked met or not; ``--json`` prints the same
 figures as one JSON object instead.
@@ -67,6 +75,11 @@ TARGET_LATENCY_VS_XNNPACK = 2.0
 TARGET_WARM_S = 0.6
 TARGET_COLD_S = 30.0
 TARGET_RSS_MIB = 200.0
+#: issue 12: int8sqz eval's images/s at least this fraction of the XNNPACK loop's
+TARGET_EVAL_VS_XNNPACK_LOOP = 0.9
+
+#: labeled photo folders (one sub-folder per class) for int8sqz eval
+EVAL_DIRS = {"flowers": "flowers", "plant-village": "plant_village"}
 
 
 # -- engines ---------------------------------------------------------------------------
@@ -412,8 +425,129 @@ def bench_cli(shared: Path, key: str, warm_runs: int = 5) -> dict:
     }
 
 
+# -- int8sqz eval against a plain XNNPACK loop ---------------------------------------------
+def _xnnpack_loop(path, entries, spec) -> dict:
+    """What a user writes without int8sqz eval: decode each file as
+    int8sqz does, invoke ai-edge-litert's default interpreter, count."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from int8sqz.errors import ImageError
+    from int8sqz.image import preprocess
+
+    it = Interpreter(model_path=str(path))
+    it.allocate_tensors()
+    inp = it.get_input_details()[0]["index"]
+    out = it.get_output_details()[0]["index"]
+    images = correct = 0
+    t, cpu = time.perf_counter(), time.thread_time()
+    for file, true, _ in entries:
+        try:
+            x = preprocess(file, spec)
+        except ImageError:
+            continue
+        it.set_tensor(inp, x)
+        it.invoke()
+        correct += int(np.argmax(it.get_tensor(out)[0])) == true  # ties: lower index
+        images += 1
+    seconds = time.perf_counter() - t
+    return {"images": images, "top1_correct": correct, "seconds": seconds,
+            "images_per_s": images / seconds,
+            "cpu_ms_per_image": 1e3 * (time.thread_time() - cpu) / images}
+
+
+def _decode_only(entries, spec) -> dict:
+    from int8sqz.errors import ImageError
+    from int8sqz.image import preprocess
+
+    images = 0
+    t, cpu = time.perf_counter(), time.thread_time()
+    for file, _, _ in entries:
+        try:
+            preprocess(file, spec)
+            images += 1
+        except ImageError:
+            pass
+    seconds = time.perf_counter() - t
+    return {"images": images, "seconds": seconds, "images_per_s": images / seconds,
+            "cpu_ms_per_image": 1e3 * (time.thread_time() - cpu) / images}
+
+
+def bench_eval(key: str, shared: Path, rounds: int) -> dict:
+    """int8sqz eval (the whole command, a process of its own), the XNNPACK
+    loop and the decoding alone, in ``rounds`` interleaved rounds."""
+    from int8sqz import Interpreter
+    from int8sqz.classify import resolve_labels
+    from int8sqz.evaluate import class_names, load_dataset
+    from int8sqz.image import input_spec
+
+    path = shared / "models" / MODEL_FILES[key]
+    folder = shared / "images" / EVAL_DIRS[key]
+    spec = input_spec(Interpreter(model_path=str(path)).model)
+    n = _output_classes(path)
+    dataset = load_dataset(str(folder), class_names(resolve_labels(str(path), n), n))
+    argv = _int8sqz_command() + ["eval", str(path), str(folder), "--json"]
+    evals, loops, decodes = [], [], []
+    _xnnpack_loop(path, dataset.entries[:4], spec)  # warm-up (page cache, delegate)
+    for _ in range(rounds):
+        r = _run_measured(argv, dict(os.environ))
+        if r["returncode"] != 0:
+            raise SystemExit(f"int8sqz eval failed: {r['stderr']}")
+        doc = json.loads(r["stdout"])
+        doc["process_s"] = r["wall_s"]
+        doc["cpu_ms_per_image"] = 1e3 * doc["cpu_seconds"] / doc["images"]
+        doc["cores_used"] = doc["cpu_seconds"] / doc["wall_seconds"]
+        doc["max_rss_mib"] = r["max_rss_mib"]
+        evals.append(doc)
+        loops.append(_xnnpack_loop(path, dataset.entries, spec))
+        decodes.append(_decode_only(dataset.entries, spec))
+
+    def med(rows, k):
+        return statistics.median(r[k] for r in rows)
+
+    first = evals[0]
+    return {
+        "folder": str(folder),
+        "files": len(dataset.entries),
+        "rounds": rounds,
+        "eval": {
+            "images": first["images"],
+            "top1_correct": first["top1_correct"],
+            "top5_correct": first["top5_correct"],
+            "images_per_s": med(evals, "images_per_second"),
+            "wall_s": med(evals, "wall_seconds"),
+            "decode_s": med(evals, "decode_seconds"),
+            "inference_s": med(evals, "inference_seconds"),
+            "cpu_ms_per_image": med(evals, "cpu_ms_per_image"),
+            "cores_used": med(evals, "cores_used"),
+            "process_s": med(evals, "process_s"),
+            "max_rss_mib": max(r["max_rss_mib"] for r in evals),
+            "threads": first["threads"],
+            "batch_size": first["batch_size"],
+            "same_counts": len({(r["top1_correct"], r["top5_correct"]) for r in evals}) == 1,
+        },
+        "xnnpack_loop": {
+            "images": loops[0]["images"],
+            "top1_correct": loops[0]["top1_correct"],
+            "images_per_s": med(loops, "images_per_s"),
+            "seconds": med(loops, "seconds"),
+            "cpu_ms_per_image": med(loops, "cpu_ms_per_image"),
+        },
+        "decode_only": {"images_per_s": med(decodes, "images_per_s"),
+                        "seconds": med(decodes, "seconds"),
+                        "cpu_ms_per_image": med(decodes, "cpu_ms_per_image")},
+        "loadavg": os.getloadavg(),
+    }
+
+
+def _output_classes(path) -> int:
+    from int8sqz import load_model
+
+    m = load_model(str(path))
+    return int(m.tensors[m.outputs[0]].shape[-1])
+
+
 # -- report ---------------------------------------------------------------------------------
-def targets(first: dict, cli: dict | None) -> list:
+def targets(first: dict, cli: dict | None, ev: dict | None = None) -> list:
     e = first["engines"]
     b1 = e["int8sqz_b1_t1"]["ms_per_image"]
     rows = [
@@ -440,6 +574,13 @@ def targets(first: dict, cli: dict | None) -> list:
              f"{cli['warm_max_rss_mib']:.0f} MiB warm, {cli['cold_max_rss_mib']:.0f} MiB cold",
              cli["warm_max_rss_mib"] <= TARGET_RSS_MIB),
         ]
+    if ev:
+        for key, r in ev.items():
+            mine, loop = r["eval"]["images_per_s"], r["xnnpack_loop"]["images_per_s"]
+            rows.append((f"int8sqz eval >= {TARGET_EVAL_VS_XNNPACK_LOOP} x the XNNPACK loop's "
+                         f"images/s ({key} folder)",
+                         f"{mine:.0f} vs {loop:.0f} images/s ({mine / loop:.2f}x)",
+                         mine >= TARGET_EVAL_VS_XNNPACK_LOOP * loop))
     return [{"target": t, "measured": m, "met": bool(ok)} for t, m, ok in rows]
 
 
@@ -509,6 +650,26 @@ def print_table(doc: dict) -> None:
               f"{'yes' if cli['same_output'] else 'NO'}")
         if cli["cold_stderr"]:
             print(f"  stderr of the empty-cache run: {cli['cold_stderr']}")
+    for key, r in (doc.get("eval") or {}).items():
+        e, x, d = r["eval"], r["xnnpack_loop"], r["decode_only"]
+        print()
+        print(f"int8sqz eval on {r['folder']} ({key} model, {r['files']} files; medians of "
+              f"{r['rounds']} interleaved rounds):")
+        eval_label = f"int8sqz eval ({e['threads']} threads, batch {e['batch_size']})"
+        print(f"  {'':52s} {'images/s':>9s} {'seconds':>8s} {'CPU ms/img':>10s} {'top-1':>7s}")
+        for label, row, top in [
+                (eval_label, e, f"{e['top1_correct']:>3}/{e['images']:<3}"),
+                ("plain loop: int8sqz.image + litert XNNPACK, 1 thread", x,
+                 f"{x['top1_correct']:>3}/{x['images']:<3}"),
+                ("decoding alone (int8sqz.image, 1 thread)", d, "")]:
+            secs = row.get("wall_s", row.get("seconds"))
+            print(f"  {label:52s} {row['images_per_s']:9.1f} {secs:8.3f} "
+                  f"{row['cpu_ms_per_image']:10.2f} {top:>7s}")
+        print(f"  eval: decoding {e['decode_s']:.3f} s summed over its threads, inference "
+              f"{e['inference_s']:.3f} s, {e['cores_used']:.2f} CPUs busy on average; whole "
+              f"process {e['process_s']:.2f} s, {e['max_rss_mib']:.0f} MiB; counts the same in "
+              f"every round: {'yes' if e['same_counts'] else 'NO'}; load average "
+              f"{r['loadavg'][0]:.2f}")
     print()
     first = next(iter(doc["models"]))
     print(f"targets ({first}):")
@@ -543,6 +704,26 @@ def print_markdown(doc: dict) -> None:
         print(f"`{cli['command']}`, whole process: empty cache {cli['cold_s']:.1f} s "
               f"({cli['cold_max_rss_mib']:.0f} MiB), warm cache {cli['warm_s']:.2f} s "
               f"({cli['warm_max_rss_mib']:.0f} MiB).")
+    for k, r in (doc.get("eval") or {}).items():
+        e, x, d = r["eval"], r["xnnpack_loop"], r["decode_only"]
+        print()
+        print(f"`int8sqz eval` on `{Path(r['folder']).name}` ({k} model, {r['files']} files), "
+              f"medians of {r['rounds']} interleaved rounds:")
+        print()
+        print("| | images / s | seconds | CPU ms / image | top-1 |")
+        print("|---|---:|---:|---:|---:|")
+        print(f"| int8sqz eval ({e['threads']} threads, batch {e['batch_size']}) | "
+              f"{e['images_per_s']:.1f} | {e['wall_s']:.3f} | {e['cpu_ms_per_image']:.2f} | "
+              f"{e['top1_correct']}/{e['images']} |")
+        print(f"| plain loop: int8sqz.image + litert XNNPACK, 1 thread | {x['images_per_s']:.1f} "
+              f"| {x['seconds']:.3f} | {x['cpu_ms_per_image']:.2f} | "
+              f"{x['top1_correct']}/{x['images']} |")
+        print(f"| decoding alone (int8sqz.image, 1 thread) | {d['images_per_s']:.1f} | "
+              f"{d['seconds']:.3f} | {d['cpu_ms_per_image']:.2f} | |")
+        print()
+        print(f"eval: decoding {e['decode_s']:.3f} s (summed over its threads), inference "
+              f"{e['inference_s']:.3f} s, {e['cores_used']:.2f} CPUs busy on average; whole "
+              f"process {e['process_s']:.2f} s; load average {r['loadavg'][0]:.2f}.")
     print()
     print("| target | measured | |")
     print("|---|---|---|")
@@ -561,6 +742,10 @@ def main(argv=None) -> int:
                    help="interleaved rounds (10 samples of each fast engine per round)")
     p.add_argument("--batch", type=int, default=32, help="images per batch (and inputs timed)")
     p.add_argument("--no-cli", action="store_true", help="skip the int8sqz run process timings")
+    p.add_argument("--no-eval", action="store_true",
+                   help="skip int8sqz eval against the XNNPACK loop")
+    p.add_argument("--eval-rounds", type=int, default=5,
+                   help="interleaved rounds of int8sqz eval and the XNNPACK loop")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--markdown", action="store_true",
                    help="print the first model's table and the targets in Markdown")
@@ -574,7 +759,9 @@ def main(argv=None) -> int:
         doc["models"][k] = bench_model(k, args.shared, args.rounds, args.batch)
     doc["lock"] = lock_cost(keys[0], args.shared)
     doc["cli"] = None if args.no_cli else bench_cli(args.shared, keys[0])
-    doc["targets"] = targets(doc["models"][keys[0]], doc["cli"])
+    doc["eval"] = None if args.no_eval else {
+        k: bench_eval(k, args.shared, args.eval_rounds) for k in keys if k in EVAL_DIRS}
+    doc["targets"] = targets(doc["models"][keys[0]], doc["cli"], doc["eval"])
     if args.json:
         print(json.dumps(doc, indent=1))
     elif args.markdown:
