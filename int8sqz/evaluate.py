@@ -31,8 +31,10 @@ Public names:
 - :func:`summary_text`, :func:`result_json`, :func:`images_csv`,
   :func:`write_report`: the human summary, the JSON object, the CSV of
   every image, the report folder (JSON, CSV, confusion matrix picture from
-  :mod:`int8sqz.confusion_svg`);
-- :func:`add_arguments`, :func:`run`: the ``int8sqz eval`` command.
+  :mod:`int8sqz.confusion_svg`).
+
+The ``int8sqz eval`` command (its arguments and exit statuses) is in
+:mod:`int8sqz.cli`.
 
 Files whose name starts with a dot (and such folders) are not data, as
 elsewhere on Unix; files at the top of DATA_DIR are not in any class and
@@ -44,7 +46,6 @@ listed and skipped.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
@@ -55,20 +56,20 @@ import time
 from collections import deque
 
 from .constants import (
-    DEFAULT_BATCH_SIZE, DEFAULT_MAX_ACTIVATION_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_TOP_K,
-    EXIT_BAD_INPUT, EXIT_OK, RESIZE_METHODS, default_threads,
+    DEFAULT_BATCH_SIZE, DEFAULT_MAX_INPUT_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_TOP_K,
+    RESIZE_METHODS,
 )
 from .errors import ComputeError, DataError, ImageError
+from .files import display, path_fields, write_text
 
 __all__ = [
-    "Dataset", "NUMERICS", "REPORT_FILES", "add_arguments", "class_folders", "class_names",
-    "evaluate", "images_csv", "load_dataset", "match_folders", "name_key", "result_json", "run",
-    "summary_text", "write_report",
+    "Dataset", "NUMERICS", "REPORT_FILES", "class_folders", "class_names", "evaluate",
+    "images_csv", "load_dataset", "match_folders", "name_key", "result_json", "summary_text",
+    "write_report",
 ]
 
-#: the numerics ``--numerics`` accepts today, and those announced for later
+#: the numerics ``--numerics`` accepts
 NUMERICS = ("reference",)
-_LATER_NUMERICS = ("builtin", "xnnpack")
 
 #: the files ``--report DIR`` writes
 REPORT_FILES = ("eval.json", "images.csv", "confusion.svg")
@@ -298,13 +299,13 @@ class _Tally:
         self.confusion[true][predicted] += 1
         self.top5[true] += rank <= min(5, len(scores))
         self.topk[true] += rank <= self.k
-        self.files.append({"file": path, "true": true, "predicted": predicted,
+        self.files.append({**path_fields("file", path), "true": true, "predicted": predicted,
                            "score": scores[predicted], "rank": rank, "error": None})
 
     def skip(self, path, true: int, message: str, failed: bool) -> None:
         (self.failed if failed else self.unreadable).append((path, message))
-        self.files.append({"file": path, "true": true, "predicted": None, "score": None,
-                           "rank": None, "error": message})
+        self.files.append({**path_fields("file", path), "true": true, "predicted": None,
+                           "score": None, "rank": None, "error": message})
 
     def result(self) -> dict:
         n = len(self.names)
@@ -332,7 +333,7 @@ class _Tally:
             {
                 "index": c,
                 "label": self.names[c],
-                "folder": self.folders[c],
+                "folder": None if self.folders[c] is None else display(self.folders[c]),
                 "images": images[c],
                 "top1_correct": conf[c][c],
                 "top5_correct": self.top5[c],
@@ -343,8 +344,9 @@ class _Tally:
             for c in range(n)
         ]
         out["confusion"] = [list(row) for row in conf]
-        out["unreadable_files"] = [{"file": p, "error": m} for p, m in self.unreadable]
-        out["failed_files"] = [{"file": p, "error": m} for p, m in self.failed]
+        out["unreadable_files"] = [{**path_fields("file", p), "error": m}
+                                   for p, m in self.unreadable]
+        out["failed_files"] = [{**path_fields("file", p), "error": m} for p, m in self.failed]
         out["files"] = self.files
         return out
 
@@ -353,7 +355,7 @@ class _Tally:
 def evaluate(classifier, dataset: Dataset, *, k: int = DEFAULT_TOP_K,
              resize: str = RESIZE_METHODS[0], max_pixels: int | None = DEFAULT_MAX_PIXELS,
              batch_size: int = DEFAULT_BATCH_SIZE, decoders: int = 1,
-             on_skip=None, on_progress=None) -> dict:
+             max_bytes: int = DEFAULT_MAX_INPUT_BYTES, on_skip=None, on_progress=None) -> dict:
     """Classify every file of ``dataset`` with ``classifier`` and count.
 
     ``decoders`` threads decode the images (``classifier.preprocess``, as
@@ -400,13 +402,16 @@ def evaluate(classifier, dataset: Dataset, *, k: int = DEFAULT_TOP_K,
     batches = -(-len(dataset.entries) // batch_size)
     per = max(1, -(-len(dataset.entries) // max(batches, 1)))
     first = next((path for path, _, problem in dataset.entries if problem is None), None)
-    warmup, padded = _warm_up(classifier, per, first, resize=resize, max_pixels=max_pixels)
+    warmup, padded = _warm_up(classifier, per, first, resize=resize, max_pixels=max_pixels,
+                              max_bytes=max_bytes)
     timing = _classify_all(classifier, dataset.entries, tally, resize=resize,
-                           max_pixels=max_pixels, batch_size=per, padded=padded,
+                           max_pixels=max_pixels, max_bytes=max_bytes, batch_size=per,
+                           padded=padded,
                            decoders=decoders,
                            on_skip=on_skip or (lambda message: None),
                            on_progress=on_progress or (lambda n: None))
-    out = {"model": classifier.interpreter.model.source, "data": dataset.root,
+    out = {**path_fields("model", classifier.interpreter.model.source),
+           **path_fields("data", dataset.root),
            "numerics": "reference"}
     out.update(tally.result())
     out["folder_order"] = "sorted" if dataset.sorted_order else "names"
@@ -426,7 +431,7 @@ def evaluate(classifier, dataset: Dataset, *, k: int = DEFAULT_TOP_K,
     return out
 
 
-def _warm_up(classifier, batch: int, path, *, resize, max_pixels):
+def _warm_up(classifier, batch: int, path, *, resize, max_pixels, max_bytes):
     """Decode the image ``path`` (Pillow loads its format plugins on first
     use: ~50 ms) and run one blank batch, so that the kernels are compiled
     (or loaded from numba's cache) and the model is prepared for that batch
@@ -439,7 +444,8 @@ def _warm_up(classifier, batch: int, path, *, resize, max_pixels):
     t = time.perf_counter()
     if path is not None:
         try:
-            classifier.preprocess(path, resize=resize, max_pixels=max_pixels)
+            classifier.preprocess(path, resize=resize, max_pixels=max_pixels,
+                                  max_bytes=max_bytes)
         except ImageError:
             pass  # counted when its turn comes
     if batch == 1:
@@ -454,8 +460,8 @@ def _warm_up(classifier, batch: int, path, *, resize, max_pixels):
     return seconds, batch > 1 and int(held) == batch
 
 
-def _classify_all(classifier, entries, tally, *, resize, max_pixels, batch_size, padded,
-                  decoders, on_skip, on_progress) -> dict:
+def _classify_all(classifier, entries, tally, *, resize, max_pixels, max_bytes, batch_size,
+                  padded, decoders, on_skip, on_progress) -> dict:
     """The pipeline: decoders ahead of the inference by up to two batches;
     results taken in file order. With ``padded``, a last batch shorter than
     ``batch_size`` is filled up with copies of its last input, whose
@@ -467,7 +473,8 @@ def _classify_all(classifier, entries, tally, *, resize, max_pixels, batch_size,
     def decode(path):
         t = time.perf_counter()
         try:
-            value = classifier.preprocess(path, resize=resize, max_pixels=max_pixels)
+            value = classifier.preprocess(path, resize=resize, max_pixels=max_pixels,
+                                          max_bytes=max_bytes)
         except ImageError as exc:
             value = exc
         return value, time.perf_counter() - t
@@ -573,8 +580,7 @@ def write_report(result: dict, folder) -> list:
     paths = []
     for name, text in zip(REPORT_FILES, texts):
         path = os.path.join(folder, name)
-        with open(path, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+        write_text(path, text, what="a report file")
         paths.append(path)
     return paths
 
@@ -631,63 +637,6 @@ def summary_text(result: dict) -> str:
 
 
 # -- the command -------------------------------------------------------------------------
-def _numerics(text: str) -> str:
-    names = [t.strip() for t in text.split(",")]
-    for name in names:
-        if name in _LATER_NUMERICS:
-            raise argparse.ArgumentTypeError(
-                f"numerics '{name}' is not available yet: this version computes the "
-                f"reference numerics only (--numerics reference)")
-        if name not in NUMERICS:
-            raise argparse.ArgumentTypeError(
-                f"unknown numerics '{name}', expected reference")
-    if len(names) != 1:
-        raise argparse.ArgumentTypeError(f"expected one numerics, got {text!r}")
-    return names[0]
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The arguments of ``int8sqz eval``."""
-    from .cli import _pixel_limit, _positive_int
-
-    p.add_argument("model", metavar="MODEL", help="the .tflite image classifier")
-    p.add_argument("data", metavar="DATA_DIR",
-                   help="one sub-folder of images per class (Keras image_dataset_from_directory "
-                        "layout), images searched recursively")
-    p.add_argument("--labels", metavar="FILE",
-                   help="class names, one a line (default: MODEL without .tflite + "
-                        "'.labels.txt' when that file exists, else class indices); folders "
-                        "match them exactly, else ignoring case, '_', '-', spaces and a "
-                        "plural 's'")
-    p.add_argument("--top-k", metavar="K", type=_positive_int, default=DEFAULT_TOP_K,
-                   help=f"also count the images whose class is among the K best "
-                        f"(default {DEFAULT_TOP_K}; top-1 and top-5 are always counted)")
-    p.add_argument("--resize", choices=RESIZE_METHODS, default=RESIZE_METHODS[0],
-                   help="resampling to the model's input size, as in run (default nearest)")
-    p.add_argument("--batch-size", metavar="N", type=_positive_int, default=DEFAULT_BATCH_SIZE,
-                   help=f"classify up to N images at once (default {DEFAULT_BATCH_SIZE})")
-    p.add_argument("--threads", metavar="N", type=_positive_int, default=None,
-                   help="threads sharing a batch's images, and as many decoding the next "
-                        "images beside them (default: one per CPU)")
-    p.add_argument("--limit", metavar="N", type=_positive_int, default=None,
-                   help="at most N files, taken in turn from each class folder")
-    p.add_argument("--json", action="store_true",
-                   help="print the results as one JSON object")
-    p.add_argument("--report", metavar="DIR",
-                   help=f"write {', '.join(REPORT_FILES)} (every image; the confusion matrix "
-                        f"as a picture) into DIR")
-    p.add_argument("--numerics", metavar="NAME", type=_numerics, default="reference",
-                   help="the arithmetic: reference (TFLite's reference kernels, as TFLite "
-                        "Micro computes; the only one in this version)")
-    p.add_argument("--max-pixels", metavar="N", type=_pixel_limit, default=DEFAULT_MAX_PIXELS,
-                   help=f"refuse images with more pixels than this (default "
-                        f"{DEFAULT_MAX_PIXELS}; 0 for no limit)")
-    p.add_argument("--max-activation-bytes", metavar="N", type=_positive_int,
-                   default=DEFAULT_MAX_ACTIVATION_BYTES,
-                   help=f"refuse models whose activations need more bytes than this "
-                        f"(default {DEFAULT_MAX_ACTIVATION_BYTES})")
-
-
 def _progress_bar(total: int):
     """A tqdm progress bar on stderr when stderr is a terminal, else None."""
     try:
@@ -697,78 +646,3 @@ def _progress_bar(total: int):
     except (ImportError, AttributeError, ValueError):
         return None
     return tqdm(total=total, file=sys.stderr, unit="image", leave=False, dynamic_ncols=True)
-
-
-def run(args) -> int:
-    """The ``eval`` subcommand; returns the exit status."""
-    from .classify import Classifier, resolve_labels
-    from .cli import PROG, _CompileNotice, _error, _one_line
-    from .errors import Int8sqzError, InternalError, InterpreterError
-
-    threads = args.threads or default_threads()
-    notice = _CompileNotice().start()
-    try:
-        try:
-            clf = Classifier(args.model, max_activation_bytes=args.max_activation_bytes,
-                             threads=threads)
-            names = class_names(resolve_labels(args.model, clf.num_classes, args.labels),
-                                clf.num_classes)
-            dataset = load_dataset(args.data, names, limit=args.limit)
-            if args.report:
-                os.makedirs(args.report, exist_ok=True)
-        except (InternalError, InterpreterError):
-            raise
-        except Int8sqzError as exc:
-            _error(str(exc))
-            return EXIT_BAD_INPUT
-        except OSError as exc:
-            _error(f"{args.report}: cannot make the report folder ({exc.strerror})")
-            return EXIT_BAD_INPUT
-        if dataset.sorted_order:
-            pairs = ", ".join(f"{f} = {n}" for f, n in zip(dataset.folders, names))
-            print(_one_line(f"{PROG}: note: no folder of {dataset.root} is named after a class: "
-                            f"the {len(names)} folders in sorted order are the classes in "
-                            f"order, as Keras assigns them ({pairs})"),
-                  file=sys.stderr, flush=True)
-        bar = _progress_bar(len(dataset.entries))
-
-        def say(message):
-            line = f"{PROG}: unreadable: {_one_line(message)}"
-            if bar is not None:
-                bar.write(line, file=sys.stderr)
-            else:
-                print(line, file=sys.stderr, flush=True)
-
-        def started(n):
-            notice.stop()
-            if bar is not None:
-                bar.update(n)
-
-        try:
-            result = evaluate(clf, dataset, k=args.top_k, resize=args.resize,
-                              max_pixels=args.max_pixels or None, batch_size=args.batch_size,
-                              decoders=threads, on_skip=say, on_progress=started)
-        finally:
-            if bar is not None:
-                bar.close()
-    finally:
-        notice.stop()
-    result["threads"] = threads
-    if args.report:
-        try:
-            paths = write_report(result, args.report)
-        except OSError as exc:
-            _error(f"{args.report}: cannot write the report ({exc.strerror})")
-            return EXIT_BAD_INPUT
-        print(f"{PROG}: report written to {args.report}: "
-              f"{', '.join(os.path.basename(p) for p in paths)}", file=sys.stderr, flush=True)
-    if args.json:
-        sys.stdout.write(result_json(result) + "\n")
-    else:
-        sys.stdout.write(summary_text(result))
-    sys.stdout.flush()
-    if not result["images"]:
-        _error(f"{dataset.root}: no image could be classified ({result['unreadable']} "
-               f"unreadable, {result['failed']} the model could not compute)")
-        return EXIT_BAD_INPUT
-    return EXIT_OK
