@@ -1,10 +1,11 @@
-"""A few 512-bit vector operations for the integer GEMM (kernels/gemm.py) and
-the convolution's requantization (kernels/conv.py).
+"""A few 512-bit vector operations for the integer GEMM (kernels/gemm.py),
+the convolution's requantization (kernels/conv.py) and the depthwise
+convolution (kernels/depthwise.py).
 
 numba has no vector type, and LLVM's auto-vectorizer turns a dot product
 of bytes into instructions that use a quarter of each vector (see
 docs/performance.md). These numba intrinsics give a kernel one type,
-``i32x16`` (16 int32 lanes, 64 bytes, a register), and eight operations on
+``i32x16`` (16 int32 lanes, 64 bytes, a register), and nine operations on
 it; each is a handful of LLVM IR instructions, inlined where it is called:
 
 - ``vzero()``: all lanes 0;
@@ -23,7 +24,12 @@ it; each is a handful of LLVM IR instructions, inlined where it is called:
   lane, TFLite's requantization of an int32 accumulator (see below);
 - ``vstore_bytes(a, i, v, n)``: lanes 0..n-1 (n <= 16) of v, truncated to
   8 bits, into the one-byte array ``a`` from its element ``i``; ``a`` must
-  have unit stride (a C-contiguous array, or a view whose step is 1 byte).
+  have unit stride (a C-contiguous array, or a view whose step is 1 byte);
+- ``vinterleave4(a, i0, i1, i2, i3)``: the 16 bytes of C-contiguous
+  one-byte array ``a`` from each of its flat elements i0..i3, interleaved:
+  lane j holds bytes ``a[i0 + j], a[i1 + j], a[i2 + j], a[i3 + j]`` (in
+  memory order), the operand ``vdot4`` multiplies four taps of channel j
+  with (the depthwise convolution's taps, kernels/depthwise.py).
 
 None of them checks bounds: the caller guarantees that every byte read or
 written lies inside its array.
@@ -59,9 +65,11 @@ from numba.core import cgutils, config, types
 from numba.extending import intrinsic, models, register_model
 
 __all__ = ["i32x16", "vzero", "vload", "vbroadcast4", "vstore", "vdot4", "vsplat",
-           "vrequantize", "vstore_bytes", "target_has_vnni", "py_vzero", "py_vload",
-           "py_vbroadcast4", "py_vstore", "py_vdot4", "py_vsplat", "py_vrequantize",
-           "py_vstore_bytes"]
+           "vrequantize", "vstore_bytes", "vinterleave4",
+           "target_has_vnni",
+           "py_vzero", "py_vload", "py_vbroadcast4", "py_vstore", "py_vdot4", "py_vsplat",
+           "py_vrequantize", "py_vstore_bytes", "py_vinterleave4", "aligned_full",
+           "aligned_copy"]
 
 _I8 = ir.IntType(8)
 _I16 = ir.IntType(16)
@@ -324,6 +332,28 @@ def vstore_bytes(typingctx, a, i, v, n):
     return types.none(a, i, v, n), codegen
 
 
+@intrinsic
+def vinterleave4(typingctx, a, i0, i1, i2, i3):
+    if not (_is_c_array(a, 1) and all(isinstance(i, types.Integer) for i in (i0, i1, i2, i3))):
+        return None
+
+    def codegen(context, builder, sig, args):
+        v8 = ir.VectorType(_I8, 16)
+        parts = []
+        for k in range(4):
+            p = _element_pointer(context, builder, sig.args[0], args[0], args[1 + k])
+            parts.append(builder.load(builder.bitcast(p, v8.as_pointer()), align=1, typ=v8))
+        lo = builder.shuffle_vector(parts[0], parts[1], ir.Constant(ir.VectorType(_I32, 32),
+                                                                    list(range(32))))
+        hi = builder.shuffle_vector(parts[2], parts[3], ir.Constant(ir.VectorType(_I32, 32),
+                                                                    list(range(32))))
+        # byte 4j + t of the result is byte j of part t
+        order = [16 * t + j for j in range(16) for t in range(4)]
+        v = builder.shuffle_vector(lo, hi, ir.Constant(ir.VectorType(_I32, 64), order))
+        return builder.bitcast(v, _V)
+
+    return i32x16(a, i0, i1, i2, i3), codegen
+
 
 # -- the same operations in plain Python, for NUMBA_DISABLE_JIT=1 ------------------------
 
@@ -403,6 +433,42 @@ def py_vstore_bytes(a, i, v, n):
     a[start:start + count] = np.asarray(v, np.int32)[:count].astype(a.dtype)
 
 
+def py_vinterleave4(a, i0, i1, i2, i3):
+    if a.itemsize != 1:
+        raise TypeError(f"expected an array of one-byte elements, got {a.dtype}")
+    parts = np.stack([_bytes(a, i, 16) for i in (i0, i1, i2, i3)])
+    return np.ascontiguousarray(parts.T).reshape(-1).view(np.int32).copy()
+
+
+# -- memory for the vector loads (plain Python, at prepare time) -------------------------
+
+#: the bytes of a vector, and of a cache line
+VECTOR_BYTES = 64
+
+
+def aligned_full(shape, fill, dtype):
+    """A C-contiguous array of ``shape`` and ``dtype`` filled with ``fill``,
+    whose first byte lies on a 64-byte boundary: a 64-byte load at a
+    multiple of 64 bytes from its start then reads one cache line, not
+    two (NumPy aligns its allocations to 16 bytes only)."""
+    dtype = np.dtype(dtype)
+    n = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    raw = np.empty(n + VECTOR_BYTES, np.uint8)
+    start = (-raw.ctypes.data) % VECTOR_BYTES
+    a = raw[start:start + n].view(dtype).reshape(shape)
+    a[...] = fill
+    return a
+
+
+def aligned_copy(a):
+    """``a`` as a C-contiguous copy aligned as :func:`aligned_full` aligns."""
+    a = np.asarray(a)
+    out = aligned_full(a.shape, 0, a.dtype)
+    out[...] = a
+    return out
+
+
 if config.DISABLE_JIT:
     vzero, vload, vbroadcast4, vstore = py_vzero, py_vload, py_vbroadcast4, py_vstore
     vdot4, vsplat, vrequantize, vstore_bytes = py_vdot4, py_vsplat, py_vrequantize, py_vstore_bytes
+    vinterleave4 = py_vinterleave4

@@ -55,6 +55,25 @@ def _store_bytes(v, out, i, n):
     simd.vstore_bytes(out, i, simd.vload(v, 0), n)
 
 
+@numba.njit
+def _interleave(a, i0, i1, i2, i3, out):
+    simd.vstore(out, 0, simd.vinterleave4(a, i0, i1, i2, i3))
+
+
+@compiled
+@given(st.binary(min_size=40, max_size=120), st.data())
+def test_interleave4(raw, data):
+    """Lane j: byte j of each of the four 16-byte runs, in order."""
+    a = np.frombuffer(raw, np.uint8).copy()
+    idx = [data.draw(st.integers(0, a.size - 16)) for _ in range(4)]
+    want = np.zeros(16, np.int32)
+    _interleave(a, *idx, want)
+    assert np.array_equal(simd.py_vinterleave4(a, *idx), want)
+    b = want.view(np.uint8).reshape(16, 4)
+    for t, i in enumerate(idx):
+        assert np.array_equal(b[:, t], a[i:i + 16])
+
+
 @compiled
 @given(st.binary(min_size=64, max_size=200), st.data())
 def test_load_store_and_broadcast(raw, data):
@@ -154,3 +173,6 @@ def test_python_path_refuses_to_leave_the_array():
         simd.py_vstore_bytes(a[::2], 0, simd.py_vzero(), 1)
     with pytest.raises(ValueError):
         simd.py_vload(np.zeros((4, 40), np.uint8)[:, :20], 0)
+    with pytest.raises(IndexError):
+        simd.py_vinterleave4(a, 0, 0, 55, 0)
+
