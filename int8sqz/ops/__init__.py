@@ -25,6 +25,7 @@ from . import (
     add, average_pool_2d, concatenation, conv_2d, dequantize, foreign, max_pool_2d, mean, mul,
     quantize, softmax,
 )
+from . import depthwise_conv_2d, fully_connected
 from .unit import NO_SHARING, Node, OperatorUnit, Sharing
 
 REGISTRY: dict[str, OperatorUnit] = {
@@ -40,6 +41,8 @@ REGISTRY: dict[str, OperatorUnit] = {
         mul.UNIT,
         quantize.UNIT,
         softmax.UNIT,
+        depthwise_conv_2d.UNIT,
+        fully_connected.UNIT,
     )
 }
 

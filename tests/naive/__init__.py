@@ -5,6 +5,7 @@ plainly, so a kernel and its oracle share no code.
 """
 
 from . import concat, conv, elementwise, pool, quantize, reduce, softmax  # noqa: E402
+from . import dense  # noqa: E402
 
 #: operator -> its oracle (the conformance test asks every registered unit for one)
 ORACLES = {
@@ -18,4 +19,6 @@ ORACLES = {
     "MUL": elementwise.mul,
     "QUANTIZE": quantize.affine_quantize,
     "SOFTMAX": softmax.softmax,
+    "DEPTHWISE_CONV_2D": conv.depthwise_conv,
+    "FULLY_CONNECTED": dense.fully_connected,
 }
