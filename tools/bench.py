@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib.util
 import json
 import os
 import platform
@@ -60,18 +61,16 @@ MODEL_FILES = {
     "food-101": "squeezenet_v1.0_128_int8_food-101.tflite",
     "plant-village": "squeezenet_v1.0_128_int8_plant-village.tflite",
 }
+def _tool(name: str):
+    """Another script of tools/, as a module."""
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 #: the zoo's models (under models/zoo), keyed as tools/make_golden.py keys them
-ZOO_FILES = {
-    "mobilenet_v2-flowers": "zoo/mobilenet_v2_0.35_128_int8_flowers.tflite",
-    "mobilenet_v2-person": "zoo/mobilenet_v2_0.35_128_int8_person.tflite",
-    "fdmobilenet-flowers": "zoo/fdmobilenet_0.25_128_int8_flowers.tflite",
-    "resnet8-cifar10": "zoo/resnet_v1_8_32_int8_cifar10.tflite",
-    "yamnet-esc10": "zoo/yamnet_256_64x96_int8_esc10.tflite",
-    "miniresnet-esc10": "zoo/miniresnet_1stacks_64x50_int8_esc10.tflite",
-    "gmp-wisdm": "zoo/gmp_wl_24_int8_wisdm.tflite",
-    "ign-wisdm": "zoo/ign_wl_24_int8_wisdm.tflite",
-    "ssd-person": "zoo/ssd_mobilenet_v1_0.25_192_int8_person.tflite",
-}
+ZOO_FILES = dict(_tool("make_golden").ZOO)
 MODEL_FILES.update(ZOO_FILES)
 #: photos per model (food-101 and the zoo's image models have none of their
 #: own: any RGB photo will do); the other models get random tensors
@@ -400,39 +399,38 @@ def bench_cli(shared: Path, key: str, warm_runs: int = 5) -> dict:
 
 
 # -- report ---------------------------------------------------------------------------------
+def _latency_targets(r: dict, ratio: float, prefix: str = "") -> list:
+    """int8sqz at batch 1 within ``ratio`` x XNNPACK, and faster than builtin."""
+    e = r["engines"]
+    b1 = e["int8sqz_b1_t1"]["ms_per_image"]
+    xnn, builtin = e["xnnpack_t1"]["ms_per_image"], e["builtin_t1"]["ms_per_image"]
+    return [
+        (f"{prefix}invoke() batch 1, 1 thread <= {ratio} x XNNPACK 1 thread",
+         f"{b1 / xnn:.2f}x ({b1:.2f} vs {xnn:.2f} ms)", b1 <= ratio * xnn),
+        (f"{prefix}invoke() batch 1, 1 thread faster than litert builtin 1 thread",
+         f"{b1:.2f} vs {builtin:.2f} ms", b1 < builtin),
+    ]
+
+
+def _equal_target(r: dict, prefix: str = ""):
+    return (f"{prefix}outputs equal BUILTIN_REF on every timed input",
+            "yes" if r["all_equal"] else "NO", r["all_equal"])
+
+
 def targets(first: dict, cli: dict | None, mobilenet: dict | None = None) -> list:
     """The issue's targets on the first model benchmarked (and on MobileNet v2
     when it ran)."""
     e = first["engines"]
-    b1 = e["int8sqz_b1_t1"]["ms_per_image"]
-    rows = [
-        ("invoke() batch 1, 1 thread <= 2.0 x XNNPACK 1 thread",
-         f"{b1 / e['xnnpack_t1']['ms_per_image']:.2f}x",
-         b1 <= TARGET_LATENCY_VS_XNNPACK * e["xnnpack_t1"]["ms_per_image"]),
-        ("invoke() batch 1, 1 thread faster than litert builtin 1 thread",
-         f"{b1:.2f} vs {e['builtin_t1']['ms_per_image']:.2f} ms",
-         b1 < e["builtin_t1"]["ms_per_image"]),
+    rows = _latency_targets(first, TARGET_LATENCY_VS_XNNPACK) + [
         ("batch throughput, 2 threads >= XNNPACK 2 threads one at a time",
          f"{e['int8sqz_bN_t2']['images_per_s']:.0f} vs "
          f"{e['xnnpack_t2']['images_per_s']:.0f} images/s",
          e["int8sqz_bN_t2"]["images_per_s"] >= e["xnnpack_t2"]["images_per_s"]),
-        ("outputs equal BUILTIN_REF on every timed input", "yes" if first["all_equal"] else "NO",
-         first["all_equal"]),
+        _equal_target(first),
     ]
     if mobilenet is not None:
-        m = mobilenet["engines"]
-        mb1 = m["int8sqz_b1_t1"]["ms_per_image"]
-        rows += [
-            (f"MobileNet v2 invoke() batch 1, 1 thread <= {TARGET_MOBILENET_VS_XNNPACK} x XNNPACK "
-             f"1 thread", f"{mb1 / m['xnnpack_t1']['ms_per_image']:.2f}x "
-             f"({mb1:.2f} vs {m['xnnpack_t1']['ms_per_image']:.2f} ms)",
-             mb1 <= TARGET_MOBILENET_VS_XNNPACK * m["xnnpack_t1"]["ms_per_image"]),
-            ("MobileNet v2 invoke() batch 1, 1 thread faster than litert builtin 1 thread",
-             f"{mb1:.2f} vs {m['builtin_t1']['ms_per_image']:.2f} ms",
-             mb1 < m["builtin_t1"]["ms_per_image"]),
-            ("MobileNet v2 outputs equal BUILTIN_REF on every timed input",
-             "yes" if mobilenet["all_equal"] else "NO", mobilenet["all_equal"]),
-        ]
+        rows += _latency_targets(mobilenet, TARGET_MOBILENET_VS_XNNPACK, "MobileNet v2 ")
+        rows.append(_equal_target(mobilenet, "MobileNet v2 "))
     if cli is not None:
         rows += [
             (f"int8sqz run, warm cache <= {TARGET_WARM_S} s", f"{cli['warm_s']:.2f} s",
@@ -515,7 +513,8 @@ def print_table(doc: dict) -> None:
             print(f"  stderr of the empty-cache run: {cli['cold_stderr']}")
     print()
     first = next(k for k, r in doc["models"].items() if "skipped" not in r)
-    print(f"targets ({first}{', ' + MOBILENET if MOBILENET in _benchmarked(doc) else ''}):")
+    extra = MOBILENET in _benchmarked(doc) and MOBILENET != first
+    print(f"targets ({first}{', ' + MOBILENET if extra else ''}):")
     for t in doc["targets"]:
         print(f"  {'met    ' if t['met'] else 'NOT met'}  {t['target']}: {t['measured']}")
 

@@ -273,10 +273,17 @@ def _symmetric_per_tensor(w):
 
 def squeezenet(spec: SqueezeNetSpec, calibration_images: int = 2) -> bytes:
     """The bytes of the quantized model described by ``spec``."""
+    return _build(spec, _float_network, calibration_images, "conv10")
+
+
+def _build(spec, float_network, calibration_images: int, classifier: str) -> bytes:
+    """The float network ``float_network(spec, rng)`` (seeded with
+    ``spec.seed``), its ``classifier`` layer scaled so that the logits
+    spread, quantized on random calibration images."""
     rng = np.random.default_rng(spec.seed)
-    net = _float_network(spec, rng)
+    net = float_network(spec, rng)
     calib = rng.random((calibration_images, spec.height, spec.width, 3)).astype(np.float32)
-    _spread_logits(net, calib)
+    _spread_logits(net, calib, classifier=classifier)
     return _write(net, spec, calib)
 
 
@@ -458,12 +465,18 @@ def _bias(rng, n: int):
     return rng.normal(0, 0.05, n).astype(np.float32)
 
 
+def _conv_adder(net: _Net, rng):
+    """``conv(x, cin, cout, k, stride, act, name, gain=1)``: adds a SAME
+    convolution with He-initialised weights to ``net``."""
+    def conv(x, cin, cout, k, stride, act, name, gain=1.0):
+        return net.add("conv", [x], name, w=_he(rng, (cout, k, k, cin), k * k * cin, gain),
+                       b=_bias(rng, cout), stride=stride, padding="SAME", act=act)
+    return conv
+
+
 def _mobilenet_float(spec: MobileNetV2Spec, rng) -> _Net:
     net = _Net()
-
-    def conv(x, cin, cout, k, stride, act, name):
-        return net.add("conv", [x], name, w=_he(rng, (cout, k, k, cin), k * k * cin),
-                       b=_bias(rng, cout), stride=stride, padding="SAME", act=act)
+    conv = _conv_adder(net, rng)
 
     x = net.add("input", [], "input")
     x = conv(x, 3, spec.stem, 3, 2, "RELU6", "stem")
@@ -480,20 +493,20 @@ def _mobilenet_float(spec: MobileNetV2Spec, rng) -> _Net:
             x = net.add("add", [block_in, x], f"block{k}_add")
         channels = cout
     x = conv(x, channels, spec.last, 1, 1, "RELU6", "last")
-    x = net.add("mean", [x], "pool")
-    x = net.add("fc", [x], "logits", w=_he(rng, (spec.num_classes, spec.last), spec.last),
-                b=_bias(rng, spec.num_classes))
+    return _classifier(net, rng, net.add("mean", [x], "pool"), spec.last, spec.num_classes)
+
+
+def _classifier(net: _Net, rng, x: int, channels: int, classes: int) -> _Net:
+    """FULLY_CONNECTED ("logits") and SOFTMAX after node x."""
+    x = net.add("fc", [x], "logits", w=_he(rng, (classes, channels), channels),
+                b=_bias(rng, classes))
     net.add("softmax", [x], "softmax")
     return net
 
 
 def mobilenet_v2(spec: MobileNetV2Spec, calibration_images: int = 2) -> bytes:
     """The bytes of the quantized MobileNet-v2-like model described by ``spec``."""
-    rng = np.random.default_rng(spec.seed)
-    net = _mobilenet_float(spec, rng)
-    calib = rng.random((calibration_images, spec.height, spec.width, 3)).astype(np.float32)
-    _spread_logits(net, calib, classifier="logits")
-    return _write(net, spec, calib)
+    return _build(spec, _mobilenet_float, calibration_images, "logits")
 
 
 #: (output channels, stride) of each residual block
@@ -513,10 +526,7 @@ class ResNetSpec(_ImageSpec):
 
 def _resnet_float(spec: ResNetSpec, rng) -> _Net:
     net = _Net()
-
-    def conv(x, cin, cout, k, stride, act, name, gain=1.0):
-        return net.add("conv", [x], name, w=_he(rng, (cout, k, k, cin), k * k * cin, gain),
-                       b=_bias(rng, cout), stride=stride, padding="SAME", act=act)
+    conv = _conv_adder(net, rng)
 
     x = net.add("input", [], "input")
     x = conv(x, 3, spec.stem, 3, 1, "RELU", "stem")
@@ -529,17 +539,9 @@ def _resnet_float(spec: ResNetSpec, rng) -> _Net:
             shortcut = conv(x, channels, cout, 1, stride, "NONE", f"block{k}_shortcut")
         x = net.add("add", [shortcut, y], f"block{k}_add", act="RELU")
         channels = cout
-    x = net.add("avgpool", [x], "pool")
-    x = net.add("fc", [x], "logits", w=_he(rng, (spec.num_classes, channels), channels),
-                b=_bias(rng, spec.num_classes))
-    net.add("softmax", [x], "softmax")
-    return net
+    return _classifier(net, rng, net.add("avgpool", [x], "pool"), channels, spec.num_classes)
 
 
 def resnet(spec: ResNetSpec, calibration_images: int = 2) -> bytes:
     """The bytes of the quantized ResNet-like model described by ``spec``."""
-    rng = np.random.default_rng(spec.seed)
-    net = _resnet_float(spec, rng)
-    calib = rng.random((calibration_images, spec.height, spec.width, 3)).astype(np.float32)
-    _spread_logits(net, calib, classifier="logits")
-    return _write(net, spec, calib)
+    return _build(spec, _resnet_float, calibration_images, "logits")
