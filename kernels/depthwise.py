@@ -16,10 +16,11 @@ works on ``Co = C * M`` channels at once:
    (kernels/simd.py ``vinterleave4``);
 3. taps: for each output pixel and block of 16 channels, the int32 sum of
    ``xpad * w`` over the window, four taps a lane at a time (``vdot4``:
-   VPDPBUSD where the CPU has AVX-512 VNNI), into a row of accumulators;
-4. requantize: the row of accumulators with kernels/conv.py's vector
-   requantization (``_requantize_vec``, or ``_requantize`` one channel at a
-   time when the output's channels are not adjacent).
+   VPDPBUSD where the CPU has AVX-512 VNNI);
+4. requantize: the sums, 16 channels at a time, as kernels/conv.py's vector
+   path requantizes (``vrequantize``), straight to the output (through a
+   row of accumulators and conv's ``_requantize``, one channel at a time,
+   when the output's channels are not adjacent).
 
 Why this is the reference's sum: ``reference_integer_ops::
 DepthwiseConvPerChannel`` adds ``(x - zp) * w`` for the taps inside the
@@ -47,8 +48,11 @@ from typing import NamedTuple
 import numpy as np
 
 from ._jit import kernel
-from .conv import _requantize, _requantize_vec
-from .simd import aligned_copy, aligned_full, vdot4, vinterleave4, vload, vstore, vzero
+from .conv import _requantize
+from .simd import (
+    aligned_copy, aligned_full, vdot4, vinterleave4, vload, vrequantize, vsplat, vstore,
+    vstore_bytes, vzero,
+)
 
 
 class DepthwiseParams(NamedTuple):
@@ -138,9 +142,9 @@ def _interleave_row(xpad, r, slot, params, co, ring):
 
 @kernel
 def _window_sum(ring, ring_pos, w, w_pos, params, slots):
-    """The sum over one output pixel's window for one channel block: ring
-    and weight positions of its first tap (``slots``: the ring slot of each
-    filter row, as ``_taps`` computes them)."""
+    """The sum over one output pixel's window for one channel block, from
+    the ring and weight positions of its first tap (``slots``: the ring slot
+    of each filter row)."""
     groups = params.groups
     cb = params.channel_bytes
     a = vzero()
@@ -152,32 +156,59 @@ def _window_sum(ring, ring_pos, w, w_pos, params, slots):
 
 
 @kernel
-def _taps(ring, oy, params, co, w, acc, slots):
-    """acc[ox, o] = the sum over the window of output pixel (oy, ox) of
-    xpad * w for output channel o, four taps a lane at a time (``vdot4``:
-    VPDPBUSD where the CPU has AVX-512 VNNI). Eight sums at a time, each
-    with its own accumulator so that their multiply-adds overlap: eight
-    pixels of one channel block, or, in rows of fewer than eight pixels,
-    four channel blocks of one pixel. acc's columns past co hold sums of
-    zero weights."""
+def _put(channels, c0, a, rq, params):
+    """Requantize sums ``a`` of channels c0..c0 + 15 with the lanes ``rq`` =
+    (bias, multiplier, left, right) and store those below the output's
+    channel count into ``channels`` (one output pixel, unit stride)."""
+    v = vrequantize(a, rq[0], rq[1], rq[2], rq[3], vsplat(params.output_offset),
+                    vsplat(params.act_min), vsplat(params.act_max))
+    vstore_bytes(channels, c0, v, min(16, channels.shape[0] - c0))
+
+
+@kernel
+def _lanes(bias, multiplier, left, right, c0):
+    return (vload(bias, c0), vload(multiplier, c0), vload(left, c0), vload(right, c0))
+
+
+@kernel
+def _row(ring, oy, params, w, bias, multiplier, left, right, out, b, slots, acc):
+    """Output row oy of image b: for every output pixel and channel block,
+    the sum over its window of xpad * w, four taps a lane at a time
+    (``vdot4``: VPDPBUSD where the CPU has AVX-512 VNNI), requantized
+    (kernels/simd.py ``vrequantize``, as kernels/conv.py's vector path)
+    and stored. Eight sums at a time, each with its own accumulator so that
+    their multiply-adds overlap: eight pixels of one channel block, or, in
+    rows of fewer than eight pixels, four channel blocks of one pixel. An
+    output whose channels are not adjacent gets the sums through ``acc``
+    and kernels/conv.py's one-channel-at-a-time requantization."""
     groups = params.groups
     span = params.span
     cb = params.channel_bytes
     pixel = groups * cb
     ring_row = params.ring_row
     filt_h = params.filter_h
-    cols = acc.shape[1]
-    out_w = acc.shape[0]
-    flat = acc.reshape(-1)
+    out_w = out.shape[2]
+    co = out.shape[3]
+    orow = out[b, oy]
     # the ring slot of each filter row (first + ky * dilation stays below 2
-    # span: one subtraction wraps it)
+    # span: one subtraction wraps it, no division in the loops)
     first = (oy * params.stride_h) % span
     for ky in range(filt_h):
         slot = first + ky * params.dilation_h
         slots[ky] = slot - span if slot >= span else slot
+    if out.strides[3] != 1:
+        flat = acc.reshape(-1)
+        cols = acc.shape[1]
+        for ox in range(out_w):
+            for c0 in range(0, co, 16):
+                vstore(flat, ox * cols + c0,
+                       _window_sum(ring, ox * pixel + 4 * c0, w, 4 * c0, params, slots))
+        _requantize(acc, 0, bias, multiplier, left, right, params, out, b, oy, 0, co)
+        return
     if out_w >= 8:
         whole = out_w - out_w % 8
         for c0 in range(0, co, 16):
+            rq = _lanes(bias, multiplier, left, right, c0)
             for ox in range(0, whole, 8):
                 a0 = vzero()
                 a1 = vzero()
@@ -199,18 +230,17 @@ def _taps(ring, oy, params, co, w, acc, slots):
                         a5 = vdot4(a5, vload(ring, q + 5 * pixel), wv)
                         a6 = vdot4(a6, vload(ring, q + 6 * pixel), wv)
                         a7 = vdot4(a7, vload(ring, q + 7 * pixel), wv)
-                o = ox * cols + c0
-                vstore(flat, o, a0)
-                vstore(flat, o + cols, a1)
-                vstore(flat, o + 2 * cols, a2)
-                vstore(flat, o + 3 * cols, a3)
-                vstore(flat, o + 4 * cols, a4)
-                vstore(flat, o + 5 * cols, a5)
-                vstore(flat, o + 6 * cols, a6)
-                vstore(flat, o + 7 * cols, a7)
+                _put(orow[ox], c0, a0, rq, params)
+                _put(orow[ox + 1], c0, a1, rq, params)
+                _put(orow[ox + 2], c0, a2, rq, params)
+                _put(orow[ox + 3], c0, a3, rq, params)
+                _put(orow[ox + 4], c0, a4, rq, params)
+                _put(orow[ox + 5], c0, a5, rq, params)
+                _put(orow[ox + 6], c0, a6, rq, params)
+                _put(orow[ox + 7], c0, a7, rq, params)
             for ox in range(whole, out_w):
-                vstore(flat, ox * cols + c0,
-                       _window_sum(ring, ox * pixel + 4 * c0, w, 4 * c0, params, slots))
+                _put(orow[ox], c0, _window_sum(ring, ox * pixel + 4 * c0, w, 4 * c0, params,
+                                               slots), rq, params)
         return
     blocks = (co + 15) // 16
     whole = blocks - blocks % 4
@@ -228,14 +258,15 @@ def _taps(ring, oy, params, co, w, acc, slots):
                     a1 = vdot4(a1, vload(ring, q + 64), vload(w, u + 64))
                     a2 = vdot4(a2, vload(ring, q + 128), vload(w, u + 128))
                     a3 = vdot4(a3, vload(ring, q + 192), vload(w, u + 192))
-            o = ox * cols + 16 * j
-            vstore(flat, o, a0)
-            vstore(flat, o + 16, a1)
-            vstore(flat, o + 32, a2)
-            vstore(flat, o + 48, a3)
+            c0 = 16 * j
+            _put(orow[ox], c0, a0, _lanes(bias, multiplier, left, right, c0), params)
+            _put(orow[ox], c0 + 16, a1, _lanes(bias, multiplier, left, right, c0 + 16), params)
+            _put(orow[ox], c0 + 32, a2, _lanes(bias, multiplier, left, right, c0 + 32), params)
+            _put(orow[ox], c0 + 48, a3, _lanes(bias, multiplier, left, right, c0 + 48), params)
         for j in range(whole, blocks):
-            vstore(flat, ox * cols + 16 * j,
-                   _window_sum(ring, ox * pixel + 64 * j, w, 64 * j, params, slots))
+            _put(orow[ox], 16 * j, _window_sum(ring, ox * pixel + 64 * j, w, 64 * j, params,
+                                               slots),
+                 _lanes(bias, multiplier, left, right, 16 * j), params)
 
 
 @kernel
@@ -248,14 +279,15 @@ def depthwise_conv_2d(x, out, w, bias, multiplier, left, right, fields, xpad, ri
 
     ``x`` is the input [N, H, W, C] as its bytes (uint8), flat (a C-contiguous
     input; ``params`` gives its shape); ``out`` is [N, OH, OW, C * M], any
-    strides. ``w`` holds the filter as :func:`pack_weights` lays it
-    out; ``bias`` is the folded bias (module docstring); ``bias``,
+    strides. ``w`` holds the filter as :func:`pack_weights` lays it out;
+    ``bias`` is the folded bias (module docstring); ``bias``,
     ``multiplier``, ``left``, ``right`` have Co + 16 int32 elements.
     ``fields`` is ``tuple(params)`` of a :class:`DepthwiseParams`. Scratch,
     sized by :func:`layout`: ``xpad`` uint8 [Hp * Wp * Co + 16] (the padded
     image, its padding and the last 16 bytes set to zero point + 128 once);
     ``ring`` uint8 [span * ring_row]: the interleaved taps of the last
-    ``span`` padded rows; ``acc`` int32 [OW, Cp]; ``slots`` int64 [KH].
+    ``span`` padded rows; ``acc`` int32 [OW, Cp] (for an output whose
+    channels are not adjacent); ``slots`` int64 [KH].
     """
     params = DepthwiseParams(*fields)
     in_h = params.in_h
@@ -263,7 +295,6 @@ def depthwise_conv_2d(x, out, w, bias, multiplier, left, right, fields, xpad, ri
     co = out.shape[3]
     span = params.span
     last_row = (params.filter_h - 1) * params.dilation_h - params.pad_h
-    unit_channels = out.strides[3] == 1
     for b in range(out.shape[0]):
         filled = 0
         built = 0
@@ -279,11 +310,7 @@ def depthwise_conv_2d(x, out, w, bias, multiplier, left, right, fields, xpad, ri
             for r in range(max(built, top), top + span):
                 _interleave_row(xpad, r, r % span, params, co, ring)
             built = top + span
-            _taps(ring, oy, params, co, w, acc, slots)
-            if unit_channels:
-                _requantize_vec(acc, 0, bias, multiplier, left, right, params, out, b, oy, 0, co)
-            else:
-                _requantize(acc, 0, bias, multiplier, left, right, params, out, b, oy, 0, co)
+            _row(ring, oy, params, w, bias, multiplier, left, right, out, b, slots, acc)
 
 
 # -- set-up at prepare time (plain Python) ----------------------------------------------
