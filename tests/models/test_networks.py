@@ -190,3 +190,23 @@ def test_other_families_are_realistic_quantized_models(spec):
         if op.name in ("CONV_2D", "DEPTHWISE_CONV_2D", "ADD"):
             distinct = len(np.unique(values[op.outputs[0]]))
             assert distinct >= 16, f"{op.describe()}: {distinct} distinct values"
+
+
+@pytest.mark.parametrize("spec", [OTHERS[0], OTHERS[3]], ids=lambda s: s.name)
+def test_invoke_allocates_no_arrays(spec):
+    """DEPTHWISE_CONV_2D and FULLY_CONNECTED size their scratch when they are
+    prepared: invoke() creates a few Python objects, no array."""
+    import tracemalloc
+
+    it = Interpreter(model_content=_model(spec))
+    it.allocate_tensors()
+    it.set_tensor(it.get_input_details()[0]["index"],
+                  spec.input_array(np.random.default_rng(0)))
+    it.invoke()
+    tracemalloc.start()
+    try:
+        it.invoke()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 16_384, f"invoke() allocated up to {peak} bytes"
