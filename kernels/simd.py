@@ -238,54 +238,54 @@ def vsplat(typingctx, x):
     return i32x16(x), codegen
 
 
-def _high_mul(builder, x, m):
-    """floor((x * m + 2**30) / 2**31) per lane, x and m int32 (m >= 0): the
-    even lanes and the odd lanes as 8 sign-extended 64-bit products each
-    (PMULDQ), the results put back in place without widening the vectors."""
+def _requantize_ir(builder, acc, bias, multiplier, left, right, offset, lo, hi):
     v64 = ir.VectorType(ir.IntType(64), 8)
 
     def c64(value):
         return ir.Constant(v64, [value] * 8)
 
-    x64 = builder.bitcast(x, v64)
-    m64 = builder.bitcast(m, v64)
-    # the low int32 of each 64-bit lane (the even lanes), sign-extended in place
-    x_even = builder.ashr(builder.shl(x64, c64(32)), c64(32))
-    m_even = builder.ashr(builder.shl(m64, c64(32)), c64(32))
-    # the high int32 (the odd lanes)
-    x_odd = builder.ashr(x64, c64(32))
-    m_odd = builder.ashr(m64, c64(32))
-    rounding = c64(1 << 30)
-    even = builder.ashr(builder.add(builder.mul(x_even, m_even), rounding), c64(31))
-    # odd: the result wanted in the high int32: (p + 2**30) * 2 = 2p + 2**31,
-    # whose high half is floor((p + 2**30) / 2**31) (|p| < 2**62: no overflow)
-    odd = builder.shl(builder.add(builder.mul(x_odd, m_odd), rounding), c64(1))
-    low_mask = c64(0xFFFFFFFF)
-    merged = builder.or_(builder.and_(even, low_mask),
-                         builder.and_(odd, ir.Constant(v64, [-(1 << 32)] * 8)))
-    return builder.bitcast(merged, _V)
-
-
-def _requantize_ir(builder, acc, bias, multiplier, left, right, offset, lo, hi):
-
-    def splat32(c):
-        return ir.Constant(_V, [c] * 16)
-
     # the reference adds the bias to its int32 accumulator and shifts left in
     # int32: both wrap
     x = builder.shl(builder.add(acc, bias), left)
-    # SaturatingRoundingDoublingHighMul for a multiplier in [0, 2**31) (so the
-    # saturating case, both operands INT32_MIN, never occurs): gemmlowp's
-    # (x * m + nudge) / 2**31 truncated toward zero, nudge = 2**30 for a
-    # product >= 0 and 1 - 2**30 below, equals floor((x * m + 2**30) / 2**31)
-    # for every product (tested in tests/kernels/test_gemm.py)
-    high = _high_mul(builder, x, multiplier)
-    # RoundingDivideByPOT: ties away from zero
-    mask = builder.sub(builder.shl(splat32(1), right), splat32(1))
-    threshold = builder.add(builder.lshr(mask, splat32(1)), builder.lshr(high, splat32(31)))
-    above = builder.icmp_signed(">", builder.and_(high, mask), threshold)
-    q = builder.add(builder.ashr(high, right), builder.zext(above, _V))
-    q = builder.add(q, offset)
+    # Then, for a multiplier m in [0, 2**31) (so the saturating case of
+    # SaturatingRoundingDoublingHighMul, both operands INT32_MIN, never
+    # occurs), with P = x * m exact in 64 bits:
+    #   H = SaturatingRoundingDoublingHighMul(x, m) = floor((P + 2**30) / 2**31)
+    #     (gemmlowp's (P + nudge) / 2**31 truncated toward zero, nudge 2**30
+    #     for P >= 0 and 1 - 2**30 below, is this floor for every P: tested
+    #     in tests/kernels/test_gemm.py);
+    #   RoundingDivideByPOT(H, r) = floor((H + 2**(r - 1) - s) / 2**r) for
+    #     r >= 1, s = 1 when H < 0 (ties away from zero; gemmlowp's mask and
+    #     threshold give the same), and H for r = 0.
+    # Nested floors by powers of two are one floor, and H < 0 exactly when
+    # P < -2**30, so the result is
+    #   (P + 2**30 + [r > 0] (2**(30 + r) - [P < -2**30] 2**31)) >> (31 + r),
+    # one arithmetic shift of a 64-bit sum (|P| < 2**62: no overflow) whose
+    # value fits int32. Computed for the even and the odd lanes as 8 64-bit
+    # lanes each (sign-extended products: PMULDQ).
+    x64 = builder.bitcast(x, v64)
+    m64 = builder.bitcast(multiplier, v64)
+    r64 = builder.bitcast(right, v64)
+    halves = []
+    for odd in (False, True):
+        if odd:  # the high int32 of each 64-bit lane
+            xs, ms = builder.ashr(x64, c64(32)), builder.ashr(m64, c64(32))
+            r = builder.lshr(r64, c64(32))
+        else:  # the low int32, sign-extended in place (r is never negative)
+            xs = builder.ashr(builder.shl(x64, c64(32)), c64(32))
+            ms = builder.ashr(builder.shl(m64, c64(32)), c64(32))
+            r = builder.and_(r64, c64(0xFFFFFFFF))
+        p = builder.mul(xs, ms)
+        shifted = builder.icmp_unsigned("!=", r, c64(0))
+        nudge = builder.add(c64(1 << 30),
+                            builder.select(shifted, builder.shl(c64(1 << 30), r), c64(0)))
+        negative = builder.and_(builder.icmp_signed("<", p, c64(-(1 << 30))), shifted)
+        t = builder.sub(builder.add(p, nudge), builder.select(negative, c64(1 << 31), c64(0)))
+        halves.append(builder.ashr(t, builder.add(r, c64(31))))
+    # the even results in the low int32 of each 64-bit lane, the odd in the high
+    merged = builder.or_(builder.and_(halves[0], c64(0xFFFFFFFF)),
+                         builder.shl(halves[1], c64(32)))
+    q = builder.add(builder.bitcast(merged, _V), offset)
     q = builder.select(builder.icmp_signed("<", q, lo), lo, q)
     return builder.select(builder.icmp_signed(">", q, hi), hi, q)
 
@@ -410,10 +410,11 @@ def py_vrequantize(acc, bias, multiplier, left, right, offset, lo, hi):
              for v in (acc, bias, multiplier, left, right, offset, lo, hi)]
     acc, bias, multiplier, left, right, offset, lo, hi = lanes
     x = _int32(_int32(acc + bias).astype(np.int64) << left).astype(np.int64)
-    # floor((x * m + 2**30) / 2**31), truncated to int32 as _high_mul does
+    # floor((x * m + 2**30) / 2**31): gemmlowp's SaturatingRoundingDoublingHighMul
     high = _int32((x * multiplier + (1 << 30)) >> 31).astype(np.int64)
     mask = _int32((1 << right) - 1).astype(np.int64)
-    # the logical shifts of _requantize_ir, on the lanes' 32-bit patterns
+    # gemmlowp's RoundingDivideByPOT (mask and threshold) on the lanes' 32-bit
+    # patterns: a formulation of its own, not _requantize_ir's single shift
     threshold = _int32(((mask & 0xFFFFFFFF) >> 1) + ((high & 0xFFFFFFFF) >> 31)).astype(np.int64)
     above = ((high & mask) > threshold).astype(np.int64)
     q = _int32(_int32((high >> right) + above).astype(np.int64) + offset).astype(np.int64)

@@ -143,6 +143,37 @@ def test_requantize(per_lane, bounds):
     assert np.array_equal(got, want)
 
 
+@numba.njit
+def _requantize_many(v, out):
+    n = v.shape[0] // 8
+    for i in range(0, n, 16):
+        r = simd.vrequantize(simd.vload(v, i), simd.vload(v, n + i), simd.vload(v, 2 * n + i),
+                             simd.vload(v, 3 * n + i), simd.vload(v, 4 * n + i),
+                             simd.vload(v, 5 * n + i), simd.vload(v, 6 * n + i),
+                             simd.vload(v, 7 * n + i))
+        simd.vstore(out, i, r)
+
+
+@compiled
+def test_requantize_at_rounding_boundaries():
+    """Every right shift 0..31 on accumulators whose product with the
+    multiplier lies just below, at and above -2**30 (where the rounding's
+    sign term changes), and on runs of consecutive values around 0 and the
+    int32 extremes (every tie of the final shift for the small shifts)."""
+    acc = np.concatenate([np.arange(-4100, 4100), np.arange(-(2**31), -(2**31) + 300),
+                          np.arange(2**31 - 300, 2**31)])
+    for m in (1 << 30, (1 << 31) - 1, 1 << 29, 1518500250):
+        for right in range(32):
+            n = -(-acc.size // 16) * 16
+            lanes = [np.resize(acc, n), np.zeros(n), np.full(n, m), np.zeros(n),
+                     np.full(n, right), np.full(n, -7), np.full(n, -(2**31)), np.full(n, 2**31 - 1)]
+            v = np.concatenate(lanes).astype(np.int64).astype(np.int32)
+            got = np.zeros(n, np.int32)
+            _requantize_many(v, got)
+            want = simd.py_vrequantize(*(v[k * n:(k + 1) * n] for k in range(8)))
+            assert np.array_equal(got, want), (m, right)
+
+
 @compiled
 @given(st.lists(INT32, min_size=16, max_size=16), st.integers(0, 20), st.integers(-2, 18))
 def test_store_bytes(values, i, n):
