@@ -270,6 +270,14 @@ def _row(ring, oy, params, w, bias, multiplier, left, right, out, b, slots, acc)
 
 
 @kernel
+def _params(f):
+    """The :class:`DepthwiseParams` whose fields array ``f`` holds."""
+    return DepthwiseParams(f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10],
+                           f[11], f[12], f[13], f[14], f[15], f[16], f[17], f[18], f[19],
+                           f[20])
+
+
+@kernel
 def depthwise_conv_2d(x, out, w, bias, multiplier, left, right, fields, xpad, ring, acc,
                       slots):
     """Follows ``reference_integer_ops::DepthwiseConvPerChannel`` (int8
@@ -282,14 +290,15 @@ def depthwise_conv_2d(x, out, w, bias, multiplier, left, right, fields, xpad, ri
     strides. ``w`` holds the filter as :func:`pack_weights` lays it out;
     ``bias`` is the folded bias (module docstring); ``bias``,
     ``multiplier``, ``left``, ``right`` have Co + 16 int32 elements.
-    ``fields`` is ``tuple(params)`` of a :class:`DepthwiseParams`. Scratch,
+    ``fields`` holds the fields of a :class:`DepthwiseParams` in order, as an
+    int64 array (numba dispatches an array faster than a tuple). Scratch,
     sized by :func:`layout`: ``xpad`` uint8 [Hp * Wp * Co + 16] (the padded
     image, its padding and the last 16 bytes set to zero point + 128 once);
     ``ring`` uint8 [span * ring_row]: the interleaved taps of the last
     ``span`` padded rows; ``acc`` int32 [OW, Cp] (for an output whose
     channels are not adjacent); ``slots`` int64 [KH].
     """
-    params = DepthwiseParams(*fields)
+    params = _params(fields)
     in_h = params.in_h
     out_h = out.shape[1]
     co = out.shape[3]

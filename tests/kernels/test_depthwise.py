@@ -306,6 +306,12 @@ def test_facts():
     assert unit.per_image(op, model, shapes)
     assert unit.UNIT.sharing.rows(op, shapes).stride == 2
     assert unit.UNIT.tflm_scratch(op, model, shapes) == []
+    # the kernel rebuilds its parameters from the int64 array it is given
+    from int8sqz.kernels import depthwise as kd
+
+    params = kd.layout((2, 8, 8, 4), (2, 4, 4, 8), (1, 3, 3, 8), (2, 2), (1, 1), (0, 0), 3,
+                       -128, 127).params
+    assert kd._params(np.array(params, np.int64)) == params
 
 
 def _rejected(content, error, match):
