@@ -61,6 +61,17 @@ def prepare(op, ctx):
     if batches * out_h * out_w == 0:
         # an empty output: nothing to compute, nothing to read
         return Node(op, lambda t: None, info)
+    # the padded image holds M bytes per input byte, and a dilated window's
+    # ring as many rows as it spans: bounded as the activations are, before
+    # anything of that size exists
+    scratch = layout.xpad_size + layout.ring_size
+    limit = ctx.max_activation_bytes
+    if limit is not None and scratch > limit:
+        raise ctx.error(
+            op, f"the kernel needs {scratch} bytes of scratch (the padded input and the "
+            f"interleaved rows of the window), more than the limit of {limit} bytes "
+            f"(max_activation_bytes)"
+        )
     xpad, ring, acc, slots = layout.scratch(q.input_zero_point)
     fields = np.array(layout.params, np.int64)
     kernel = k.depthwise_conv_2d

@@ -360,3 +360,14 @@ def test_empty_output_runs_nothing():
     content = depthwise_model((1, 2, 2, 4), W, None, *Q, padding="VALID",
                               out_shape=(1, 0, 0, 4))
     assert run_single(content, np.zeros((1, 2, 2, 4), np.int8)).shape == (1, 0, 0, 4)
+
+
+def test_scratch_beyond_the_activation_limit_is_refused():
+    """A dilation of 30000 over a wide row: the ring of interleaved rows the
+    window spans would take gigabytes; refused before any array exists."""
+    from int8sqz import Interpreter
+
+    content = depthwise_model((1, 1, 600, 16), np.ones((1, 2, 1, 16), np.int8), None,
+                              (0.05, 0), np.full(16, 0.01), (0.1, 0), dilation=(30000, 1))
+    with pytest.raises(ModelError, match=r"DEPTHWISE_CONV_2D.*bytes of scratch"):
+        Interpreter(model_content=content, max_activation_bytes=1 << 28).allocate_tensors()
