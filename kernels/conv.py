@@ -168,7 +168,10 @@ def _requantize(acc, p0, bias, multiplier, left, right, params, out, b, oy, c0, 
             right_j = np.int64(rs[j])
             mask = (np.int64(1) << right_j) - 1
             threshold = (mask >> 1) + ((high >> 63) & 1)
-            q = (high >> right_j) + np.int64((high & mask) > threshold) + out_offset
+            q = (high >> right_j) + np.int64((high & mask) > threshold)
+            # the reference adds the output offset in int32: wrap (measured:
+            # a result near INT32_MIN plus a negative offset clamps to act_max)
+            q = np.int64(np.int32(q + out_offset))
             o[j] = min(max(q, act_min), act_max)
 
 

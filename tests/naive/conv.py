@@ -3,7 +3,8 @@
 do it: the window origin, taps outside the image skipped, the sum of
 filter * (input + input_offset) over each tap (and, for CONV_2D, its
 channels of the group), the bias, then the per-channel requantization with
-Python integers."""
+Python integers (the output offset added in int32, wrapping, as the
+reference adds it)."""
 
 import numpy as np
 
@@ -54,7 +55,7 @@ def conv(x, weights, bias, *, stride=(1, 1), dilation=(1, 1), padding="SAME",
                     acc = to_int32(acc)  # the C++ accumulator is int32
                     if bias is not None:
                         acc = to_int32(acc + int(bias[oc]))
-                    v = mbqm(acc, int(multipliers[oc]), int(shifts[oc])) + output_offset
+                    v = to_int32(mbqm(acc, int(multipliers[oc]), int(shifts[oc])) + output_offset)
                     out[b, oy, ox, oc] = min(max(v, act_min), act_max)
     return out.astype(np.int8)
 
@@ -88,6 +89,6 @@ def depthwise_conv(x, weights, bias, *, stride=(1, 1), dilation=(1, 1), padding=
                     acc = to_int32(acc)
                     if bias is not None:
                         acc = to_int32(acc + int(bias[o]))
-                    v = mbqm(acc, int(multipliers[o]), int(shifts[o])) + output_offset
+                    v = to_int32(mbqm(acc, int(multipliers[o]), int(shifts[o])) + output_offset)
                     out[b, oy, ox, o] = min(max(v, act_min), act_max)
     return out.astype(np.int8)

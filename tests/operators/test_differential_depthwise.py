@@ -91,3 +91,23 @@ def _depthwise(x_shape=(1, 6, 6, 4), f_shape=(1, 3, 3, 4), bias=True, inputs=Non
 ])
 def test_depthwise_prepare_agrees_with_reference(kwargs, outcome):
     assert S.check_agreement(_depthwise(**kwargs)) == outcome
+
+
+@pytest.mark.parametrize("op", ["CONV_2D", "DEPTHWISE_CONV_2D"])
+def test_output_offset_wraps_as_int32(op):
+    """Scales whose multiplier is 2**31 - 85 with a left shift of 28: the
+    bias 8 shifted wraps to INT32_MIN, the rescaled value is near INT32_MIN,
+    and the reference adds the output offset -128 in int32, wrapping to a
+    large positive value: it clamps to 127 (found by
+    tests/kernels/test_conv.py's requantization test, measured here)."""
+    g = GraphBuilder()
+    x = g.input("x", (1, 1, 1, 1), "INT8", scale=1.6369617, zero_point=0)
+    w = g.constant("w", np.ones((1, 1, 1, 1), np.int8), scale=[1.2697867], zero_point=[0],
+                   quantized_dimension=3 if op == "DEPTHWISE_CONV_2D" else 0)
+    b = g.constant("b", np.array([8], np.int32), scale=[1.6369617 * 1.2697867], zero_point=[0])
+    y = g.tensor("y", (1, 1, 1, 1), "INT8", scale=7.74336e-09, zero_point=-128)
+    g.operator(op, [x, w, b], y, padding="VALID")
+    g.output(y)
+    case = S.Case(op, g.build(), [np.zeros((1, 1, 1, 1), np.int8)], {})
+    S.check_case(case)
+    assert S.run_int8sqz(case.content, case.inputs)[0].ravel().tolist() == [127]
