@@ -59,6 +59,7 @@ PROVEN_OVERLAP = ("TFLite Micro's reference kernels (the tflite_micro package's)
                   "overlap as far as their order of reads and writes allows; not proven for "
                   "CMSIS-NN or other optimized kernels")
 PROVEN_ANY = "any kernels: no tensors overlap (only the operator order and the offsets change)"
+PROVEN_NOT = "nothing: tensors live at the same time overlap where no rule allows it"
 
 
 # ---------------------------------------------------------------------------------
@@ -139,8 +140,14 @@ def report(model, planner: str = "tflm", *, no_overlap: bool = False,
            write_plan: bool = False) -> dict:
     """Everything ``memplan`` prints, as one JSON-ready dict. A plan TFLite
     Micro runs (see the module docstring) also gets a ``tflm`` entry
-    (:func:`tflm_report`) and its ``plan`` (the TflmPlan, not JSON: popped
-    by the command)."""
+    (:func:`tflm_report`)."""
+    return report_and_plan(model, planner, no_overlap=no_overlap, write_plan=write_plan)[0]
+
+
+def report_and_plan(model, planner: str = "tflm", *, no_overlap: bool = False,
+                    write_plan: bool = False):
+    """(:func:`report`, the plan TFLite Micro runs (a
+    int8sqz.planner.tflm_optimized.TflmPlan, for ``--write-plan``) or None)."""
     if planner not in MEMPLAN_PLANNERS:
         raise ValueError(f"unknown planner {planner!r}; expected one of "
                          f"{', '.join(MEMPLAN_PLANNERS)}")
@@ -154,7 +161,7 @@ def report(model, planner: str = "tflm", *, no_overlap: bool = False,
         carried = carried_plan(model)
     if planner == "tflm-optimized" or write_plan or carried is not None:
         return tflm_report(model, planner, no_overlap, carried)
-    return plan_report(model, plan_model(model, planner))
+    return plan_report(plan_model(model, planner)), None
 
 
 def option_problem(planner: str, no_overlap: bool, write_plan: bool) -> str | None:
@@ -168,9 +175,9 @@ def option_problem(planner: str, no_overlap: bool, write_plan: bool) -> str | No
     return None
 
 
-def plan_report(model, plan: MemoryPlan) -> dict:
-    """The report of one MemoryPlan of ``model`` (``plan.model`` may be
-    ``model`` with its operators reordered)."""
+def plan_report(plan: MemoryPlan) -> dict:
+    """The report of one MemoryPlan (of ``plan.model``: for a plan TFLite
+    Micro runs, the model with its operators in the plan's order)."""
     model = plan.model
     live = live_bytes(plan)
     macs = [operator_macs(model, op) for op in model.operators]
@@ -227,26 +234,33 @@ def plan_report(model, plan: MemoryPlan) -> dict:
     }
 
 
-def tflm_report(model, planner: str, no_overlap: bool, carried=None) -> dict:
-    """The report of a plan TFLite Micro runs: :func:`plan_report` of it as
-    TFLite Micro will run it, and ``tflm``: the head TFLite Micro will
-    report, its own greedy head, the whole arena it needs (this host; a
-    32-bit estimate), what the plan is proven for, the operator order and
+def tflm_report(model, planner: str, no_overlap: bool, carried=None):
+    """The report of a plan TFLite Micro runs, and the plan: :func:`plan_report`
+    of it as TFLite Micro will run it, with ``tflm``: the head TFLite Micro
+    will report, its own greedy head, the whole arena it needs (this host;
+    a 32-bit estimate), what the plan is proven for, the operator order and
     the sharing it uses."""
     from .planner.tflm_arena import HOST, MCU32, tflm_arena
-    from .planner.tflm_optimized import greedy_plan, memory_plan, plan_tflm_optimized
+    from .planner.tflm_optimized import (
+        greedy_plan, memory_plan, plan_problems, plan_tflm_optimized,
+    )
 
-    notes = []
+    notes, problems = [], []
     if carried is not None:
         tp = carried
         notes.append("the model carries an offline plan (OfflineMemoryAllocation metadata): "
                      "TFLite Micro uses its offsets")
+
     elif planner == "tflm-optimized":
         tp = plan_tflm_optimized(model, no_overlap=no_overlap)
     else:
         tp = greedy_plan(model)
     mplan = memory_plan(tp, planner, notes)
-    rep = plan_report(model, mplan)
+    if carried is not None:  # someone else's plan: check it (TFLite Micro does not)
+        problems = plan_problems(model, {i: pl.offset for i, pl in mplan.placements.items()})
+        mplan.notes += [f"unsafe: {p} (no rule of TFLite Micro's reference kernels allows "
+                        f"it)" for p in problems[:5]]
+    rep = plan_report(mplan)
     for row, original in zip(rep["operators"], tp.order):
         row["original_index"] = original
     arenas = {}
@@ -258,7 +272,6 @@ def tflm_report(model, planner: str, no_overlap: bool, carried=None) -> dict:
             if key == "host":
                 rep["notes"].append(str(exc))
     host, mcu = arenas["host"], arenas["mcu32"]
-    overlap = any(True for _ in tp.shared)
     rep["tflm"] = {
         "head": tp.head,
         "greedy_head": tp.greedy_head,
@@ -267,7 +280,8 @@ def tflm_report(model, planner: str, no_overlap: bool, carried=None) -> dict:
         "arena_size_decided_by": None if host is None else host.decided_by,
         "arena_size_32bit_estimate": None if mcu is None else mcu.arena_size,
         "tail_32bit_estimate": None if mcu is None else mcu.tail,
-        "proven_for": PROVEN_OVERLAP if overlap else PROVEN_ANY,
+        "proven_for": (PROVEN_NOT if problems else PROVEN_OVERLAP if tp.shared
+                       else PROVEN_ANY),
         "no_overlap": bool(no_overlap),
         "order": list(tp.order),
         "reordered": tp.reordered,
@@ -275,8 +289,7 @@ def tflm_report(model, planner: str, no_overlap: bool, carried=None) -> dict:
                      "input": r.input, "output": r.output, "rule": r.rule}
                     for r in tp.shared],
     }
-    rep["plan"] = tp
-    return rep
+    return rep, tp
 
 
 def _extent(pl, shape, itemsize) -> int:
@@ -402,8 +415,8 @@ def run(args) -> int:
         return _fail(problem)
     try:
         model = load_model(args.model)
-        rep = report(model, args.planner, no_overlap=no_overlap, write_plan=bool(write_plan))
-        tp = rep.pop("plan", None)
+        rep, tp = report_and_plan(model, args.planner, no_overlap=no_overlap,
+                                  write_plan=bool(write_plan))
         content = None
         if write_plan:
             from .offline_plan import write_offline_plan

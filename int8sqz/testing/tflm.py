@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import faulthandler
 import os
+import pickle
 import re
+import struct
+import subprocess
 import sys
 import tempfile
 
@@ -85,31 +87,72 @@ def arena_usage(content: bytes) -> dict:
     return found
 
 
-def allocates(content: bytes, arena_size: int) -> bool:
-    """Whether TFLite Micro allocates ``content``'s tensors in an arena of
-    ``arena_size`` bytes (its complaints on stderr are swallowed).
+#: the prober (:func:`allocates_each`): a small Python process importing only
+#: tflite_micro, which forks one child per attempt; forking the test process
+#: itself copies its far larger memory map every time
+_PROBER_CODE = r"""
+import os, pickle, struct, sys
+from tflite_micro.python.tflite_micro import runtime
+devnull = os.open(os.devnull, os.O_WRONLY)
+inp, out = sys.stdin.buffer, sys.stdout.buffer
+while True:
+    head = inp.read(4)
+    if len(head) < 4:
+        break
+    content, sizes = pickle.loads(inp.read(struct.unpack("<I", head)[0]))
+    answers = []
+    for size in sizes:
+        pid = os.fork()
+        if pid == 0:
+            code = 3
+            try:
+                os.dup2(devnull, 1)
+                os.dup2(devnull, 2)
+                try:
+                    runtime.Interpreter.from_bytes(content, arena_size=size)
+                    code = 0
+                except RuntimeError:
+                    code = 1
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        answers.append(os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0)
+    data = pickle.dumps(answers)
+    out.write(struct.pack("<I", len(data)) + data)
+    out.flush()
+"""
+_prober = None
 
-    The attempt runs in a forked child process: in an arena too small for a
+
+def allocates_each(content: bytes, arena_sizes) -> list:
+    """For each of ``arena_sizes``, whether TFLite Micro allocates
+    ``content``'s tensors in an arena of that many bytes.
+
+    Every attempt runs in a child process: in an arena too small for a
     Prepare's temporary tensors, some kernels (MEAN, REDUCE_MAX,
     RESIZE_BILINEAR: they do not check what AllocateTempInputTensor returns)
     dereference a null pointer and crash instead of failing, and so does the
     allocator when the arena cannot hold its own objects. A crash counts as
     a failure."""
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        code = 3
-        faulthandler.disable()  # a crash here is an answer, not a report
-        try:
-            with captured_stderr():
-                try:
-                    interpreter(content, arena_size)
-                    code = 0
-                except RuntimeError:
-                    code = 1
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    global _prober
+    sizes = [int(n) for n in arena_sizes]
+    if _prober is None or _prober.poll() is not None:
+        _prober = subprocess.Popen([sys.executable, "-c", _PROBER_CODE], stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE)
+    data = pickle.dumps((bytes(content), sizes))
+    _prober.stdin.write(struct.pack("<I", len(data)) + data)
+    _prober.stdin.flush()
+    head = _prober.stdout.read(4)
+    if len(head) < 4:  # pragma: no cover - the prober itself died
+        _prober = None
+        raise RuntimeError("the tflite-micro prober process died")
+    return pickle.loads(_prober.stdout.read(struct.unpack("<I", head)[0]))
+
+
+def allocates(content: bytes, arena_size: int) -> bool:
+    """Whether TFLite Micro allocates ``content``'s tensors in an arena of
+    ``arena_size`` bytes (see :func:`allocates_each`)."""
+    return allocates_each(content, [arena_size])[0]
 
 
 def minimal_arena_size(content: bytes, check_below: int = 64) -> int:
@@ -132,7 +175,8 @@ def minimal_arena_size(content: bytes, check_below: int = 64) -> int:
             hi = mid
         else:
             lo = mid
-    bad = [n for n in range(max(0, hi - check_below), hi) if allocates(content, n)]
+    below = list(range(max(0, hi - check_below), hi))
+    bad = [n for n, ok in zip(below, allocates_each(content, below)) if ok]
     if bad:
         raise RuntimeError(f"TFLite Micro allocates in {bad[0]} bytes, below the bisection's "
                            f"answer {hi}")

@@ -158,9 +158,8 @@ def _assert_whole_arena(content, model, head, what, order=None):
     usage = tflm.arena_usage(content)
     assert (usage["head"], usage["tail"]) == (predicted.head, predicted.tail), what
     size = predicted.arena_size
-    assert tflm.allocates(content, size), (what, size)
-    below = [n for n in range(size - 16, size) if tflm.allocates(content, n)]
-    assert not below, (what, size, below)
+    works = tflm.allocates_each(content, range(size - 16, size + 1))
+    assert works == [False] * 16 + [True], (what, size, works)
     return predicted
 
 

@@ -191,9 +191,9 @@ def test_unit_tflm_allocations_are_tflite_micro_s(name):
             # the smallest arena: it works, none of the 16 sizes below does (on
             # these small models the Prepare's temporary tensors often decide)
             size = predicted.arena_size
-            assert tflm.allocates(case.content, size), (name, size, case.describe())
-            assert not any(tflm.allocates(case.content, n) for n in range(size - 16, size)), (
-                name, size, predicted.decided_by, case.describe())
+            works = tflm.allocates_each(case.content, range(size - 16, size + 1))
+            assert works == [False] * 16 + [True], (name, size, predicted.decided_by,
+                                                    case.describe())
             decided.append(predicted.decided_by)
         loaded.append(case)
 
