@@ -117,6 +117,13 @@ class Interpreter:
         # offsets (int8sqz.arena); intermediates are then overwritten when reused
         self._arena = arena
         self._skip = frozenset()
+        self._preserve = bool(experimental_preserve_all_tensors)
+        # what invoke() runs (int8sqz.fusion.Program), made by allocate_tensors
+        self._program = None
+        # fused operators that ran since their inputs were set: the tensors
+        # they skip can still be computed (pending), or no longer (stale)
+        self._pending = set()
+        self._stale = set()
         # a path given as bytes is a path, not the model's content
         source = model_content if model_content is not None else (
             os.fsdecode(model_path) if isinstance(model_path, bytes) else model_path)
@@ -207,16 +214,24 @@ class Interpreter:
     def allocate_tensors(self) -> None:
         if self._nodes is None:
             self._prepare()
+        from . import fusion
+
         arrays = [None] * len(self._model.tensors)
         for t in self._model.tensors:
             if t.is_constant:
                 arrays[t.index] = t.data
         self._skip = frozenset()
+        views = {}
         if self._arena is not None:
             from .arena import place_activations
 
             plan, _ = place_activations(self._model, self._shapes, self._arena, arrays)
             self._skip = frozenset(plan.skip_ops)  # copy-free concatenations
+        else:
+            # concatenation inputs written in place (every value kept)
+            views, skip = fusion.concat_slices(self._model, self._shapes)
+            fusion.slice_view(self._model, self._shapes, arrays, views)
+            self._skip = frozenset(skip)
         try:
             for i in self._activation_indices():
                 if arrays[i] is None:
@@ -226,7 +241,22 @@ class Interpreter:
                 f"{self._model.source}: the activations need more memory than is available"
             ) from None
         self._arrays = arrays
+        self._views = views
+        self._program = self._make_program(self._nodes)
+        self._pending = set()
+        self._stale = set()
         self._slices = self._batch_slices()
+
+    def _fusing(self) -> bool:
+        """Fusions (int8sqz.fusion) unless the operators must run one by one:
+        every intermediate kept, traced, or placed in an arena."""
+        return self._arena is None and not self._preserve and not self._debug
+
+    def _make_program(self, nodes):
+        from . import fusion
+
+        return fusion.plan(self._model, self._shapes, nodes, fuse=self._fusing(),
+                           views=self._views, skip=self._skip)
 
     def _batch_slices(self):
         if self._arena is not None:
@@ -234,7 +264,8 @@ class Interpreter:
         from .parallel import BatchSlices
 
         try:
-            return BatchSlices(self._model, self._shapes, self._arrays, self._num_threads)
+            return BatchSlices(self._model, self._shapes, self._arrays, self._num_threads,
+                               lambda nodes: self._make_program(nodes).steps)
         except (ValueError, MemoryError):  # not image by image: one piece
             return None
 
@@ -252,12 +283,14 @@ class Interpreter:
             debug.run_traced(self._nodes, self._arrays, self._model, self._shapes, self._debug,
                              self._skip, self._debug_shown)
             return
+        program = self._program
+        self._stale = set()
+        self._pending = {step for step in program.hidden.values()}
         if self._slices is not None and self._invoke_slices():
             return
         arrays = self._arrays
-        for k, node in enumerate(self._nodes):
-            if k not in self._skip:
-                node(arrays)
+        for step in program.steps:
+            step(arrays)
 
     def close(self) -> None:
         """Shut down the threads of ``num_threads`` (the interpreter still
@@ -334,6 +367,9 @@ class Interpreter:
         if self._arrays is None:
             raise InterpreterError("tensors are not allocated: call allocate_tensors() first")
         a = self._arrays[i]
+        fused = self._program.hidden.get(i) if self._program is not None else None
+        if fused is not None:
+            self._materialize(i, fused)
         if a is None:
             t = self._model.tensors[i]
             raise InterpreterError(
@@ -342,12 +378,31 @@ class Interpreter:
             )
         return i, a
 
+    def _materialize(self, i, fused) -> None:
+        """Tensor ``i``, which the fused operators ``fused`` did not write in
+        the last ``invoke()``: computed now, operator by operator, from the
+        fusion's inputs (unchanged since, or the tensor is unavailable)."""
+        if fused in self._pending:
+            fused.run_unfused(self._arrays)
+            self._pending.discard(fused)
+        elif fused in self._stale:
+            t = self._model.tensors[i]
+            raise InterpreterError(
+                f"tensor {i} '{t.name}' is not available: invoke() computes it inside fused "
+                f"operators ({fused.rule}) without writing it, and a tensor they read was set "
+                f"since; read it before setting their inputs, or make the Interpreter with "
+                f"experimental_preserve_all_tensors=True to keep every intermediate"
+            )
+
     @_serialised
     def set_tensor(self, tensor_index, value) -> None:
         i, a = self._array(tensor_index)
         t = self._model.tensors[i]
         if t.is_constant:
             raise InterpreterError(f"tensor {i} '{t.name}' is a constant and cannot be set")
+        for fused in [f for f in self._pending if i in f.reads]:
+            self._pending.discard(fused)  # its skipped tensors came from the old value
+            self._stale.add(fused)
         try:
             value = np.asarray(value)
         except (TypeError, ValueError) as exc:  # ragged nested lists, ...
@@ -374,9 +429,12 @@ class Interpreter:
         return a.copy()
 
     def tensor(self, tensor_index):
-        """A function that returns a read-write view of the tensor's array."""
+        """A function that returns a read-write view of the tensor's array
+        (a tensor that fused operators skip is computed when it is called)."""
         self._array(tensor_index)
         i = int(tensor_index)
+        if self._program is not None and i in self._program.hidden:
+            return lambda: self._array(i)[1]
         return lambda: self._arrays[i]
 
     @_serialised

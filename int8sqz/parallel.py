@@ -64,7 +64,7 @@ class BatchSlices:
     caller then runs the batch in one piece).
     """
 
-    def __init__(self, model, shapes, arrays, threads: int):
+    def __init__(self, model, shapes, arrays, threads: int, program=None):
         n = batch_size(model, shapes)
         if n is None:
             raise ValueError("the model does not run image by image")
@@ -76,7 +76,9 @@ class BatchSlices:
         self.nodes = []
         for _ in range(threads):
             ctx = PrepareContext(model, list(one), resized=True)
-            self.nodes.append([ops.prepare(op, ctx) for op in model.operators])
+            nodes = [ops.prepare(op, ctx) for op in model.operators]
+            # ``program(nodes)``: what runs (int8sqz.fusion), the nodes as they are without it
+            self.nodes.append(program(nodes) if program is not None else nodes)
             for i in acts:
                 if tuple(ctx.shapes[i]) != one[i]:
                     raise ValueError(f"tensor {i} prepares to {ctx.shapes[i]}, not {one[i]}")

@@ -42,6 +42,7 @@ import numpy as np
 from . import gemm
 from ._jit import kernel
 from .gemm import gemm_u8s8
+from .pool import PoolParams, max_pool_row
 from .simd import aligned_copy, aligned_full, vload, vrequantize, vsplat, vstore, vstore_bytes
 
 
@@ -228,6 +229,52 @@ def conv_2d(x, out, wp, bias, multiplier, left, right, fields, xpad, a, acc, fir
     to kp) and its rows past a block may hold anything: they meet zero
     weights or give results that are dropped.
     """
+    conv_2d_fused(x, out, wp, bias, multiplier, left, right, fields, xpad, a, acc, first, last,
+                  None, None, None, None, None)
+
+
+@kernel
+def _lookup_row(out, b, oy, table):
+    """out[b, oy, ox, c] = table[c, byte of out[b, oy, ox, c]] for every
+    pixel and channel of one output row: a per-channel map of the int8
+    values (int8sqz/fusion.py fills ``table`` with the general kernels of
+    the operators it stands for)."""
+    orow = out[b, oy]
+    channels = out.shape[3]
+    for ox in range(out.shape[2]):
+        o = orow[ox]
+        for c in range(channels):
+            o[c] = table[c, np.int64(o[c]) & 255]
+
+
+@kernel
+def _first_pool_row(oy, pool_fields):
+    """The first output row of the fused pool whose window starts at or
+    below convolution output row ``oy`` (0 for ``oy`` 0)."""
+    pp = PoolParams(*pool_fields)
+    py = 0
+    while max(0, py * pp.stride_h - pp.pad_h) < oy:
+        py += 1
+    return py
+
+
+@kernel
+def conv_2d_fused(x, out, wp, bias, multiplier, left, right, fields, xpad, a, acc, first, last,
+                  table, pool_x, pool_out, pool_fields, pool_row):
+    """:func:`conv_2d` followed, block by block, by what it stands for in a
+    fusion (int8sqz/fusion.py); each may be None (numba then compiles the
+    version without it):
+
+    - ``table`` int8 [O, 256]: every output written as ``table[c, byte]``
+      (:func:`_lookup_row`), the rows of a block once they are requantized;
+    - ``pool_x``, ``pool_out``, ``pool_fields``, ``pool_row``: a MAX_POOL_2D
+      of ``pool_x`` (``out`` itself, or the concatenation whose slice
+      ``out`` is, its other channels already written) into ``pool_out``
+      (kernels/pool.py :func:`~kernels.pool.max_pool_row`): after each block,
+      the pool's output rows whose windows lie in the convolution rows
+      written so far in this image (by this call: a range of blocks that
+      starts inside an image pools only from there on).
+    """
     params = ConvParams(*fields)
     in_h = x.shape[1]
     out_h = out.shape[1]
@@ -243,6 +290,7 @@ def conv_2d(x, out, wp, bias, multiplier, left, right, fields, xpad, a, acc, fir
     unit_channels = out.strides[3] == 1
     image = -1
     filled = 0
+    pooled = 0
     # the blocks of the images the arrays hold (a range past them is cut)
     for j in range(first, min(last, out.shape[0] * per_image)):
         b = j // per_image
@@ -252,6 +300,8 @@ def conv_2d(x, out, wp, bias, multiplier, left, right, fields, xpad, a, acc, fir
         if b != image:
             image = b
             filled = max(0, oy0 * params.stride_h - params.pad_h)
+            if pool_out is not None:
+                pooled = _first_pool_row(oy0, pool_fields)
         need = min(in_h, (oy0 + n_rows - 1) * params.stride_h + last_row + 1)
         if need > filled:
             _fill_padded(x, b, filled, need, params, xpad)
@@ -269,6 +319,16 @@ def conv_2d(x, out, wp, bias, multiplier, left, right, fields, xpad, a, acc, fir
                 else:
                     _requantize(acc, r * out_w, bias, multiplier, left, right, params, out,
                                 b, oy0 + r, g * per_group, per_group)
+        if table is not None:
+            for r in range(n_rows):
+                _lookup_row(out, b, oy0 + r, table)
+        if pool_out is not None:
+            pp = PoolParams(*pool_fields)
+            done = oy0 + n_rows
+            while pooled < pool_out.shape[1] and min(
+                    out_h, pooled * pp.stride_h - pp.pad_h + pp.filter_h) <= done:
+                max_pool_row(pool_x, pool_out, b, pooled, pool_fields, pool_row)
+                pooled += 1
 
 
 # -- set-up at prepare time (plain Python) ----------------------------------------------

@@ -48,39 +48,48 @@ def _write_row(row, out, b, oy, act_min, act_max):
 
 
 @kernel
-def max_pool_2d(x, out, fields, row):
-    """Follows ``reference_integer_ops::MaxPool`` (int8) and
-    ``reference_ops::MaxPool`` (uint8): the maximum over the window's pixels
-    inside the image, starting from the type's lowest value
-    (``params.lowest``), then the activation clamp."""
+def max_pool_row(x, out, b, oy, fields, row):
+    """Output row ``oy`` of image ``b`` of :func:`max_pool_2d`: the row's
+    maxima gathered in ``row`` [OW, C] (the input's type), then clamped and
+    written, so that every input row the output row reads is read before
+    any of it is written. The maximum stays in the input's type: the
+    channel loop then runs 64 int8 lanes at a time."""
     params = PoolParams(*fields)
     in_h = x.shape[1]
     in_w = x.shape[2]
     channels = x.shape[3]
-    stride_h = params.stride_h
     stride_w = params.stride_w
-    filt_h = params.filter_h
     filt_w = params.filter_w
     lowest = params.lowest
+    y0 = oy * params.stride_h - params.pad_h
+    fy0 = max(0, -y0)
+    fy1 = min(params.filter_h, in_h - y0)
+    for ox in range(out.shape[2]):
+        x0 = ox * stride_w - params.pad_w
+        fx0 = max(0, -x0)
+        fx1 = min(filt_w, in_w - x0)
+        r = row[ox]
+        for c in range(channels):
+            r[c] = lowest
+        for fy in range(fy0, fy1):
+            src = x[b, y0 + fy]
+            for fx in range(fx0, fx1):
+                s = src[x0 + fx]
+                for c in range(channels):
+                    r[c] = max(r[c], s[c])
+    _write_row(row, out, b, oy, params.act_min, params.act_max)
+
+
+@kernel
+def max_pool_2d(x, out, fields, row):
+    """Follows ``reference_integer_ops::MaxPool`` (int8) and
+    ``reference_ops::MaxPool`` (uint8): the maximum over the window's pixels
+    inside the image, starting from the type's lowest value
+    (``params.lowest``), then the activation clamp. ``row`` is [OW, C] of
+    the input's type (:func:`max_pool_row`)."""
     for b in range(out.shape[0]):
         for oy in range(out.shape[1]):
-            y0 = oy * stride_h - params.pad_h
-            fy0 = max(0, -y0)
-            fy1 = min(filt_h, in_h - y0)
-            for ox in range(out.shape[2]):
-                x0 = ox * stride_w - params.pad_w
-                fx0 = max(0, -x0)
-                fx1 = min(filt_w, in_w - x0)
-                r = row[ox]
-                for c in range(channels):
-                    r[c] = lowest
-                for fy in range(fy0, fy1):
-                    src = x[b, y0 + fy]
-                    for fx in range(fx0, fx1):
-                        s = src[x0 + fx]
-                        for c in range(channels):
-                            r[c] = max(r[c], s[c])
-            _write_row(row, out, b, oy, params.act_min, params.act_max)
+            max_pool_row(x, out, b, oy, fields, row)
 
 
 @kernel

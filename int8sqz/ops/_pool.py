@@ -75,12 +75,17 @@ def prepare_pool(op, ctx, kernel, what: str):
         pad_h=win.pad_height, pad_w=win.pad_width, act_min=act_min, act_max=act_max,
         lowest=INT_RANGES[type_name][0])
     params = tuple(map(int, named))  # plain ints (one numba type), in a plain tuple
-    row = np.zeros((win.out_width, channels), np.int32)
+    # the maximum is taken in the input's type, the average's sum in int32
+    row = np.zeros((win.out_width, channels),
+                   ctx.tensor(src).dtype if kernel is kp.max_pool_2d else np.int32)
 
     def run(t):
         kernel(t[src], t[dst], params, row)
 
-    return Node(op, run, dict(kernel=kernel.__name__, geometry=named))
+    # a max pool's rows may run inside the blocks of the convolution that
+    # feeds it (int8sqz/fusion.py): its row kernel's parameters and scratch
+    fuse = {"max_pool_row": (params, row)} if kernel is kp.max_pool_2d else None
+    return Node(op, run, dict(kernel=kernel.__name__, geometry=named), fuse=fuse)
 
 
 def pool_per_image(op, model, shapes) -> bool:

@@ -46,11 +46,30 @@ def prepare(op, ctx):
     def run(t):
         kernel(t[src], t[dst], wp, bias, mult, left, right, params, xpad, a, acc, 0, blocks)
 
+    def fused(out=dst, table=None, pool=None):
+        """run(t) of this convolution writing tensor ``out`` through the
+        per-channel ``table`` and followed, block by block, by ``pool``
+        ``(input tensor, output tensor, fields, row)`` (kernels/conv.py
+        conv_2d_fused; int8sqz/fusion.py decides when this is exact)."""
+        fk = k.conv_2d_fused
+        if pool is None:
+            def run_fused(t):
+                fk(t[src], t[out], wp, bias, mult, left, right, params, xpad, a, acc, 0, blocks,
+                   table, None, None, None, None)
+        else:
+            px, po, pf, prow = pool
+
+            def run_fused(t):
+                fk(t[src], t[out], wp, bias, mult, left, right, params, xpad, a, acc, 0, blocks,
+                   table, t[px], t[po], pf, prow)
+        return run_fused
+
     return Node(op, run, dict(kernel="conv_2d", groups=groups, geometry=layout.params,
                               multiplier=q.multiplier, shift=q.shift,
                               input_zero_point=q.input_zero_point,
                               output_zero_point=q.output_zero_point, act_min=q.act_min,
-                              act_max=q.act_max, folded_bias=bias, blocks=blocks))
+                              act_max=q.act_max, folded_bias=bias, blocks=blocks),
+                fuse={"conv_2d": fused})
 
 
 def _check_tensors(op, ctx):

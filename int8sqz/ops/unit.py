@@ -40,14 +40,20 @@ class Node:
     """One prepared operator: the operator, the parameters its prepare step
     computed (names and values, shown by ``INT8SQZ_DEBUG=2``), and ``run``,
     which calls the kernel on the list of every tensor's array (indexed by
-    tensor index; outputs preallocated). Calling the node runs it."""
+    tensor index; outputs preallocated). Calling the node runs it.
 
-    __slots__ = ("op", "run", "params")
+    ``fuse``: what int8sqz/fusion.py may build from this operator's
+    prepared kernel when it implements a sequence of operators in one
+    (names the fusion rules know, e.g. ``"conv_2d"``), or None."""
 
-    def __init__(self, op, run: Callable, params: Mapping | None = None):
+    __slots__ = ("op", "run", "params", "fuse")
+
+    def __init__(self, op, run: Callable, params: Mapping | None = None,
+                 fuse: Mapping | None = None):
         self.op = op
         self.run = run
         self.params = dict(params or {})
+        self.fuse = fuse
 
     def __call__(self, tensors) -> None:
         self.run(tensors)
