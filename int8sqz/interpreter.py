@@ -42,6 +42,11 @@ class Interpreter:
     microcontroller would: a tensor's bytes are reused once it is consumed,
     the graph input's too. Intermediates are then not all readable after
     ``invoke()``, and the input must be set again before every ``invoke()``.
+    ``arena="streaming"`` also runs stages of operators a band of rows at a
+    time, their large tensors never whole (int8sqz.planner.streaming,
+    int8sqz.streaming): the tensors inside a stage have no array after
+    ``allocate_tensors()``. ``arena=plan`` runs inside a plan made for this
+    model and its current shapes (``int8sqz.planner``), checked first.
 
     ``INT8SQZ_DEBUG=1`` (or 2) in the environment prints every operator as
     it runs (int8sqz.debug). The thread pool of ``num_threads`` > 1 is shut
@@ -71,8 +76,11 @@ class Interpreter:
             raise InterpreterError(
                 f"max_activation_bytes={max_activation_bytes!r}: expected an integer >= 0"
             )
-        if arena not in (None, "tflm", "optimized"):
-            raise InterpreterError(f"arena={arena!r}: expected None, 'tflm' or 'optimized'")
+        from .planner import MemoryPlan
+
+        if not (arena in (None, "tflm", "optimized", "streaming") or isinstance(arena, MemoryPlan)):
+            raise InterpreterError(f"arena={arena!r}: expected None, 'tflm', 'optimized', "
+                                   f"'streaming' or a memory plan of this model")
         if arena is not None and experimental_preserve_all_tensors:
             raise InterpreterError(
                 f"experimental_preserve_all_tensors=True with arena={arena!r}: an arena reuses "
@@ -83,6 +91,7 @@ class Interpreter:
         # offsets (int8sqz.arena); intermediates are then overwritten when reused
         self._arena = arena
         self._skip = frozenset()
+        self._stream = None  # int8sqz.streaming.StreamingRun of a plan with stages
         # a path given as bytes is a path, not the model's content
         source = model_content if model_content is not None else (
             os.fsdecode(model_path) if isinstance(model_path, bytes) else model_path)
@@ -180,8 +189,18 @@ class Interpreter:
         if self._arena is not None:
             from .arena import place_activations
 
-            plan, _ = place_activations(self._model, self._shapes, self._arena, arrays)
+            planner = self._arena
+            if isinstance(planner, str) and planner == "streaming":
+                from .planner.streaming import cached_plan
+
+                planner = cached_plan(self._model, self._shapes)
+            plan, arena = place_activations(self._model, self._shapes, planner, arrays)
             self._skip = frozenset(plan.skip_ops)  # copy-free concatenations
+            self._stream = None
+            if getattr(plan, "stages", None):
+                from .streaming import StreamingRun
+
+                self._stream = StreamingRun(plan, self._nodes, arrays, arena)
         try:
             for i in self._activation_indices():
                 if arrays[i] is None:
@@ -212,6 +231,9 @@ class Interpreter:
     def invoke(self) -> None:
         if self._arrays is None:
             raise InterpreterError("invoke() called before allocate_tensors()")
+        if self._stream is not None:
+            self._stream.invoke(self._arrays)  # stages run band by band (not traced)
+            return
         if self._debug:
             debug.run_traced(self._nodes, self._arrays, self._model, self._shapes, self._debug,
                              self._skip, self._debug_shown)

@@ -18,7 +18,9 @@ import math
 import numpy as np
 
 from ..kernels import elementwise as k
-from ._binary import binary_run, constant_lut_run, elementwise_per_image, prepare_binary
+from ._binary import (
+    BINARY_BANDS, binary_run, constant_lut_run, elementwise_per_image, prepare_binary,
+)
 from ._common import fused_activation_range, quantize_multiplier
 from .unit import OperatorUnit, Sharing, int8_version, no_macs
 
@@ -80,5 +82,5 @@ UNIT = OperatorUnit(
     version=int8_version, per_image=elementwise_per_image, macs=no_macs,
     # kernels/elementwise.py: each output element from the input elements
     # at its own position (a broadcast constant read in its own place)
-    sharing=Sharing(kernel="kernels/elementwise.py", inplace=True),
+    sharing=Sharing(kernel="kernels/elementwise.py", inplace=True), bands=BINARY_BANDS,
 )

@@ -28,7 +28,7 @@ from ..kernels import concat as k
 from ._broadcast import c_strides, flat, loop_nest
 from ._common import check_same_quantization, check_scale, check_zero_point
 from ._common import legacy_quantization
-from .unit import Node, OperatorUnit, Sharing, int8_version, no_macs
+from .unit import Bands, Node, OperatorUnit, Sharing, int8_version, no_macs, row_band_windows
 
 _TYPES = ("INT8", "UINT8", "INT32", "FLOAT32")
 
@@ -145,7 +145,7 @@ def prepare(op, ctx):
                     view[...] = src
                 continue
             f_scale, f_bias, start, (shape, strides) = rescale
-            if o.flags.c_contiguous and src.flags.c_contiguous:
+            if o.flags.c_contiguous and src.flags.c_contiguous and o.shape == out_shape:
                 k.rescale_uint8(o.reshape(-1)[start:], src.reshape(-1), shape, strides,
                                 f_scale, f_bias, out_zp)
             else:
@@ -182,6 +182,15 @@ def per_image(op, model, shapes) -> bool:
     return out_rank > 0 and int(op.options.get("axis", 0)) % out_rank != 0
 
 
+def bands(op, model, shapes):
+    """Streaming along the width or the channels (4-D, batch 1): output row
+    y is row y of every input."""
+    out = shapes[op.outputs[0]] if len(op.outputs) == 1 else ()
+    if len(out) != 4 or int(op.options.get("axis", 0)) % 4 not in (2, 3):
+        return None
+    return row_band_windows(op, model, shapes)
+
+
 UNIT = OperatorUnit(
     "CONCATENATION", prepare, options="ConcatenationOptions",
     defaults={"fused_activation_function": "NONE"}, version=int8_version,
@@ -189,4 +198,6 @@ UNIT = OperatorUnit(
     # the module docstring: an input that is exactly its own slot of the
     # output is not copied
     sharing=Sharing(kernel="int8sqz/ops/concatenation.py", output_slices=True),
+    # run() on views of a band's rows: each input's slot of those rows
+    bands=Bands(kernel="int8sqz/ops/concatenation.py", windows=bands, views=True),
 )

@@ -23,7 +23,7 @@ import numpy as np
 from ..kernels import conv as k
 from ._quant import per_channel_quantization
 from ._window import padding_height_width, padding_option, positive_option, row_window
-from .unit import Node, OperatorUnit, Sharing, def_type
+from .unit import Bands, Node, OperatorUnit, RowWindow, Sharing, check_band, def_type
 
 INT16_MAX = 32767
 
@@ -41,18 +41,39 @@ def prepare(op, ctx):
                                               q.input_zero_point)
     layout = k.layout(ctx.shape(src), ctx.shape(dst), ctx.shape(flt), stride, dilation, pad,
                       q.output_zero_point, q.act_min, q.act_max)
-    xpad, a, acc = layout.scratch(q.input_zero_point)
     params, blocks = tuple(layout.params), layout.blocks
     kernel = k.conv_2d
+    scratch = []  # (xpad, a, acc), made on the first whole run (never, when streamed)
 
     def run(t):
+        if not scratch:
+            scratch.extend(layout.scratch(q.input_zero_point))
+        xpad, a, acc = scratch
         kernel(t[src], t[dst], wp, bias, mult, left, right, params, xpad, a, acc, 0, blocks)
+
+    in_shape, out_shape = tuple(ctx.shape(src)), tuple(ctx.shape(dst))
+    in_h = in_shape[1]
+    pad_value = 128 + q.input_zero_point
+    window = RowWindow(layout.params.filter_h, stride[0], dilation[0], pad[0])
+
+    def rows(max_rows):
+        band = layout.band(max_rows)
+        band_params = tuple(band.params)
+        xpad, a, acc = band.scratch(q.input_zero_point)
+
+        def run_rows(t, origins, first, last):
+            x, y = t[src], t[dst]
+            x0, y0 = origins.get(src, 0), origins.get(dst, 0)
+            check_band(op, window, in_shape, x, x0, out_shape, y, y0, first, last, max_rows)
+            k.conv_2d_rows(x, x0, in_h, y, y0, first, last, wp, bias, mult, left, right,
+                           band_params, xpad, a, acc, pad_value)
+        return run_rows
 
     return Node(op, run, dict(kernel="conv_2d", groups=groups, geometry=layout.params,
                               multiplier=q.multiplier, shift=q.shift,
                               input_zero_point=q.input_zero_point,
                               output_zero_point=q.output_zero_point, act_min=q.act_min,
-                              act_max=q.act_max, folded_bias=bias, blocks=blocks))
+                              act_max=q.act_max, folded_bias=bias, blocks=blocks), rows)
 
 
 def _check_tensors(op, ctx):
@@ -188,6 +209,15 @@ def rows(op, shapes):
                       int(op.options.get("dilation_hfactor", 1)))
 
 
+def bands(op, model, shapes):
+    """Streaming: the input's rows through the window; the filter and bias whole."""
+    window = rows(op, shapes)
+    out = shapes[op.outputs[0]] if op.outputs else ()
+    if window is None or len(out) != 4 or out[0] != 1:
+        return None
+    return (window,) + (None,) * (len(op.inputs) - 1)
+
+
 UNIT = OperatorUnit(
     "CONV_2D", prepare, options="Conv2DOptions",
     defaults={"fused_activation_function": "NONE", "dilation_wfactor": 1,
@@ -198,4 +228,7 @@ UNIT = OperatorUnit(
     # the output written through its strides
     sharing=Sharing(kernel="kernels/conv.py", strided_output=True, rows=rows,
                     rows_read_first=True),
+    # kernels/conv.py conv_2d_rows: any band of output rows, its padding
+    # rows made in a band-sized padded image
+    bands=Bands(kernel="kernels/conv.py", windows=bands),
 )

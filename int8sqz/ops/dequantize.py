@@ -3,7 +3,7 @@
 from ..kernels import quantize as k
 from ._common import check_scale, check_zero_point, flat
 from .quantize import per_image
-from .unit import NO_SHARING, Node, OperatorUnit, def_type, no_macs
+from .unit import NO_SHARING, Bands, Node, OperatorUnit, def_type, no_macs, row_band_windows
 
 
 def prepare(op, ctx):
@@ -31,4 +31,6 @@ def version(op, tensors) -> int:
 UNIT = OperatorUnit(
     "DEQUANTIZE", prepare, options="DequantizeOptions", defaults={}, version=version,
     per_image=per_image, macs=no_macs, sharing=NO_SHARING,
+    # kernels/quantize.py: element by element, so a band of rows from the same rows
+    bands=Bands(kernel="kernels/quantize.py", windows=row_band_windows, views=True),
 )

@@ -35,7 +35,7 @@ import numpy as np
 
 from ..kernels import activation as k
 from ._common import INT_RANGES, check_scale, check_zero_point, flat, tflite_round
-from .unit import Node, OperatorUnit, Sharing, int8_version, no_macs
+from .unit import Bands, Node, OperatorUnit, Sharing, int8_version, no_macs, row_band_windows
 
 _INTEGER = ("INT8", "UINT8")
 OUTPUT_SCALE = 1.0 / 256
@@ -117,4 +117,5 @@ UNIT = OperatorUnit(
     version=int8_version, per_image=per_image, macs=no_macs,
     # kernels/activation.py (lookup_bytes): x[i] is read before out[i] is written
     sharing=Sharing(kernel="kernels/activation.py", inplace=True),
+    bands=Bands(kernel="kernels/activation.py", windows=row_band_windows, views=True),
 )

@@ -12,7 +12,9 @@ not check (nor does int8sqz).
 """
 
 from ..kernels import elementwise as k
-from ._binary import binary_output_shape, binary_run, check_binary_types, elementwise_per_image
+from ._binary import (
+    BINARY_BANDS, binary_output_shape, binary_run, check_binary_types, elementwise_per_image,
+)
 from .sub import broadcast_version
 from .unit import OperatorUnit, Sharing, no_macs
 
@@ -42,4 +44,5 @@ SHARING = Sharing(kernel="kernels/elementwise.py", inplace=True)
 UNIT = OperatorUnit(
     "MAXIMUM", prepare, options="MaximumMinimumOptions", defaults={},
     version=broadcast_version, per_image=elementwise_per_image, macs=no_macs, sharing=SHARING,
+    bands=BINARY_BANDS,
 )

@@ -2,7 +2,7 @@
 broadcasting: TFLite's ``Register_MINIMUM_REF``, MAXIMUM's prepare and
 kernel with ``x < y ? x : y`` (see int8sqz.ops.maximum)."""
 
-from ._binary import elementwise_per_image
+from ._binary import BINARY_BANDS, elementwise_per_image
 from .maximum import SHARING, prepare_extremum
 from .sub import broadcast_version
 from .unit import OperatorUnit, no_macs
@@ -15,4 +15,5 @@ def prepare(op, ctx):
 UNIT = OperatorUnit(
     "MINIMUM", prepare, options="MaximumMinimumOptions", defaults={},
     version=broadcast_version, per_image=elementwise_per_image, macs=no_macs, sharing=SHARING,
+    bands=BINARY_BANDS,
 )

@@ -13,7 +13,9 @@ import math
 import numpy as np
 
 from ..kernels import elementwise as k
-from ._binary import binary_run, constant_lut_run, elementwise_per_image, prepare_binary
+from ._binary import (
+    BINARY_BANDS, binary_run, constant_lut_run, elementwise_per_image, prepare_binary,
+)
 from ._common import check_left_shift, fused_activation_range, quantize_multiplier
 from .unit import OperatorUnit, Sharing, def_type, output_elements
 
@@ -58,5 +60,5 @@ UNIT = OperatorUnit(
     macs=output_elements,  # one multiplication per output element
     # kernels/elementwise.py: each output element from the input elements
     # at its own position (a broadcast constant read in its own place)
-    sharing=Sharing(kernel="kernels/elementwise.py", inplace=True),
+    sharing=Sharing(kernel="kernels/elementwise.py", inplace=True), bands=BINARY_BANDS,
 )

@@ -11,7 +11,7 @@ from ..kernels import quantize as k
 from ._common import (
     INT_RANGES, check_left_shift, check_scale, check_zero_point, flat, quantize_multiplier,
 )
-from .unit import Node, OperatorUnit, Sharing, no_macs
+from .unit import Bands, Node, OperatorUnit, Sharing, no_macs, row_band_windows
 
 _INTEGER = ("INT8", "UINT8")
 
@@ -67,4 +67,6 @@ UNIT = OperatorUnit(
     # kernels/quantize.py: each output element from the input element at its
     # own position, read before it is written (between types of one size)
     sharing=Sharing(kernel="kernels/quantize.py", inplace=True),
+    # element by element, so a band of rows from the same rows
+    bands=Bands(kernel="kernels/quantize.py", windows=row_band_windows, views=True),
 )

@@ -31,7 +31,7 @@ from ._common import (
     INT_RANGES, check_left_shift, check_scale, check_zero_point, flat, quantize_multiplier,
     tflite_round,
 )
-from .unit import Node, OperatorUnit, Sharing, def_type, no_macs
+from .unit import Bands, Node, OperatorUnit, Sharing, def_type, no_macs, row_band_windows
 
 TYPES = ("INT8", "UINT8", "FLOAT32")
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
@@ -108,8 +108,10 @@ def per_image(op, model, shapes) -> bool:
 
 #: kernels/activation.py: x[i] is read before out[i] is written
 SHARING = Sharing(kernel="kernels/activation.py", inplace=True)
+#: kernels/activation.py: element by element, so a band of rows from the same rows
+BANDS = Bands(kernel="kernels/activation.py", windows=row_band_windows, views=True)
 
 UNIT = OperatorUnit(
     "RELU", prepare, options=None, defaults={},
-    version=version, per_image=per_image, macs=no_macs, sharing=SHARING,
+    version=version, per_image=per_image, macs=no_macs, sharing=SHARING, bands=BANDS,
 )

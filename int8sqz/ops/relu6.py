@@ -3,7 +3,7 @@
 ``reference_ops::Relu6`` for float32), RELU's prepare (see
 int8sqz.ops.relu)."""
 
-from .relu import SHARING, per_image, prepare_relu
+from .relu import BANDS, SHARING, per_image, prepare_relu
 from .unit import OperatorUnit, int8_version, no_macs
 
 
@@ -14,5 +14,5 @@ def prepare(op, ctx):
 UNIT = OperatorUnit(
     "RELU6", prepare, options=None, defaults={},
     # op_version.cc: 2 for int8 only (uint8 RELU6 stays 1, unlike RELU)
-    version=int8_version, per_image=per_image, macs=no_macs, sharing=SHARING,
+    version=int8_version, per_image=per_image, macs=no_macs, sharing=SHARING, bands=BANDS,
 )

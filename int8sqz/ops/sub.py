@@ -19,7 +19,7 @@ finite and positive.
 """
 
 from ..kernels import elementwise as k
-from ._binary import elementwise_per_image
+from ._binary import BINARY_BANDS, elementwise_per_image
 from .add import prepare_add_or_sub
 from .unit import OperatorUnit, Sharing, def_type, no_macs
 
@@ -54,5 +54,5 @@ UNIT = OperatorUnit(
     # kernels/elementwise.py (add_or_sub): each output element from the
     # input elements at its own position (a broadcast constant read in its
     # own place)
-    sharing=Sharing(kernel="kernels/elementwise.py", inplace=True),
+    sharing=Sharing(kernel="kernels/elementwise.py", inplace=True), bands=BINARY_BANDS,
 )

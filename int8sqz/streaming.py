@@ -1,0 +1,140 @@
+"""Running a streaming plan (int8sqz.planner.streaming) inside one byte
+array: ``Interpreter(..., arena="streaming")``.
+
+The whole tensors are views of the arena at their planned offsets (as in
+int8sqz.arena); each stage's band buffers are views of ``[1, rows, W, C]``
+at its block's offset plus theirs. ``invoke()`` runs the operators outside
+the stages whole, and each stage step by step: every action runs one
+operator on a band of output rows (``Node.rows`` or, for the operators
+whose unit says ``Bands.views``, the node's own ``run`` on views of the
+band's rows), after sliding its output's band buffer (the rows kept for
+the next steps moved to its start) when the schedule says so.
+
+Nothing here decides anything: the schedule is the plan's, checked by
+:func:`int8sqz.arena.validate_streaming_plan` before the first run; the
+Python side checks every band's rows against the arrays before a kernel
+runs (numba checks no bounds).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import ops
+from .errors import InternalError
+from .ops.unit import band_rows
+
+
+class _Overlay:
+    """The tensor list a node reads, with some entries replaced."""
+
+    __slots__ = ("base", "sub")
+
+    def __init__(self, base, sub):
+        self.base = base
+        self.sub = sub
+
+    def __getitem__(self, i):
+        a = self.sub.get(i)
+        return self.base[i] if a is None else a
+
+
+def _views_runner(node, windows, shapes):
+    """run_rows for an operator whose node runs unchanged on views of the
+    band's rows (``Bands.views``): the output's rows first..last - 1 and
+    the same rows of each windowed input."""
+    op = node.op
+    out = op.outputs[0]
+    banded = [(i, w) for i, w in zip(op.inputs, windows) if i >= 0 and w is not None]
+
+    def run_rows(t, origins, first, last):
+        sub = {}
+        for i, w in banded:
+            lo, hi = band_rows(w, shapes[i][1], first, last)
+            o = origins.get(i, 0)
+            v = t[i][:, lo - o:hi - o]
+            if v.shape[1] != last - first or lo != first:
+                raise InternalError(f"{op.describe()}: input rows {lo}..{hi - 1} of tensor {i} "
+                                    f"are not at hand for output rows {first}..{last - 1}")
+            sub[i] = v
+        o = origins.get(out, 0)
+        v = t[out][:, first - o:last - o]
+        if v.shape[1] != last - first:
+            raise InternalError(f"{op.describe()}: output rows {first}..{last - 1} are not in "
+                                f"its array")
+        sub[out] = v
+        node.run(_Overlay(t, sub))
+    return run_rows
+
+
+class StreamingRun:
+    """The program of a streaming plan over the interpreter's nodes and
+    arrays (whole tensors already placed in ``arena``)."""
+
+    def __init__(self, plan, nodes, arrays, arena):
+        model = plan.model
+        self.plan = plan
+        shapes = plan.shapes
+        self.program = []  # ("op", node) or ("stage", steps)
+        first_of = {s.first: (s, off) for s, off in zip(plan.stages, plan.block_offsets)}
+        self.band_arrays = {}
+        k = 0
+        n = len(nodes)
+        while k < n:
+            if k in first_of:
+                stage, off = first_of[k]
+                self.program.append(("stage", self._compile(stage, off, nodes, arrays, arena,
+                                                            shapes, model)))
+                k = stage.last + 1
+                continue
+            if k not in plan.skip_ops:
+                self.program.append(("op", nodes[k]))
+            k += 1
+
+    def _compile(self, stage, block_offset, nodes, arrays, arena, shapes, model):
+        bufs = {}
+        for t, b in stage.buffers.items():
+            shape = (1, b.rows) + tuple(shapes[t][2:])
+            dtype = model.tensors[t].dtype
+            bufs[t] = np.ndarray(shape, dtype, buffer=arena, offset=block_offset + b.offset)
+        self.band_arrays.update(bufs)
+        tensors = _Overlay(arrays, bufs)
+        runners = {}
+        for j in stage.ops:
+            node = nodes[j]
+            unit = ops.REGISTRY[node.op.name]
+            max_rows = stage.max_rows.get(j, 1)
+            if unit.bands.views:
+                windows = unit.bands.windows(node.op, model, shapes)
+                runners[j] = _views_runner(node, windows, shapes)
+            elif node.rows is not None:
+                runners[j] = node.rows(max_rows)
+            else:
+                raise InternalError(f"{node.op.describe()}: its node cannot run a band")
+        steps = []
+        for acts in stage.steps:
+            step = []
+            for a in acts:
+                out = model.operators[a.op].outputs[0]
+                move = None
+                if a.move is not None:
+                    count, src = a.move
+                    move = (bufs[out], count, src)
+                step.append((runners[a.op], a.origins, a.first, a.last, move))
+            steps.append(step)
+        return tensors, steps
+
+    def invoke(self, arrays) -> None:
+        for kind, item in self.program:
+            if kind == "op":
+                item(arrays)
+                continue
+            tensors, steps = item
+            for step in steps:
+                for run, origins, first, last, move in step:
+                    if move is not None:
+                        buf, count, src = move
+                        # the rows kept for later steps to the buffer's start
+                        # (NumPy copies overlapping ranges as memmove does)
+                        buf[:, :count] = buf[:, src:src + count]
+                    run(tensors, origins, first, last)
