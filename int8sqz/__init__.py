@@ -1,8 +1,8 @@
 """int8sqz: bit-exact int8 inference for TFLite models in NumPy and numba."""
 
 from .errors import (
-    ComputeError, ImageError, Int8sqzError, InternalError, InterpreterError, LabelsError,
-    ModelError, UnsupportedError,
+    ComputeError, ImageError, InputError, Int8sqzError, InternalError, InterpreterError,
+    LabelsError, ModelError, UnsupportedError,
 )
 
 __version__ = "0.1.0"
@@ -37,7 +37,7 @@ _adopt_source_kernels()
 
 __all__ = [
     "Interpreter", "load_model", "Int8sqzError", "ModelError", "UnsupportedError",
-    "ImageError", "LabelsError", "ComputeError", "InterpreterError", "InternalError",
+    "InputError", "ImageError", "LabelsError", "ComputeError", "InterpreterError", "InternalError",
     "__version__",
 ]
 

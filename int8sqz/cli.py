@@ -1,19 +1,26 @@
 """The ``int8sqz`` command.
 
-``int8sqz run MODEL IMAGE [IMAGE ...]`` classifies images with a TFLite
-image classifier and prints the top-k classes of each;
-``int8sqz memplan ...`` is the memory planner (:mod:`int8sqz.memplan`).
+``int8sqz run MODEL INPUT [INPUT ...]`` runs a TFLite model on images or
+arrays (.npy, .npz) and prints, for each input, the top-k classes of a
+classifier, the probability of the positive class of a model with one
+sigmoid output, or every output as a named array
+(:mod:`int8sqz.predict`); ``int8sqz memplan ...`` is the memory planner
+(:mod:`int8sqz.memplan`).
 
 This module parses the arguments, prints and chooses the exit status; the
-classification itself is :mod:`int8sqz.classify`, the defaults and exit
-statuses are :mod:`int8sqz.constants`.
+running is :mod:`int8sqz.predict` (with :mod:`int8sqz.classify`'s scores),
+the inputs :mod:`int8sqz.image` and :mod:`int8sqz.inputs`, every file is
+read through :mod:`int8sqz.files` (``-`` is standard input, once), the
+defaults and exit statuses are :mod:`int8sqz.constants`.
 
 Exit status: 0 on success; 2 when an input is bad (a model, label file or
-image that is missing, unreadable, corrupt, or that int8sqz does not
-support, or an image the model cannot compute): one line
-``int8sqz: error: <file>: <what>`` on stderr for each, and the other images
-still run; 1 for an internal error (a bug), also one line. Never a
-traceback.
+input that is missing, unreadable, corrupt, not a regular file or a stream,
+or that int8sqz does not support, or an input the model cannot compute):
+one line ``int8sqz: error: <file>: <what>`` on stderr for each, and the
+other inputs still run; 2 for an argument error (one line naming the
+option and what it accepts); 141 (128 + SIGPIPE) when the reader of the
+output went away, quietly; 1 for an internal error (a bug), also one line.
+Never a traceback. File names are printed escaped (:func:`int8sqz.files.display`).
 
 The interpreter (and with it numba) is imported only when a model runs, so
 ``int8sqz --help`` and argument errors stay fast.
@@ -22,15 +29,17 @@ The interpreter (and with it numba) is imported only when a model runs, so
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import threading
 
 from .constants import (
-    DEFAULT_BATCH_SIZE, DEFAULT_MAX_ACTIVATION_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_TOP_K,
-    EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, RESIZE_METHODS, default_threads,
+    DEFAULT_BATCH_SIZE, DEFAULT_MAX_ACTIVATION_BYTES, DEFAULT_MAX_INPUT_BYTES,
+    DEFAULT_MAX_LABELS_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_TOP_K, EXIT_BAD_INPUT,
+    EXIT_BROKEN_PIPE, EXIT_INTERNAL, EXIT_OK, RESIZE_METHODS, default_threads,
 )
+
+from .files import STDIN, Contents, display, emit, emit_json, one_line, path_fields, read_bytes
 
 PROG = "int8sqz"
 
@@ -56,6 +65,18 @@ def _internal(exc: BaseException) -> int:
 
 
 # -- argument parsing ---------------------------------------------------------------
+class UsageError(Exception):
+    """A command-line argument is wrong: one line, exit 2 (no usage block)."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, with its errors as one line (:class:`UsageError`) naming
+    the option and what it accepts, instead of a usage block."""
+
+    def error(self, message):
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -79,29 +100,42 @@ def _pixel_limit(text: str) -> int:
 
 
 def _add_run_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", metavar="MODEL", help="the .tflite model")
-    p.add_argument("images", metavar="IMAGE", nargs="+",
-                   help="image files (any format Pillow reads)")
+    p.add_argument("model", metavar="MODEL", help="the .tflite model (- : standard input)")
+    p.add_argument("inputs", metavar="INPUT", nargs="+",
+                   help="images (any format Pillow reads), or arrays: .npy (the input's "
+                        "value) or .npz (one array per input, by name or position); "
+                        "- reads one of them from standard input")
     p.add_argument("--labels", metavar="FILE",
                    help="class names, one a line (default: MODEL without .tflite + "
                         "'.labels.txt' when that file exists, else class indices)")
     p.add_argument("--top-k", metavar="K", type=_positive_int, default=DEFAULT_TOP_K,
-                   help=f"how many classes to print per image (default {DEFAULT_TOP_K}, "
+                   help=f"how many classes to print per input (default {DEFAULT_TOP_K}, "
                         f"at most the number of classes)")
     p.add_argument("--json", action="store_true",
-                   help="print one JSON object per image, one a line: "
-                        '{"file": ..., "top_k": [{"index", "label", "probability"}, ...]}')
+                   help="print one JSON object per input, one a line: "
+                        '{"file": ..., "top_k": [{"index", "label", "probability"}, ...]} '
+                        'for a classifier, {"file": ..., "positive": {"label", '
+                        '"probability"}} for one sigmoid output, else {"file": ..., '
+                        '"outputs": [{"name", "index", "shape", "dtype", "values"}, ...]}')
     p.add_argument("--resize", choices=RESIZE_METHODS, default=RESIZE_METHODS[0],
                    help="resampling to the model's input size, aspect ratio not kept "
                         "(default nearest, as the model zoo trained)")
     p.add_argument("--max-pixels", metavar="N", type=_pixel_limit, default=DEFAULT_MAX_PIXELS,
                    help=f"refuse images with more pixels than this (default "
                         f"{DEFAULT_MAX_PIXELS}; 0 for no limit)")
+    p.add_argument("--max-input-bytes", metavar="N", type=_positive_int,
+                   default=DEFAULT_MAX_INPUT_BYTES,
+                   help=f"refuse image and array files larger than this, and streams "
+                        f"beyond it (default {DEFAULT_MAX_INPUT_BYTES})")
+    p.add_argument("--max-labels-bytes", metavar="N", type=_positive_int,
+                   default=DEFAULT_MAX_LABELS_BYTES,
+                   help=f"refuse label files larger than this (default "
+                        f"{DEFAULT_MAX_LABELS_BYTES})")
     p.add_argument("--batch-size", metavar="N", type=_positive_int, default=DEFAULT_BATCH_SIZE,
-                   help=f"classify up to N images at once (default {DEFAULT_BATCH_SIZE}); "
-                        f"the results are those of one image at a time")
+                   help=f"run up to N inputs at once (default {DEFAULT_BATCH_SIZE}); "
+                        f"the results are those of one input at a time")
     p.add_argument("--threads", metavar="N", type=_positive_int, default=None,
-                   help="threads sharing a batch's images (default: one per CPU)")
+                   help="threads sharing a batch's inputs (default: one per CPU)")
     p.add_argument("--max-activation-bytes", metavar="N", type=_positive_int,
                    default=DEFAULT_MAX_ACTIVATION_BYTES,
                    help=f"refuse models whose activations need more bytes than this, "
@@ -111,17 +145,21 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog=PROG,
         description="Bit-exact int8 inference for TFLite models (TFLite reference kernels).",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     run = sub.add_parser(
-        "run", help="classify images and print the top-k classes",
-        description="Classify images: decode, apply EXIF orientation, convert to RGB (or L "
-                    "for 1-channel models), resize to the model's input, run the model and "
-                    "print the top-k classes with their (dequantized) probabilities.",
+        "run", help="run a model on images or arrays: top-k classes, or its outputs",
+        description="Run a model on each INPUT. An image is decoded, its EXIF orientation "
+                    "applied, converted to RGB (or L for 1-channel models), resized to the "
+                    "model's input (channels first for [1, 3, H, W] inputs); a .npy or .npz "
+                    "file gives the input values as they are. A classifier prints the top-k "
+                    "classes with their (dequantized) probabilities; a model with one "
+                    "sigmoid output the probability of the positive class; any other model "
+                    "every output as a named array.",
     )
     _add_run_arguments(run)
     # listed for --help only: main() hands `memplan` over to int8sqz.memplan itself
@@ -187,44 +225,139 @@ class _CompileNotice:
             self._listener = None
 
 
-def _print_human(path: str, probs: list, top: list, labels) -> None:
-    width = len(str(len(probs) - 1))
-    lines = [path]
-    if labels is not None:
-        lw = max(len(labels[i]) for i in top)
-        for i in top:
-            lines.append(f"  {i:>{width}}  {labels[i]:<{lw}}  {probs[i]:.6f}")
-    else:
-        for i in top:
-            lines.append(f"  {i:>{width}}  {probs[i]:.6f}")
-    sys.stdout.write("\n".join(lines) + "\n")
-    sys.stdout.flush()
+class _Printer:
+    """Prints the results of one input, as text or JSON, for the kind of
+    the model's outputs (:func:`int8sqz.predict.output_kind`)."""
+
+    def __init__(self, kind: str, outputs: list, labels, top_k: int, as_json: bool):
+        self.kind = kind
+        self.outputs = outputs
+        self.labels = labels
+        self.k = top_k
+        self.json = as_json
+
+    def __call__(self, path, values: list) -> None:
+        getattr(self, f"_{self.kind}")(path, values)
+
+    def _classes(self, path, values) -> None:
+        from .classify import class_scores, top_k
+
+        probs = class_scores(values[0], self.outputs[0])
+        top = top_k(probs, self.k)
+        labels = self.labels
+        if self.json:
+            emit_json({
+                **path_fields("file", path),
+                "top_k": [{"index": i, "label": labels[i] if labels is not None else None,
+                           "probability": probs[i]} for i in top],
+            })
+            return
+        width = len(str(len(probs) - 1))
+        lines = [display(path)]
+        if labels is not None:
+            lw = max(len(labels[i]) for i in top)
+            for i in top:
+                lines.append(f"  {i:>{width}}  {labels[i]:<{lw}}  {probs[i]:.6f}")
+        else:
+            for i in top:
+                lines.append(f"  {i:>{width}}  {probs[i]:.6f}")
+        emit("\n".join(lines) + "\n")
+
+    def _probability(self, path, values) -> None:
+        from .classify import class_scores
+
+        (p,) = class_scores(values[0], self.outputs[0])
+        label = self.labels[-1] if self.labels else None
+        if self.json:
+            emit_json({**path_fields("file", path),
+                        "positive": {"label": label, "probability": p}})
+            return
+        emit(f"{display(path)}\n  {label if label is not None else 'positive'}  "
+                   f"{p:.6f}\n")
+
+    def _arrays(self, path, values) -> None:
+        from .predict import describe_output, output_record
+
+        if self.json:
+            emit_json({**path_fields("file", path),
+                        "outputs": [output_record(t, v) for t, v in zip(self.outputs, values)]})
+            return
+        lines = [display(path)]
+        for t, v in zip(self.outputs, values):
+            lines += ["  " + line for line in describe_output(t, v)]
+        emit("\n".join(lines) + "\n")
 
 
-def _print_json(path: str, probs: list, top: list, labels) -> None:
-    record = {
-        "file": path,
-        "top_k": [
-            {"index": i, "label": labels[i] if labels is not None else None,
-             "probability": probs[i]}
-            for i in top
-        ],
-    }
-    sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
-    sys.stdout.flush()
+def _labels_for(kind: str, args, model, source) -> list | None:
+    """The labels of the model's classes (see :func:`_Printer`), or None."""
+    from .classify import resolve_labels
+    from .errors import LabelsError
+    from .labels import labels_path_for
+
+    labels_arg = None if args.labels is None else source(args.labels, "--labels", LabelsError)
+    if kind == "arrays":
+        if labels_arg is not None:
+            raise LabelsError(
+                f"{display(labels_arg)}: labels name the classes of a classifier, but the "
+                f"model's outputs are not class scores ({len(model.outputs)} output(s): "
+                f"{_output_list(model)})"
+            )
+        return None
+    if kind == "classes":
+        out = model.tensors[model.outputs[0]]
+        return resolve_labels(source.model, int(out.shape[-1]), labels_arg,
+                              max_bytes=args.max_labels_bytes)
+    labels = resolve_labels(source.model, None, labels_arg, max_bytes=args.max_labels_bytes)
+    if labels is not None and len(labels) not in (1, 2):
+        where = labels_arg if labels_arg is not None else labels_path_for(source.model)
+        raise LabelsError(
+            f"{display(where)}: {len(labels)} labels, expected 1 (the positive class) or 2 "
+            f"(the negative class, then the positive one) for the model's one sigmoid output"
+        )
+    return labels
+
+
+def _output_list(model) -> str:
+    return ", ".join(
+        f"'{one_line(model.tensors[i].name)}' {list(model.tensors[i].shape)}"
+        for i in model.outputs)
+
+
+class _Sources:
+    """The command line's file names: ``-`` is standard input, once."""
+
+    def __init__(self, model_arg: str):
+        self._stdin_for = None
+        from .errors import ModelError
+
+        self.model = self(model_arg, "MODEL", ModelError)
+
+    def __call__(self, arg: str, role: str, error):
+        if arg != "-":
+            return arg
+        if self._stdin_for is not None:
+            raise error(f"-: standard input is already read for {self._stdin_for}; - can "
+                        f"stand for one file only")
+        self._stdin_for = role
+        return STDIN
 
 
 def run(args) -> int:
     """The ``run`` subcommand; returns the exit status."""
-    from .classify import Classifier, resolve_labels, top_k
-    from .errors import ComputeError, Int8sqzError, InternalError, InterpreterError
+    from .errors import ComputeError, InputError, Int8sqzError, InternalError, InterpreterError
+    from .image import input_spec, preprocess
+    from .inputs import is_array_file, load_arrays
+    from .predict import Predictor, output_kind
 
     max_pixels = args.max_pixels or None
     notice = _CompileNotice().start()
     try:
-        clf = Classifier(args.model, max_activation_bytes=args.max_activation_bytes,
-                         threads=args.threads or default_threads())
-        labels = resolve_labels(args.model, clf.num_classes, args.labels)
+        source = _Sources(args.model)
+        predictor = Predictor(source.model, max_activation_bytes=args.max_activation_bytes,
+                              threads=args.threads or default_threads())
+        model = predictor.model
+        kind = output_kind(model)
+        labels = _labels_for(kind, args, model, source)
     except (InternalError, InterpreterError):
         raise
     except Int8sqzError as exc:
@@ -234,39 +367,60 @@ def run(args) -> int:
     except BaseException:
         notice.stop()
         raise
-    k = min(args.top_k, clf.num_classes)
-    show = _print_json if args.json else _print_human
+    try:
+        spec, not_image = input_spec(model), None
+    except Int8sqzError as exc:  # the model's input is not an image: arrays only
+        spec, not_image = None, str(exc).split(": ", 1)[-1]
+    show = _Printer(kind, predictor.outputs, labels, args.top_k, args.json)
+    what = "an image, .npy or .npz file" if spec is not None else "a .npy or .npz file"
+
+    def example(arg) -> list:
+        """The input values of the file ``arg``: an array file's arrays, or
+        an image preprocessed for the model's image input."""
+        path = source(arg, "an earlier INPUT", InputError)
+        data = read_bytes(path, limit=args.max_input_bytes, error=InputError, what=what,
+                          limit_name="--max-input-bytes")
+        contents = Contents(path, data)
+        if is_array_file(data):
+            return load_arrays(contents, predictor.inputs, max_bytes=args.max_input_bytes)
+        if spec is None:
+            raise InputError(f"{display(path)}: not a .npy or .npz file, and the model's "
+                             f"input is not an image ({not_image}); expected a .npy or .npz "
+                             f"file of the model's input")
+        return [preprocess(contents, spec, resize=args.resize, max_pixels=max_pixels,
+                           max_bytes=args.max_input_bytes)]
+
     status = EXIT_OK
-    pending = []  # (path, input) of the batch being gathered
-    batch_size = 1  # the first image alone
+    pending = []  # (path, values) of the batch being gathered
+    batch_size = 1  # the first input alone
 
     def flush() -> int:
-        """Classify the pending images and print their results, in order."""
+        """Run the pending inputs and print their results, in order."""
         result = EXIT_OK
-        scores = clf.scores_batch([v for _, v in pending]) if pending else []
-        for (path, _), probs in zip(pending, scores):
-            if isinstance(probs, ComputeError):  # the model cannot compute this input
-                _error(f"{path}: {probs}")
+        outs = predictor.run_batch([v for _, v in pending]) if pending else []
+        for (path, _), values in zip(pending, outs):
+            if isinstance(values, ComputeError):  # the model cannot compute this input
+                _error(f"{display(path)}: {values}")
                 result = EXIT_BAD_INPUT
                 continue
-            show(path, probs, top_k(probs, k), labels)
+            show(path, values)
         pending.clear()
         return result
 
     try:
-        for path in args.images:
+        for arg in args.inputs:
             try:
-                value = clf.preprocess(path, resize=args.resize, max_pixels=max_pixels)
+                values = example(arg)
             except (InternalError, InterpreterError):
                 raise
             except Int8sqzError as exc:
                 _error(str(exc))
                 status = EXIT_BAD_INPUT
                 continue
-            pending.append((path, value))
+            pending.append((STDIN if arg == "-" else arg, values))
             if len(pending) >= batch_size:
                 status = max(status, flush())
-                # the first image runs alone, compiling (or loading) every
+                # the first input runs alone, compiling (or loading) every
                 # kernel; the later ones go in batches
                 batch_size = args.batch_size
                 notice.stop()
@@ -288,7 +442,7 @@ def _memplan(argv: list) -> int:
         print(f"{PROG}: error: memplan is not available in this version of int8sqz",
               file=sys.stderr, flush=True)
         return EXIT_INTERNAL
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog=f"{PROG} memplan",
         description=(memplan.__doc__ or "").strip().split("\n")[0] or None,
     )
@@ -314,20 +468,21 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return _dispatch(argv)
-    except SystemExit as exc:  # argparse: --help, --version, usage errors
+    except UsageError as exc:  # one line naming the option and what it accepts
+        _error(str(exc))
+        return EXIT_BAD_INPUT
+    except SystemExit as exc:  # argparse: --help, --version
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else EXIT_BAD_INPUT)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr, flush=True)
         return 130
     except BrokenPipeError:
-        # the reader went away (e.g. `| head`): stop quietly
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-        except OSError:
-            pass
-        return EXIT_INTERNAL
+        # the reader went away (`int8sqz run ... | head -1`): stop quietly,
+        # with the status of a command killed by SIGPIPE; what is still
+        # buffered goes nowhere (else Python reports it at exit)
+        _silence_output()
+        return EXIT_BROKEN_PIPE
     except (InternalError, InterpreterError) as exc:
         return _internal(exc)
     except Int8sqzError as exc:  # e.g. from memplan: a bad input file
@@ -338,6 +493,19 @@ def main(argv=None) -> int:
         return EXIT_INTERNAL
     except Exception as exc:  # noqa: BLE001 - a bug: one line, never a traceback
         return _internal(exc)
+
+
+def _silence_output() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        return
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            os.dup2(devnull, stream.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass  # not a file descriptor (a StringIO): nothing to silence
+    os.close(devnull)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,13 +10,22 @@ fast.
   ``max_activation_bytes``, ``--max-activation-bytes``).
 - :data:`DEFAULT_MAX_PIXELS`: images with more pixels are refused before
   their pixel data are decoded (``max_pixels``, ``--max-pixels``).
+- :data:`MAX_MODEL_BYTES`: the largest model file read (a TFLite flatbuffer
+  cannot exceed 2 GiB; larger models can be given as bytes to the API).
+- :data:`DEFAULT_MAX_INPUT_BYTES`: image and array files larger than this
+  are refused before they are read; a stream is read up to it
+  (``max_bytes``, ``--max-input-bytes``).
+- :data:`DEFAULT_MAX_LABELS_BYTES`: the same for label files
+  (``--max-labels-bytes``).
 - :data:`RESIZE_METHODS`: the resamplings to the model's input size
   (``resize``, ``--resize``); the first is the default.
 - :data:`DEFAULT_TOP_K`: classes printed per image (``--top-k``).
 - :data:`DEFAULT_BATCH_SIZE`: images classified together (``--batch-size``);
   the results are those of one image at a time.
-- :data:`EXIT_OK`, :data:`EXIT_INTERNAL`, :data:`EXIT_BAD_INPUT`: the exit
-  statuses of the command (0; 1 for a bug of int8sqz; 2 for a bad input).
+- :data:`EXIT_OK`, :data:`EXIT_INTERNAL`, :data:`EXIT_BAD_INPUT`,
+  :data:`EXIT_BROKEN_PIPE`: the exit statuses of the command (0; 1 for a bug
+  of int8sqz; 2 for a bad input; 141 = 128 + SIGPIPE when the reader of its
+  output went away, as a shell reports a command killed by SIGPIPE).
 - :func:`default_threads`: one thread per CPU this process may run on
   (``--threads``' default, ``Interpreter(num_threads=-1)``).
 """
@@ -29,6 +38,12 @@ DEFAULT_MAX_ACTIVATION_BYTES = 1 << 30
 
 DEFAULT_MAX_PIXELS = 50_000_000
 
+MAX_MODEL_BYTES = (1 << 31) - 1  # FLATBUFFERS_MAX_BUFFER_SIZE
+
+DEFAULT_MAX_INPUT_BYTES = 256 << 20
+
+DEFAULT_MAX_LABELS_BYTES = 16 << 20
+
 RESIZE_METHODS = ("nearest", "bilinear")
 
 DEFAULT_TOP_K = 5
@@ -38,6 +53,7 @@ DEFAULT_BATCH_SIZE = 32
 EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_BAD_INPUT = 2
+EXIT_BROKEN_PIPE = 128 + 13  # SIGPIPE
 
 
 def default_threads() -> int:

@@ -7,13 +7,14 @@ name, tensor name)::
     Int8sqzError
     +-- ModelError          the model file is invalid or contradicts itself
     |   +-- UnsupportedError    valid TFLite that int8sqz does not run
-    +-- ImageError          an image file cannot be read or decoded
+    +-- InputError          an input file cannot be read or does not fit the model
+    |   +-- ImageError          an image file cannot be read or decoded
     +-- LabelsError         a label file is unreadable or does not fit the model
     +-- ComputeError        the model cannot compute this input (run time)
     +-- InterpreterError    the interpreter API was misused
     +-- InternalError       a bug of int8sqz
 
-The first five are about what a user feeds: the ``int8sqz`` command reports
+The first six are about what a user feeds: the ``int8sqz`` command reports
 them as a bad input (exit 2). ``InterpreterError`` and ``InternalError``
 mean that the caller's code or int8sqz itself is wrong: from the command,
 whose calls are int8sqz's own, both are bugs (exit 1).
@@ -36,7 +37,12 @@ class UnsupportedError(ModelError):
     """The model is valid TFLite but uses an operator or type int8sqz lacks."""
 
 
-class ImageError(Int8sqzError, ValueError):
+class InputError(Int8sqzError, ValueError):
+    """An input file (an image, a ``.npy`` or ``.npz`` array) cannot be
+    read, or its contents do not fit the model's input."""
+
+
+class ImageError(InputError):
     """An image file cannot be read or decoded."""
 
 
@@ -57,3 +63,10 @@ class InterpreterError(Int8sqzError, ValueError):
 
 class InternalError(Int8sqzError, RuntimeError):
     """An invariant of int8sqz itself failed: a bug, never the user's input."""
+
+
+def describe(exc: BaseException) -> str:
+    """A foreign exception (a decoder's, an archive's) in one line, for the
+    message of the Int8sqzError raised in its place: ``"Type: text"``."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

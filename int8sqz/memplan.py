@@ -17,7 +17,6 @@ the interpreter, so it works on models whose operators int8sqz cannot run.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 
@@ -26,6 +25,7 @@ import numpy as np
 from . import ops
 from .constants import EXIT_BAD_INPUT, EXIT_OK
 from .errors import Int8sqzError, InternalError
+from .files import STDIN, emit, emit_json, one_line, path_fields, write_text
 from .memplan_svg import format_svg
 from .model import load_model
 from .planner import PLANNERS, MemoryPlan, plan_model
@@ -224,7 +224,7 @@ def format_text(rep: dict) -> str:
             how.append(f"overlaps spent input {t['overlaps_input']}")
         suffix = f"  [{', '.join(how)}]" if how else ""
         lines.append(f"{t['index']:>6}  {t['bytes']:>9,}  {t['first_op']:>5}  {t['last_op']:>4}  "
-                     f"{t['offset']:>9,}  {t['name']}{suffix}")
+                     f"{t['offset']:>9,}  {one_line(t['name'])}{suffix}")
     for sc in rep.get("scratch", ()):
         lines.append(f"{'-':>6}  {sc['bytes']:>9,}  {sc['first_op']:>5}  {sc['last_op']:>4}  "
                      f"{sc['offset']:>9,}  {sc['name']}  [kernel scratch, TFLite Micro]")
@@ -236,7 +236,7 @@ def format_text(rep: dict) -> str:
 # ---------------------------------------------------------------------------------
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", metavar="MODEL", help="a .tflite file")
+    parser.add_argument("model", metavar="MODEL", help="a .tflite file (- : standard input)")
     parser.add_argument("--planner", choices=PLANNERS, default="tflm",
                         help="tflm: " + PLANNER_HELP["tflm"] + "; optimized: "
                         + PLANNER_HELP["optimized"] + " (default: tflm)")
@@ -256,25 +256,29 @@ def _fail(message: str) -> int:
 
 def run(args) -> int:
     """Plan and print; 0 on success, 2 when the model (or the SVG file) is
-    unusable. Bugs (InternalError) propagate to the caller."""
+    unusable. Bugs (InternalError) propagate to the caller. ``-`` as the
+    model reads it from standard input; the model's name is printed (and
+    drawn) escaped as int8sqz.files escapes names, and ``--json`` adds
+    ``model_hex`` (the exact name's bytes) when it had to be escaped."""
+    source = STDIN if args.model == "-" else args.model
     try:
-        model = load_model(args.model)
+        model = load_model(source)
         rep = report(model, args.planner)
     except InternalError:
         raise
     except Int8sqzError as exc:
         return _fail(str(exc))
+    rep.update(path_fields("model", source))
     if args.svg:
+        svg = format_svg(rep)  # complete before the file is opened
         try:
-            with open(args.svg, "w", encoding="utf-8") as f:
-                f.write(format_svg(rep))
-        except OSError as exc:
-            return _fail(f"cannot write {args.svg}: {exc.strerror}")
+            write_text(args.svg, svg, error=Int8sqzError, what="an SVG file")
+        except Int8sqzError as exc:
+            return _fail(str(exc))
     if args.json:
-        json.dump(rep, sys.stdout, indent=1)
-        sys.stdout.write("\n")
+        emit_json(rep, indent=1)
     else:
-        sys.stdout.write(format_text(rep))
+        emit(format_text(rep))
     return EXIT_OK
 
 

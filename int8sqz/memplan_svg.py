@@ -7,6 +7,8 @@ from __future__ import annotations
 import html
 import math
 
+from .files import one_line
+
 __all__ = ["format_svg"]
 
 _COLORS = {
@@ -76,7 +78,7 @@ def format_svg(rep: dict, title: str | None = None) -> str:
         fill = _COLORS.get(producer.get(t["index"], ""), "#cccccc")
         dashed = "slice_of" in t
         what = producer.get(t["index"], "graph input")
-        tip = (f'tensor {t["index"]} {t["name"]}: {t["bytes"]:,} bytes at offset '
+        tip = (f'tensor {t["index"]} {one_line(t["name"])}: {t["bytes"]:,} bytes at offset '
                f'{t["offset"]:,}, operators {t["first_op"]}..{t["last_op"]}, written by {what}')
         style = ('fill="none" stroke="#555" stroke-dasharray="4 2"' if dashed
                  else f'fill="{fill}" fill-opacity="0.85" stroke="#333" stroke-width="0.6"')

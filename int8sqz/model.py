@@ -24,7 +24,9 @@ import numpy as np
 import tflite
 from tflite.utils import BUILTIN_OPCODE2NAME
 
+from .constants import MAX_MODEL_BYTES
 from .errors import ModelError, UnsupportedError
+from .files import display, is_stdin, read_bytes
 from .verifier import TENSOR_EXTERNAL_BUFFER_SLOT, verify_flatbuffer
 
 #: TFLite tensor type code -> (name, NumPy dtype or None when it has no fixed size)
@@ -156,24 +158,24 @@ class Model:
 
 
 def load_model(source, *, name: str | None = None) -> Model:
-    """Read and validate a TFLite model from a path, or from ``bytes``."""
+    """Read and validate a TFLite model from a path (or
+    :data:`int8sqz.files.STDIN`), or from ``bytes``."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         content = bytes(source)
         label = name or "<bytes>"
-    elif not isinstance(source, (str, os.PathLike)):
+    elif not isinstance(source, (str, os.PathLike)) and not is_stdin(source):
         raise ModelError(
             f"{name or '<model>'}: got a {type(source).__name__}, expected a file path "
             f"or the model's bytes"
         )
     else:
-        label = name or os.fspath(source)
-        try:
-            with open(source, "rb") as f:
-                content = f.read()
-        except IsADirectoryError:
-            raise ModelError(f"{label}: is a directory, expected a .tflite file") from None
-        except OSError as exc:
-            raise ModelError(f"{label}: cannot read the file ({exc.strerror})") from None
+        # int8sqz.files: no FIFO or device, at most a flatbuffer's size, and a
+        # stream whose first bytes are not a TFLite model's is not read on
+        label = name or display(source)
+        content = read_bytes(source, limit=MAX_MODEL_BYTES, error=ModelError,
+                             what="a .tflite file",
+                             limit_name="the most a TFLite flatbuffer can be",
+                             stop_early=lambda head: len(head) >= 8 and head[4:8] != _IDENTIFIER)
     if len(content) < 8 or content[4:8] != _IDENTIFIER:
         found = content[4:8] if len(content) >= 8 else f"{len(content)} bytes"
         raise ModelError(

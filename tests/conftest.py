@@ -53,3 +53,12 @@ def warm_kernels(tmp_path_factory):
         p = subprocess.run([str(script), "run", str(model), *map(str, photos)], cwd=cwd,
                            capture_output=True, text=True, timeout=900)
         assert p.returncode == 0, f"warming the kernels on {model.name} failed: {p.stderr}"
+
+
+def pytest_collection_modifyitems(config, items):
+    """The command's tests (tests/cli/, and tests/models/test_photos.py) run
+    after :func:`warm_kernels`."""
+    for item in items:
+        path = Path(str(item.fspath))
+        if path.parent.name == "cli" or path.name == "test_photos.py":
+            item.add_marker(pytest.mark.usefixtures("warm_kernels"))

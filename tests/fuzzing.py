@@ -32,6 +32,17 @@ flips outside the weight data, and hostile descriptions written with
 operator inputs and order); of seed images in a dozen formats and modes:
 truncations, bit flips, garbage, hostile declared sizes.
 
+File kinds (issue 16): half the cases that run the command run it once more
+with their model (``MODEL_FILE_KINDS``) or image (``IMAGE_FILE_KINDS``)
+handed over as a regular file, under a name that is not UTF-8 (with a line
+end and an escape in it), through standard input (``-``) or ``/dev/stdin``,
+among inputs that are not regular files: a FIFO nobody writes, a directory,
+``/dev/zero`` and, when standard input is free, an endless stream on it
+(``_run_cli_files``, ``_run_image_files``). The command must exit 2, say in
+one line what each of those is, print or refuse each image under its
+escaped name (``--json`` valid UTF-8 with ``file_hex``), never hang and
+never read an endless stream beyond its limit (:func:`_check_files`).
+
 Case counts: :data:`COUNTS`, printed at the end of the session
 (:func:`register_report`). ``INT8SQZ_FUZZ_CASES`` sets the total number of
 cases (default 2,400, 2,112 of them models; ``INT8SQZ_HYPOTHESIS_PROFILE=deep``
@@ -742,10 +753,12 @@ class Case:
     what: str  # how it was made, for failure reports
     input_seed: int = 0
     cli: bool = False  # also run `int8sqz run` on it
+    file_kind: str | None = None  # and hand the model over so (MODEL_FILE_KINDS)
 
     def describe(self) -> str:
         digest = hashlib.sha1(self.content).hexdigest()[:12]
-        return f"[{self.kind}] {self.what} ({len(self.content)} bytes, sha1 {digest})"
+        how = f", model as {self.file_kind}" if self.cli and self.file_kind else ""
+        return f"[{self.kind}] {self.what} ({len(self.content)} bytes, sha1 {digest}{how})"
 
     __repr__ = describe
 
@@ -807,7 +820,7 @@ def _cli_image(workdir: Path) -> Path:
     return _CLI_IMAGE
 
 
-def _run_cli(content: bytes, workdir: Path, limit: int) -> dict:
+def _run_cli(content: bytes, workdir: Path, limit: int, file_kind: str | None = None) -> dict:
     import contextlib
 
     from int8sqz import cli
@@ -826,6 +839,128 @@ def _run_cli(content: bytes, workdir: Path, limit: int) -> dict:
         code = cli.main(["memplan", "--planner", planner, str(path)])
     result["memplan"] = {"code": code, "stderr": err.getvalue(), "stdout": out.getvalue(),
                          "planner": planner}
+    if file_kind is not None:
+        result["files"] = _run_cli_files(content, workdir, limit, file_kind)
+    return result
+
+
+# -- file kinds: what the file system hands over -------------------------------------------
+
+#: how a fuzz case's model reaches the command: a regular file, a file whose
+#: name is not UTF-8 (and holds a line end and an escape), standard input
+MODEL_FILE_KINDS = ("regular", "odd_name", "stdin")
+#: how an image case's image reaches it: the same, and /dev/stdin (a pipe)
+IMAGE_FILE_KINDS = ("regular", "odd_name", "stdin", "dev_stdin")
+#: bytes put in the odd names
+ODD_NAME = b"\xff\n\x1b"
+#: limit of --max-input-bytes in the file-kind runs (an endless stream stops there)
+FILE_KIND_INPUT_BYTES = 1 << 20
+
+
+def _companions(workdir: Path, endless: bool) -> list:
+    """(argument, what the command must say) of the inputs that are not
+    regular files, given beside each case's own: a FIFO nobody writes, a
+    directory, a character device, and (when standard input is free) an
+    endless stream on standard input."""
+    fifo, folder = workdir / "fifo.jpg", workdir / "folder.jpg"
+    if not fifo.exists():
+        os.mkfifo(fifo)
+    folder.mkdir(exist_ok=True)
+    out = [(str(fifo), "is a FIFO (named pipe)"), (str(folder), "is a directory"),
+           ("/dev/zero", "is a character device")]
+    if endless:
+        out.append(("-", f"a stream of more than {FILE_KIND_INPUT_BYTES} bytes"))
+    return out
+
+
+def _deliver(content: bytes, workdir: Path, kind: str, stem: str, suffix: str):
+    """(argument, bytes for standard input or None) that hand ``content`` to
+    the command as ``kind`` says."""
+    if kind == "odd_name":
+        name = os.path.join(os.fsencode(workdir), stem.encode() + ODD_NAME + suffix.encode())
+        with open(name, "wb") as f:
+            f.write(content)
+        return os.fsdecode(name), None
+    if kind in ("stdin", "dev_stdin"):
+        return ("-" if kind == "stdin" else "/dev/stdin"), content
+    path = workdir / f"{stem}{suffix}"
+    path.write_bytes(content)
+    return str(path), None
+
+
+def _cli_call(argv: list, stdin: bytes | None = None, endless: bool = False) -> dict:
+    """``int8sqz ARGV`` in this process: standard output strict UTF-8 (the
+    bytes are checked), standard input a pipe fed ``stdin`` (then zeros
+    without end when ``endless``) while it runs."""
+    import contextlib
+    import threading
+
+    from int8sqz import cli
+
+    raw = io.BytesIO()
+    out = io.TextIOWrapper(raw, encoding="utf-8", errors="strict", newline="\n")
+    err = io.StringIO()
+    saved = feeder = None
+    if stdin is not None or endless:
+        r, w = os.pipe()
+        saved = os.dup(0)
+        os.dup2(r, 0)
+        os.close(r)
+
+        def feed():
+            try:
+                view = memoryview(stdin or b"")
+                while view:
+                    view = view[os.write(w, view):]
+                while endless:
+                    os.write(w, bytes(1 << 16))
+            except OSError:
+                pass  # the command stopped reading; fd 0 is restored below
+            finally:
+                os.close(w)
+
+        feeder = threading.Thread(target=feed, daemon=True)
+        feeder.start()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = cli.main(argv)
+            except BaseException as exc:  # noqa: BLE001 - main() must never raise
+                code = None
+                err.write(f"{type(exc).__name__}: {exc}")
+    finally:
+        if saved is not None:
+            os.dup2(saved, 0)  # closes the pipe's read end: the feeder stops
+            os.close(saved)
+            feeder.join(10)
+    out.flush()
+    data = raw.getvalue()
+    try:
+        text, utf8 = data.decode("utf-8"), True
+    except UnicodeDecodeError:
+        text, utf8 = data.decode("utf-8", "replace"), False
+    return {"code": code, "stdout": text, "stdout_utf8": utf8, "stderr": err.getvalue()}
+
+
+def _run_cli_files(content: bytes, workdir: Path, limit: int, kind: str) -> dict:
+    """``int8sqz run`` with the model handed over as ``kind`` says, the CLI
+    image, the companions and the image under an odd name; then ``memplan``
+    the same way."""
+    from int8sqz.files import display
+
+    model, stdin = _deliver(content, workdir, kind, "model_kind", ".tflite")
+    image = str(_cli_image(workdir))
+    odd, _ = _deliver(_cli_image(workdir).read_bytes(), workdir, "odd_name", "image", ".png")
+    companions = _companions(workdir, endless=False)
+    json_out = kind == "odd_name"
+    argv = (["run", "--max-activation-bytes", str(limit)] + (["--json"] if json_out else [])
+            + [model, image] + [c for c, _ in companions] + [odd])
+    result = _cli_call(argv, stdin)
+    result.update(kind=kind, json=json_out, model=display(model),
+                  images=[display(image), display(odd)],
+                  companions=[(display(c), what) for c, what in companions])
+    if kind != "regular":  # (the plain run planned the regular file)
+        result["memplan"] = _cli_call(["memplan", model], stdin)
     return result
 
 
@@ -857,22 +992,32 @@ def _run_image(req: dict, workdir: Path) -> dict:
         result.update(status="bug", error=type(exc).__name__, message=str(exc),
                       traceback=traceback.format_exc())
     if req.get("cli"):
-        import contextlib
-
-        from int8sqz import cli
-
         model = workdir / "classifier.tflite"
         if not model.exists():
             model.write_bytes(seeds()["classifier"])
-        out, err = io.StringIO(), io.StringIO()
-        try:
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                code = cli.main(["run", "--max-pixels", str(IMAGE_MAX_PIXELS), str(model),
-                                 str(path)])
-        except BaseException as exc:  # noqa: BLE001 - main() must never raise
-            code = None
-            err.write(f"{type(exc).__name__}: {exc}")
-        result["cli"] = {"code": code, "stderr": err.getvalue(), "stdout": out.getvalue()}
+        result["cli"] = _cli_call(["run", "--max-pixels", str(IMAGE_MAX_PIXELS), str(model),
+                                   str(path)])
+        if req.get("file_kind"):
+            result["cli"]["files"] = _run_image_files(req, workdir, model)
+    return result
+
+
+def _run_image_files(req: dict, workdir: Path, model: Path) -> dict:
+    """``int8sqz run`` with the image handed over as the case's file kind
+    says, among the companions (an endless standard input when the image
+    does not come through it)."""
+    from int8sqz.files import display
+
+    kind = req["file_kind"]
+    image, stdin = _deliver(req["image"], workdir, kind, "image_kind", req["suffix"])
+    companions = _companions(workdir, endless=stdin is None)
+    json_out = kind == "odd_name"
+    argv = (["run", "--max-pixels", str(IMAGE_MAX_PIXELS), "--max-input-bytes",
+             str(FILE_KIND_INPUT_BYTES)] + (["--json"] if json_out else [])
+            + [str(model), image] + [c for c, _ in companions])
+    result = _cli_call(argv, stdin, endless=stdin is None)
+    result.update(kind=kind, json=json_out, images=[display(image)],
+                  companions=[(display(c), what) for c, what in companions])
     return result
 
 
@@ -925,7 +1070,8 @@ def _run_int8sqz(req: dict, workdir: Path) -> dict:
                       traceback=traceback.format_exc())
     if req.get("cli"):
         try:
-            result["cli"] = _run_cli(req["content"], workdir, req["limit"])
+            result["cli"] = _run_cli(req["content"], workdir, req["limit"],
+                                     req.get("file_kind"))
         except BaseException as exc:  # noqa: BLE001 - main() must never raise
             result["cli"] = {"code": None, "stderr": f"{type(exc).__name__}: {exc}",
                              "stdout": ""}
@@ -1001,9 +1147,9 @@ def worker_main(kind: str) -> None:
             data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
             replies.write(struct.pack("<Q", len(data)) + data)
     finally:
-        for p in workdir.iterdir():
-            p.unlink()
-        workdir.rmdir()
+        import shutil
+
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------
@@ -1288,6 +1434,56 @@ def _check_cli(case: Case, cli: dict, command: str = "int8sqz run"):
         _fail(case, f"`{command}` exited {code!r}, expected 0 or 2; stderr: {err!r}")
 
 
+def _check_files(case, r: dict, image_refused: bool | None = None):
+    """The run with the case's file handed over as its file kind says, among
+    inputs that are not regular files (see ``_run_cli_files``): exit 2; a
+    model refused in one line, or one line for each companion saying what it
+    is; each image named in one error line or printed (under its escaped
+    name; in --json with the exact name's bytes when escaped); standard
+    output strict UTF-8."""
+    COUNTS[f"file kind: {r['kind']}"] += 1
+    cmd = f"`int8sqz run` (file kind {r['kind']})"
+    if r["code"] != 2:
+        _fail(case, f"{cmd} exited {r['code']!r}, expected 2 (some inputs are not regular "
+                    f"files); stderr: {r['stderr']!r}")
+    if not r["stdout_utf8"]:
+        _fail(case, f"{cmd} wrote standard output that is not UTF-8: {r['stdout'][:200]!r}")
+    lines = r["stderr"].splitlines()
+    if any(not _BUG_LINE.match(line) for line in lines):
+        _fail(case, f"{cmd}: stderr lines that are not one error each: {r['stderr']!r}")
+    inputs = r["images"] + [c for c, _ in r["companions"]]
+    named = {}
+    for line in lines:
+        hits = [n for n in inputs if line.startswith(f"int8sqz: error: {n}: ")]
+        if hits:
+            named.setdefault(hits[0], []).append(line)
+    if not named:  # the model was refused: that one line, nothing else
+        if len(lines) != 1 or r["stdout"] or image_refused is not None:
+            _fail(case, f"{cmd}: stderr {r['stderr']!r}, stdout {r['stdout'][:200]!r}, "
+                        f"expected one line refusing the model")
+        return
+    if len(lines) != sum(len(v) for v in named.values()) or \
+            any(len(v) != 1 for v in named.values()):
+        _fail(case, f"{cmd}: each error line must name one input, once: {r['stderr']!r}")
+    for name, what in r["companions"]:
+        if name not in named or what not in named[name][0]:
+            _fail(case, f"{cmd}: expected '{name}: ... {what}', stderr {r['stderr']!r}")
+    if r["json"]:
+        records = [json.loads(line) for line in r["stdout"].splitlines()]
+        shown = [rec.get("file") for rec in records]
+        if any(rec.get("file_hex") is None for rec in records if "\\x" in rec.get("file", "")):
+            _fail(case, f"{cmd}: an escaped name without its file_hex: {r['stdout'][:300]!r}")
+    else:
+        shown = [line for line in r["stdout"].splitlines() if not line.startswith(" ")]
+    for name in r["images"]:
+        if (name in named) == (name in shown):
+            _fail(case, f"{cmd}: {name} must be either printed or named in one error line; "
+                        f"stdout {r['stdout'][:300]!r}, stderr {r['stderr']!r}")
+        if image_refused is not None and (name in named) != image_refused:
+            _fail(case, f"{cmd}: {name} {'refused' if name in named else 'decoded'} by the "
+                        f"command, {'refused' if image_refused else 'decoded'} alone")
+
+
 def _same_outputs(ours: list, theirs: list) -> str | None:
     if len(ours) != len(theirs):
         return f"{len(ours)} outputs, the reference has {len(theirs)}"
@@ -1308,7 +1504,8 @@ def check(case: Case, *, compare: bool = True) -> str:
     """Run ``case``; raise :class:`FuzzFailure` unless it ends well. Returns
     the outcome: refused, equal, stricter (the reference refuses too), ..."""
     req = {"content": case.content, "seed": case.input_seed, "cli": case.cli,
-           "limit": WORKER_ACTIVATION_LIMIT, "what": case.what}
+           "limit": WORKER_ACTIVATION_LIMIT, "what": case.what,
+           "file_kind": case.file_kind if case.cli else None}
     w = worker("int8sqz")
     KIND_COUNTS[case.kind] += 1
     COUNTS["cases"] += 1
@@ -1329,6 +1526,10 @@ def check(case: Case, *, compare: bool = True) -> str:
         _check_cli(case, result["cli"])
         if "memplan" in result["cli"] and not _known(result["cli"], None, case.content):
             _check_cli(case, result["cli"]["memplan"], "int8sqz memplan")
+        if "files" in result["cli"]:
+            _check_files(case, result["cli"]["files"])
+            if "memplan" in result["cli"]["files"]:
+                _check_cli(case, result["cli"]["files"]["memplan"], "int8sqz memplan")
     if result["status"] == "refused":
         COUNTS["refused"] += 1
         return "refused"
@@ -1375,6 +1576,15 @@ def _strategies():
 
     common = dict(input_seed=st.integers(0, 2**16), cli=st.integers(0, 3).map(lambda k: k == 0))
 
+    def cli_kind(draw) -> tuple:
+        """(cli, file_kind): a quarter of the cases run the command too; half
+        of those run it once more, the model handed over as a regular file,
+        under an odd name or through standard input, among inputs that are
+        not regular files"""
+        cli = draw(common["cli"])
+        kind = draw(st.sampled_from((None,) * 3 + MODEL_FILE_KINDS)) if cli else None
+        return cli, kind
+
     @st.composite
     def random_bytes(draw):
         how = draw(st.sampled_from(["raw", "header", "spliced"]))
@@ -1393,7 +1603,7 @@ def _strategies():
             content = c[:cut] + body
             what = f"{name} cut at {cut}, then {len(body)} random bytes"
         return Case("random_bytes", content, what, draw(common["input_seed"]),
-                    draw(common["cli"]))
+                    *cli_kind(draw))
 
     @st.composite
     def truncation(draw):
@@ -1406,7 +1616,7 @@ def _strategies():
             site = sites[draw(st.integers(0, len(sites) - 1))]
             cut = min(len(c) - 1, site.pos + draw(st.integers(0, struct.calcsize(site.fmt))))
         return Case("truncation", c[:cut], f"{name} truncated to {cut} bytes",
-                    draw(common["input_seed"]), draw(common["cli"]))
+                    draw(common["input_seed"]), *cli_kind(draw))
 
     @st.composite
     def field_sites(draw):
@@ -1435,7 +1645,7 @@ def _strategies():
             patch(content, site, value)
             done.append(f"{site.label}: {current!r} -> {value!r}")
         return Case("field_sites", bytes(content), f"{name}: " + "; ".join(done),
-                    draw(common["input_seed"]), draw(common["cli"]))
+                    draw(common["input_seed"]), *cli_kind(draw))
 
     @st.composite
     def region_flips(draw):
@@ -1459,7 +1669,7 @@ def _strategies():
                 content[pos] = value
                 done.append(f"byte {pos} = {value:#04x}")
         return Case("region_flips", bytes(content), f"{name}: " + ", ".join(done),
-                    draw(common["input_seed"]), draw(common["cli"]))
+                    draw(common["input_seed"]), *cli_kind(draw))
 
     @st.composite
     def writer(draw):
@@ -1478,7 +1688,7 @@ def _strategies():
             assume(False)
             raise AssertionError from exc  # not reached
         return Case("writer", content, f"{name}: " + "; ".join(done),
-                    draw(common["input_seed"]), draw(common["cli"]))
+                    draw(common["input_seed"]), *cli_kind(draw))
 
     return dict(random_bytes=random_bytes(), truncation=truncation(),
                 field_sites=field_sites(), region_flips=region_flips(), writer=writer())
@@ -1719,10 +1929,13 @@ class ImageCase:
     suffix: str
     what: str
     cli: bool = True
+    file_kind: str | None = None  # also hand it to the command so (IMAGE_FILE_KINDS)
 
     def describe(self) -> str:
         digest = hashlib.sha1(self.image).hexdigest()[:12]
-        return f"[{self.kind}] {self.what} ({len(self.image)} bytes{self.suffix}, sha1 {digest})"
+        how = f", as {self.file_kind}" if self.file_kind else ""
+        return (f"[{self.kind}] {self.what} ({len(self.image)} bytes{self.suffix}, "
+                f"sha1 {digest}{how})")
 
     __repr__ = describe
 
@@ -1836,7 +2049,9 @@ def _image_strategy():
             what = f"{name} with a declared dimension at byte {pos} set to {value}"
         else:
             what = f"{name} as it is"
-        return ImageCase("images", bytes(data), suffix, what)
+        # half the cases also hand the image over in one of the file kinds
+        kind = draw(st.sampled_from((None,) * 4 + IMAGE_FILE_KINDS))
+        return ImageCase("images", bytes(data), suffix, what, file_kind=kind)
 
     return images()
 
@@ -1844,12 +2059,13 @@ def _image_strategy():
 def check_image(case: ImageCase) -> str:
     """Decode ``case`` in the worker: pixels, or an ImageError of one line
     that starts with the file's path; the command exits 0, or 2 with one
-    error line naming the file."""
+    error line naming the file; with a file kind, the command run on it so
+    (:func:`_check_files`) refuses it exactly when the decoder alone does."""
     KIND_COUNTS[case.kind] += 1
     COUNTS["cases"] += 1
     w = worker("int8sqz")
     req = {"image": case.image, "suffix": case.suffix, "cli": case.cli,
-           "content": case.image, "what": case.what}
+           "content": case.image, "what": case.what, "file_kind": case.file_kind}
     try:
         result = w.run(req)
     except WorkerDied as died:
@@ -1875,6 +2091,8 @@ def check_image(case: ImageCase) -> str:
                             f"expected one line naming the file")
         else:
             _fail(case, f"`int8sqz run` exited {cli['code']!r}; stderr {cli['stderr']!r}")
+        if "files" in cli:
+            _check_files(case, cli["files"], image_refused=result["status"] != "ok")
     outcome = "decoded" if result["status"] == "ok" else "refused"
     COUNTS[f"images {outcome}"] += 1
     return outcome

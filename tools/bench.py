@@ -14,7 +14,9 @@ photos (``../shared/images``, preprocessed as ``int8sqz run`` does):
 * ai-edge-litert ``BUILTIN_WITHOUT_DEFAULT_DELEGATES`` (TFLite's optimized
   integer kernels), 1 thread;
 * ai-edge-litert ``BUILTIN_REF`` (the reference kernels int8sqz follows);
-* the tflite-micro Python interpreter.
+* the tflite-micro Python interpreter;
+* on the first model, int8sqz ``invoke()`` with and without the lock that
+  serialises an interpreter's calls, in pairs of alternating order.
 
 The measurements are interleaved: R rounds, each running every engine in
 turn (10 invokes of a fast engine, 1 of a slow one or of a batch), so that a
@@ -281,6 +283,73 @@ def bench_model(key: str, shared: Path, rounds: int, batch: int) -> dict:
     }
 
 
+# -- the lock around invoke() ---------------------------------------------------------------
+def lock_cost(key: str, shared: Path, pairs: int = 300) -> dict:
+    """invoke() at batch 1 with and without the lock that serialises an
+    interpreter's calls (int8sqz.interpreter._serialised), timed in pairs
+    whose order alternates, so that neither gets the other's warm cache."""
+    from int8sqz import Interpreter
+    from int8sqz.image import input_spec
+
+    path = shared / "models" / MODEL_FILES[key]
+    it = Interpreter(model_path=str(path))
+    it.allocate_tensors()
+    inputs, _ = photo_inputs(shared, key, input_spec(it.model), 1)
+    it.set_tensor(it.get_input_details()[0]["index"], inputs[:1])
+    locked = it.invoke
+    unlocked = Interpreter.invoke.__wrapped__.__get__(it)
+    for _ in range(10):
+        locked()
+    times = {locked: [], unlocked: []}
+    for k in range(pairs):
+        for f in ((locked, unlocked) if k % 2 == 0 else (unlocked, locked)):
+            t = time.perf_counter()
+            f()
+            times[f].append(time.perf_counter() - t)
+    a, b = times[locked], times[unlocked]
+    return {
+        "model": MODEL_FILES[key], "pairs": pairs,
+        "locked_ms": statistics.median(a) * 1e3, "unlocked_ms": statistics.median(b) * 1e3,
+        "median_difference_us": statistics.median(x - y for x, y in zip(a, b)) * 1e6,
+        "call_overhead_us": _serialised_overhead() * 1e6,
+    }
+
+
+def lock_line(lock: dict) -> str:
+    return (f"the lock around invoke() ({lock['model']}, batch 1, {lock['pairs']} pairs in "
+            f"alternating order): {lock['locked_ms']:.3f} ms with it, "
+            f"{lock['unlocked_ms']:.3f} ms without; median difference "
+            f"{lock['median_difference_us']:+.1f} us; the lock adds "
+            f"{lock['call_overhead_us']:.2f} us to a call")
+
+
+def _serialised_overhead(calls: int = 200_000) -> float:
+    """Seconds the lock wrapper adds to one call (uncontended): a method
+    that does nothing, with and without it, best of 5."""
+    import threading
+
+    from int8sqz.interpreter import _serialised
+
+    class Thing:
+        def __init__(self):
+            self._lock = threading.Lock()
+
+        def bare(self):
+            pass
+
+        wrapped = _serialised(bare)
+
+    thing = Thing()
+    best = {}
+    for name in ("bare", "wrapped") * 5:
+        f = getattr(thing, name)
+        t = time.perf_counter()
+        for _ in range(calls):
+            f()
+        best[name] = min(best.get(name, 1e9), (time.perf_counter() - t) / calls)
+    return best["wrapped"] - best["bare"]
+
+
 # -- the command line process ------------------------------------------------------------------
 def _int8sqz_command():
     script = Path(sys.executable).with_name("int8sqz")
@@ -428,6 +497,9 @@ def print_table(doc: dict) -> None:
         x = r["xnnpack_equal_to_reference"]
         print(f"  outputs: int8sqz {verdict} BUILTIN_REF on every timed input ({checks}); "
               f"XNNPACK equals it on {x['equal']}/{x['inputs']}")
+    if doc.get("lock"):
+        print()
+        print(lock_line(doc["lock"]))
     cli = doc.get("cli")
     if cli:
         print()
@@ -462,6 +534,9 @@ def print_markdown(doc: dict) -> None:
           f"BUILTIN_REF on every timed input ({checks} for batch 1, batch "
           f"{doc['batch']} on 1 and 2 threads); XNNPACK's equal it on {x['equal']}/{x['inputs']}. "
           f"Load average {r['loadavg_before'][0]:.2f} before, {r['loadavg_after'][0]:.2f} after.")
+    if doc.get("lock"):
+        print()
+        print(lock_line(doc["lock"]))
     cli = doc.get("cli")
     if cli:
         print()
@@ -497,6 +572,7 @@ def main(argv=None) -> int:
     doc = {"machine": machine(), "rounds": args.rounds, "batch": args.batch, "models": {}}
     for k in keys:
         doc["models"][k] = bench_model(k, args.shared, args.rounds, args.batch)
+    doc["lock"] = lock_cost(keys[0], args.shared)
     doc["cli"] = None if args.no_cli else bench_cli(args.shared, keys[0])
     doc["targets"] = targets(doc["models"][keys[0]], doc["cli"])
     if args.json:

@@ -13,9 +13,10 @@ TFLite then evaluates when it runs and int8sqz when it prepares.
 
 Where the converter's version of an operator is one TFLite's reference
 registration lacks (TILE version 3 for int8; STRIDED_SLICE versions 6 and 8
-with ellipsis, new-axis or offset), the case's ``reference`` is a copy of
-the model with the version the registration takes (the same kernel), made
-with :func:`~int8sqz.testing.strategies.reference_copy`.
+with ellipsis, new-axis or offset), the reference runs a copy of the model
+with the version the registration takes (the same kernel):
+:func:`int8sqz.testing.reference.registered_versions`, which
+``reference_interpreter`` applies to every model.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import math
 import numpy as np
 from hypothesis import assume, strategies as st
 
-from .strategies import Case, int_data, log_uniform, reference_copy, zero_points
+from .strategies import Case, int_data, log_uniform, zero_points
 from .writer import GraphBuilder
 
 TYPES = ("INT8", "UINT8", "INT32", "FLOAT32")
@@ -104,10 +105,6 @@ def batch_of(g: GraphBuilder, x: int, rank: int) -> int:
                                  g.constant(f"st{x}", np.array([1], np.int32))],
                batch, shrink_axis_mask=1)
     return batch
-
-
-def _ops_before(g: GraphBuilder) -> int:
-    return len(g.operators)
 
 
 def _factor(n: int) -> list:
@@ -275,19 +272,18 @@ def shape_cases(draw):
         g.operator("TILE", [x, y], tiled)
         g.output(tiled)
     content = g.build()
-    ref = None if shape or type_name != "INT8" else reference_copy(content, {1: 1})
     return Case("SHAPE", content, [draw(data(type_name, shape))],
-                dict(type=type_name, shape=shape, out_type=out_type), reference=ref)
+                dict(type=type_name, shape=shape, out_type=out_type))
 
 
 # -- STRIDED_SLICE -----------------------------------------------------------------------
 
-def _reference_output_shape(content: bytes, inputs, reference: bytes | None):
+def _reference_output_shape(content: bytes, inputs):
     """The output shape TFLite's reference gives (it sizes the output itself),
     or None when it refuses the model."""
     from .strategies import reference_outcome
 
-    want, error = reference_outcome(reference or content, inputs)
+    want, error = reference_outcome(content, inputs)
     return None if error is not None else tuple(want[0].shape)
 
 
@@ -300,8 +296,6 @@ def strided_slice_cases(draw, well_formed: bool = True):
     refuse what TFLite refuses, and give TFLite's outputs where TFLite's
     result is defined. The declared output shape is the reference's (TFLite
     sizes the output itself)."""
-    from ..ops.strided_slice import base_version
-
     type_name = draw(st.sampled_from(TYPES))
     q = draw(quantization(type_name))
     if well_formed:
@@ -386,22 +380,17 @@ def strided_slice_cases(draw, well_formed: bool = True):
             values = np.array(values, np.int32).reshape(len(values))
             params.append(packed_constants(g, name, values) if packed and values.size else
                           g.constant(name, values))
-        k = _ops_before(g)
         y = g.tensor("y", out_shape, type_name, **q)
         g.operator("STRIDED_SLICE", [x] + params, y, **masks)
         g.output(y)
-        content = g.build()
-        md = g.model_def()
-        base = base_version(md.operators[k], md.tensors)
-        ref = None if _writer_version(md, k) == base else reference_copy(content, {k: base})
-        return content, ref
+        return g.build()
 
     if well_formed:
         # the output shape as the reference sizes it, from constant parameters
         # (the reference's Python wrapper cannot return an empty output whose
         # shape it computed when it ran)
-        probe, probe_ref = build(shape, [False] * 3)
-        out_shape = _reference_output_shape(probe, [x_data], probe_ref)
+        probe = build(shape, [False] * 3)
+        out_shape = _reference_output_shape(probe, [x_data])
     else:
         # hostile slices may crash the reference: it runs them in a worker
         # process (tests/fuzzing.py), which compares the output shapes too;
@@ -412,11 +401,11 @@ def strided_slice_cases(draw, well_formed: bool = True):
         assume(out_shape is None or math.prod(d for d in out_shape if d) <= 1 << 20)
     if out_shape is None or math.prod(out_shape) == 0:
         computed = [False] * 3
-    content, ref = build(out_shape if out_shape is not None else shape, computed)
+    content = build(out_shape if out_shape is not None else shape, computed)
     return Case("STRIDED_SLICE", content, [x_data], dict(
         type=type_name, shape=shape, begin=begin, end=end, strides=strides,
         masks={k: v for k, v in masks.items() if v}, computed=computed,
-        well_formed=well_formed), reference=ref)
+        well_formed=well_formed))
 
 
 def _int8sqz_output_shape(shape, begin, end, strides, masks):
@@ -430,12 +419,6 @@ def _int8sqz_output_shape(shape, begin, end, strides, masks):
         return output_shape(fail, fail, shape, begin, end, strides, masks)
     except ModelError:
         return None
-
-
-def _writer_version(md, k: int) -> int:
-    from ..ops import version
-
-    return version(md.operators[k], md.tensors)
 
 
 # -- PACK, TRANSPOSE, TILE ---------------------------------------------------------------
@@ -522,16 +505,14 @@ def tile_cases(draw):
         x = g.input("x", shape, type_name, **q)
     m, how = draw(parameter(g, "multiples", multiples, dtype,
                             shape=(rank,) if layout == "vector" else (rank, 1)))
-    k = _ops_before(g)
     y = g.tensor("y", tuple(d * m for d, m in zip(shape, multiples)), type_name, **q)
     g.operator("TILE", [x, m], y)
     g.output(y)
     content = g.build()
-    ref = reference_copy(content, {k: 1}) if type_name == "INT8" else None
     inputs = [np.zeros(1, np.int8)] if constant_input else [value]
     return Case("TILE", content, inputs, dict(
         type=type_name, shape=shape, multiples=multiples, multiples_type=np.dtype(dtype).name,
-        multiples_tensor=how, layout=layout, constant_input=constant_input), reference=ref)
+        multiples_tensor=how, layout=layout, constant_input=constant_input))
 
 
 # -- PAD and PADV2 -----------------------------------------------------------------------
@@ -606,7 +587,6 @@ def shape_arithmetic_cases(draw):
     ones = [g.constant(f"one{k}", np.array(1, np.int32)) for k in range(len(dims))]
     mult = g.tensor("multiples", (len(parts),), "INT32")
     g.operator("PACK", [batch] + ones, mult, values_count=len(parts), axis=0)
-    k_tile = _ops_before(g)
     tiled = g.tensor("tiled", (n, *dims), "INT8", **q)
     g.operator("TILE", [a, mult], tiled)
     both = g.tensor("both", (2 * n, *dims), "INT8", **q)
@@ -614,5 +594,4 @@ def shape_arithmetic_cases(draw):
     g.output(both, batch)
     content = g.build()
     return Case("RESHAPE", content, [draw(data("INT8", (n, h, w, c), q["zero_point"]))],
-                dict(shape=(n, h, w, c), split=split),
-                reference=reference_copy(content, {k_tile: 1}))
+                dict(shape=(n, h, w, c), split=split))

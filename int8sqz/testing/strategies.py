@@ -44,10 +44,6 @@ class Case:
     content: bytes  # the model
     inputs: list  # one array per graph input
     params: dict = field(default_factory=dict)  # what was drawn, for failure reports
-    #: the model the reference runs when it differs from ``content``: a copy
-    #: with operator versions the reference registers (the same kernel),
-    #: made by :func:`reference_copy`
-    reference: bytes | None = None
 
     def describe(self) -> str:
         shapes = [f"{a.dtype.name}{list(a.shape)}" for a in self.inputs]
@@ -778,27 +774,12 @@ def compare_outputs(want: list, got: list, what: str = "") -> None:
         )
 
 
-def reference_copy(content: bytes, versions: dict) -> bytes:
-    """A copy of the model with the versions of some operators changed
-    ({operator index: version}), written with int8sqz's writer: for
-    operators whose converter version TFLite's reference registration lacks
-    although its kernel is the same (TILE version 3 for int8, STRIDED_SLICE
-    versions 6 and 8: the registration takes 1 to 2 and 1 to 4)."""
-    from ..model import load_model
-    from .writer import model_def, write_model
-
-    md = model_def(load_model(content))
-    for k, version in versions.items():
-        md.operators[k].version = version
-    return write_model(md)
-
-
 def check_case(case: Case) -> None:
     """Run ``case`` in the reference and in int8sqz; the outputs must be equal.
 
     When INT8SQZ_FAILURES names a directory, every failing case (including
     hypothesis's shrinking steps) is saved there for a regression model."""
-    want = run_reference(case.reference or case.content, case.inputs)
+    want = run_reference(case.content, case.inputs)
     MODEL_COUNTS[case.op] += 1
     try:
         got = run_int8sqz(case.content, case.inputs)
@@ -829,7 +810,7 @@ def check_agreement(case: Case, *, allow_unsupported: bool = True,
     int8sqz refused), or "equal"."""
     from ..errors import ModelError, UnsupportedError
 
-    want, ref_error = reference_outcome(case.reference or case.content, case.inputs)
+    want, ref_error = reference_outcome(case.content, case.inputs)
     try:
         got = run_int8sqz(case.content, case.inputs)
         error = None

@@ -15,12 +15,9 @@ import numpy as np
 import pytest
 from conftest import IMAGES_DIR, SEED_MODELS
 
-from int8sqz import classify, cli, load_model
+from int8sqz import cli, load_model, predict
 from int8sqz.image import input_spec, preprocess
 from int8sqz.testing.reference import run_reference
-
-# the command prints a notice while numba compiles: compile before these tests
-pytestmark = pytest.mark.usefixtures("warm_kernels")
 
 SCRIPT = Path(sys.executable).with_name("int8sqz")
 FLOWERS = SEED_MODELS["flowers"]
@@ -221,10 +218,10 @@ def test_pixel_limit_refuses_the_image(capsys):
 
 
 def test_internal_errors_are_one_line_and_exit_1(monkeypatch, capsys):
-    def boom(self, value):
+    def boom(self, values):
         raise RuntimeError("kernel exploded\nsecond line")
 
-    monkeypatch.setattr(classify.Classifier, "scores", boom)
+    monkeypatch.setattr(predict.Predictor, "run", boom)
     rc = cli.main(["run", str(FLOWERS), str(_first_photo("flowers/daisy"))])
     out, err = capsys.readouterr()
     assert rc == 1 and out == ""
@@ -232,11 +229,24 @@ def test_internal_errors_are_one_line_and_exit_1(monkeypatch, capsys):
                                 "line (this is a bug in int8sqz; please report it)"]
 
 
-@pytest.mark.parametrize("argv", [["run", "--top-k", "0", "m", "i"], ["run", "m"], [],
-                                  ["run", "--resize", "cubic", "m", "i"]])
-def test_usage_errors_exit_2(argv, capsys):
+@pytest.mark.parametrize("argv, what", [
+    (["run", "--top-k", "0", "m", "i"], "argument --top-k: expected a positive integer, got 0"),
+    (["run", "--threads", "-1", "m", "i"],
+     "argument --threads: expected a positive integer, got -1"),
+    (["run", "--max-input-bytes", "x", "m", "i"],
+     "argument --max-input-bytes: expected a positive integer, got 'x'"),
+    (["run", "m"], "the following arguments are required: INPUT"),
+    ([], "the following arguments are required: COMMAND"),
+    (["run", "--resize", "cubic", "m", "i"], "argument --resize: invalid choice: 'cubic'"),
+    (["memplan", "--planner", "best", "m"], "argument --planner: invalid choice: 'best'"),
+])
+def test_usage_errors_are_one_line_naming_the_option_and_exit_2(argv, what, capsys):
+    # issue 16: argparse printed its usage block, five lines where one is promised
     assert cli.main(argv) == 2
-    assert "usage:" in capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert out == "" and "usage:" not in err
+    (line,) = err.splitlines()
+    assert line.startswith(f"int8sqz: error: {what}") and line.endswith("--help')"), line
 
 
 def test_memplan_is_delegated(capsys):
@@ -281,5 +291,7 @@ def test_one_channel_model_gets_greyscale_pixels(tmp_path, capsys, type_name):
 
     assert cli.main(["run", "--json", str(model), str(image)]) == 0
     (record,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert record["top_k"] == [{"index": 0, "label": None,
-                                "probability": float(np.float32(1 / 255)) * (int(q) - zp)}]
+    # one value that is not a sigmoid's: printed as a named array (issue 10)
+    assert record["outputs"] == [{
+        "name": "score", "index": 2, "shape": [1, 1], "dtype": type_name.lower(),
+        "values": [[int(q)]], "scale": float(np.float32(1 / 255)), "zero_point": zp}]

@@ -3,16 +3,12 @@ image among them, it prints exactly what one image at a time prints; the
 compile notice appears once, only while numba compiles for longer than
 its delay."""
 
-import pytest
 import time
 
 import numba
 from conftest import IMAGES_DIR, SEED_MODELS
 
 from int8sqz import cli
-
-# the command prints a notice while numba compiles: compile before these tests
-pytestmark = pytest.mark.usefixtures("warm_kernels")
 
 FLOWERS = SEED_MODELS["flowers"]
 

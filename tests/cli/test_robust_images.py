@@ -24,9 +24,6 @@ from int8sqz import cli
 from int8sqz.errors import ImageError
 from int8sqz.image import decode_image, load_image
 
-# the command prints a notice while numba compiles: compile before these tests
-pytestmark = pytest.mark.usefixtures("warm_kernels")
-
 
 @pytest.fixture(autouse=True, scope="module")
 def _report(pytestconfig):

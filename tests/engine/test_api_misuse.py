@@ -256,3 +256,86 @@ def test_zoo_models_in_threads_give_their_results_alone():
     for t in threads:
         t.join()
     assert not errors, errors
+
+
+# -- pickling and threads (issue 16) -----------------------------------------------------
+
+def test_an_interpreter_cannot_be_pickled_or_copied(interp):
+    # issue 16: pickle.dumps raised a bare AttributeError (a local function)
+    import copy
+    import pickle
+
+    for how in (pickle.dumps, copy.copy, copy.deepcopy):
+        with pytest.raises(InterpreterError, match="cannot be pickled or copied") as info:
+            how(interp)
+        _one_line(info)
+    assert _run(interp, _image(2)).shape == (1, 5)  # still usable
+
+
+def test_two_threads_invoking_one_interpreter_get_the_right_outputs(interp):
+    # issue 16: two threads sharing one Interpreter silently got wrong results
+    # (the kernels release the GIL and wrote the same arrays at once; here 20
+    # of 60 outputs were wrong before the calls were serialised)
+    x = _image(3)
+    want = _run(interp, x)
+    out = interp.get_output_details()[0]["index"]
+    wrong = []
+
+    def work():
+        for _ in range(30):
+            interp.invoke()
+            if not np.array_equal(interp.get_tensor(out), want):
+                wrong.append(1)
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not wrong, f"{len(wrong)} of 60 outputs wrong"
+
+
+def test_a_call_from_a_second_thread_waits_for_the_first(interp):
+    """Serialised, not refused: while one thread is inside invoke(), another
+    thread's invoke() and set_tensor() wait, then run."""
+    entered = []
+    gate = threading.Event()
+    first = interp._nodes[0]
+
+    def held(arrays):
+        entered.append(threading.current_thread().name)
+        if threading.current_thread().name == "A":
+            assert gate.wait(20)
+        return first(arrays)
+
+    interp._nodes[0] = held
+    x = _image(4)
+    interp.set_tensor(interp.get_input_details()[0]["index"], x)
+    a = threading.Thread(target=interp.invoke, name="A")
+    b = threading.Thread(target=interp.invoke, name="B")
+    c = threading.Thread(target=interp.set_tensor, name="C",
+                         args=(interp.get_input_details()[0]["index"], x))
+    a.start()
+    while not entered:
+        threading.Event().wait(0.01)
+    b.start()
+    c.start()
+    b.join(0.5)
+    c.join(0.1)
+    assert entered == ["A"] and b.is_alive() and c.is_alive()
+    gate.set()
+    for t in (a, b, c):
+        t.join(20)
+    assert entered == ["A", "B"] and not (a.is_alive() or b.is_alive() or c.is_alive())
+    interp._nodes[0] = first
+
+
+@pytest.mark.parametrize("arena", ["tflm", "optimized"])
+def test_preserving_every_tensor_in_an_arena_is_refused_saying_why(flowers, arena):
+    # issue 16 (fixed before it was filed on this branch): the flag was accepted
+    # and the intermediates it promised to keep were overwritten
+    with pytest.raises(InterpreterError) as info:
+        Interpreter(model_path=str(flowers), arena=arena, experimental_preserve_all_tensors=True)
+    msg = _one_line(info)
+    assert f"arena={arena!r}" in msg and "reuses the bytes of every tensor once it is " \
+        "consumed, so the intermediates cannot all be kept; use arena=None" in msg

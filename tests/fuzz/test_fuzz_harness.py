@@ -83,3 +83,57 @@ def test_budget_adds_up():
     assert abs(sum(fuzzing.budget(k) for k in fuzzing.SHARES) - total) <= len(fuzzing.SHARES)
     assert sum(fuzzing.budget(k) for k in fuzzing.SHARES if k != "images") >= 2000 or \
         total < fuzzing.DEFAULT_TOTAL
+
+
+@pytest.mark.parametrize("kind", fuzzing.MODEL_FILE_KINDS)
+def test_every_model_file_kind_runs(kind):
+    """Each way a model reaches the command (regular file, odd name, standard
+    input), among a FIFO, a directory and /dev/zero given as images: the seed
+    classifier runs; a truncated model is refused in one line."""
+    content = fuzzing.seeds()["classifier"]
+    assert fuzzing.check(fuzzing.Case("harness", content, "classifier", cli=True,
+                                      file_kind=kind)) == "equal"
+    assert fuzzing.check(fuzzing.Case("harness", content[:100], "classifier cut", cli=True,
+                                      file_kind=kind)) == "refused"
+
+
+@pytest.mark.parametrize("kind", fuzzing.IMAGE_FILE_KINDS)
+def test_every_image_file_kind_runs(kind):
+    """Each way an image reaches the command, among a FIFO, a directory,
+    /dev/zero and (when standard input is free) an endless stream."""
+    content, suffix = fuzzing.image_seeds()["png"]
+    for data, want in ((content, "decoded"), (content[:40], "refused")):
+        case = fuzzing.ImageCase("harness", data, suffix, f"png as {kind}", file_kind=kind)
+        assert fuzzing.check_image(case) == want
+
+
+def test_the_file_kind_check_fails_what_it_should(monkeypatch):
+    """_check_files on a real run, then on the same run with one thing wrong."""
+    import collections
+    import copy
+
+    monkeypatch.setattr(fuzzing, "COUNTS", collections.Counter())
+    content, suffix = fuzzing.image_seeds()["png"]
+    case = fuzzing.ImageCase("harness", content, suffix, "png", file_kind="odd_name")
+    req = {"image": content, "suffix": suffix, "cli": True, "content": content,
+           "what": case.what, "file_kind": "odd_name"}
+    files = fuzzing.worker("int8sqz").run(req)["cli"]["files"]
+    fuzzing._check_files(case, files, image_refused=False)  # as it is: fine
+    wrong = {
+        "a companion reported as something else": lambda r: r.update(
+            companions=[(c, "is a teapot") for c, _ in r["companions"]]),
+        "exit 0": lambda r: r.update(code=0),
+        "stdout not UTF-8": lambda r: r.update(stdout_utf8=False),
+        "a second line for one input": lambda r: r.update(
+            stderr=r["stderr"] + r["stderr"].splitlines()[0] + "\n"),
+        "an escaped name without file_hex": lambda r: r.update(
+            stdout=r["stdout"].replace('"file_hex"', '"other"')),
+        "the image refused alone": None,
+    }
+    for what, change in wrong.items():
+        r = copy.deepcopy(files)
+        refused = what == "the image refused alone"
+        if change is not None:
+            change(r)
+        with pytest.raises(fuzzing.FuzzFailure):
+            fuzzing._check_files(case, r, image_refused=refused)

@@ -4,7 +4,10 @@ Each case runs in a worker subprocess with a time limit (tests/fuzzing.py):
 it must end with outputs equal to TFLite's reference kernels (run in their
 own worker) or with int8sqz's own one-line exception; `int8sqz run` must exit
 0 or 2 with one error line. A case that kills or hangs the worker names
-itself (replayed alone, else the cases before it are bisected).
+itself (replayed alone, else the cases before it are bisected). Half the
+cases that run the command hand their model over as a file kind (an odd
+name, standard input) among a FIFO, a directory and /dev/zero
+(tests/fuzzing.py, "File kinds").
 
 Case counts: the session summary ("int8sqz fuzzing"); INT8SQZ_FUZZ_CASES sets
 the total, INT8SQZ_HYPOTHESIS_PROFILE=deep multiplies it by 10.

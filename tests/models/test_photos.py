@@ -16,9 +16,6 @@ from int8sqz.labels import labels_path_for, read_labels
 from int8sqz.model import load_model
 from int8sqz.testing.reference import reference_interpreter
 
-# the command prints a notice while numba compiles: compile before these tests
-pytestmark = pytest.mark.usefixtures("warm_kernels")
-
 SCRIPT = Path(sys.executable).with_name("int8sqz")
 
 

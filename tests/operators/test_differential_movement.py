@@ -7,7 +7,8 @@ with the same kernel: int8 TILE (version 3; the reference takes 1 and 2)
 and STRIDED_SLICE with ellipsis or new-axis masks (version 6) or offset
 (version 8; the reference takes 1 to 4). int8sqz runs the converter's
 version; the reference runs a copy written with int8sqz's writer at the
-version it takes (``Case.reference``, strategies.reference_copy).
+version it takes (int8sqz.testing.reference.registered_versions, which the
+reference interpreter applies to every model).
 
 Hostile STRIDED_SLICE parameters (any begin/end/strides, any mask bits)
 can crash the reference: those run in the fuzz harness's worker processes
@@ -102,7 +103,7 @@ def test_strided_slice_with_any_parameters_and_masks(case):
     assert ours["status"] in ("ok", "refused"), (case.describe(), ours)
     try:
         ref = fuzzing.worker("reference").run(
-            {"content": case.reference or case.content, "seed": 0, "inputs": ours.get("inputs")})
+            {"content": case.content, "seed": 0, "inputs": ours.get("inputs")})
     except fuzzing.WorkerDied as died:
         ref = {"status": "crashed", "message": died.how}
     if ours["status"] == "ok":
@@ -148,8 +149,6 @@ def test_zoo_model_nodes_equal_the_reference(name):
 
     content = (SHARED / "models" / "zoo" / name).read_bytes()
     model = load_model(content)
-    versions = {op.index: 1 for op in model.operators if op.name == "TILE" and op.version > 2}
-    reference = S.reference_copy(content, versions) if versions else content
     x_t = model.tensors[model.inputs[0]]
     rng = np.random.default_rng(7)
     if x_t.dtype.kind == "f":
@@ -157,7 +156,7 @@ def test_zoo_model_nodes_equal_the_reference(name):
     else:
         info = np.iinfo(x_t.dtype)
         x = rng.integers(info.min, info.max, x_t.shape, endpoint=True).astype(x_t.dtype)
-    ref = run_reference(reference, [x], all_tensors=True)
+    ref = run_reference(content, [x], all_tensors=True)  # TILE v3 lowered there
     ctx = PrepareContext(model, [t.shape for t in model.tensors])
     checked = 0
     for op in model.operators:
@@ -200,7 +199,7 @@ def test_movement_in_both_arenas(case):
     """Every planner's arena runs the operators to the reference's outputs
     (the optimized plan aliases RESHAPE, SQUEEZE and EXPAND_DIMS outputs to
     their inputs and lets PAD write over its spent input rows)."""
-    want = S.run_reference(case.reference or case.content, case.inputs)
+    want = S.run_reference(case.content, case.inputs)
     for arena in ("tflm", "optimized"):
         _, got = _run(case.content, case.inputs, arena)
         S.compare_outputs(want, got, f"{case.describe()} in the {arena} arena")
