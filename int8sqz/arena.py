@@ -358,12 +358,24 @@ def _replay_stage(model, shapes, stage, internal) -> None:
 
     def clobber(t, row_lo, row_hi):
         """Buffer t's rows row_lo..row_hi - 1 (buffer rows) are written:
-        whatever other buffers held in those bytes is gone."""
+        the rows other buffers held in those bytes are gone (what stays
+        valid is the part of their rows above the lost ones, else below)."""
         b = bufs[t]
         lo, hi = b.offset + row_lo * b.row_bytes, b.offset + row_hi * b.row_bytes
         for u in sharing[t]:
             c = bufs[u]
-            if c.offset < hi and lo < c.offset + c.nbytes and valid[u][0] < valid[u][1]:
+            v = valid[u]
+            if not (c.offset < hi and lo < c.offset + c.nbytes and v[0] < v[1]):
+                continue
+            lost_lo = origin[u] + max(lo - c.offset, 0) // c.row_bytes
+            lost_hi = origin[u] + -(-(min(hi, c.offset + c.nbytes) - c.offset) // c.row_bytes)
+            if lost_hi <= v[0] or v[1] <= lost_lo:
+                continue
+            if lost_hi < v[1]:
+                valid[u] = (lost_hi, v[1])
+            elif v[0] < lost_lo:
+                valid[u] = (v[0], lost_lo)
+            else:
                 valid[u] = (0, 0)
 
     for k, acts in enumerate(stage.steps):
@@ -458,7 +470,7 @@ def place_activations(model, shapes, planner, arrays: list):
         plan = plan_model(model, planner, shapes)
     else:
         plan = planner
-        if plan.model is not model or [tuple(s) for s in plan.shapes] != [
+        if plan.model.content != model.content or [tuple(s) for s in plan.shapes] != [
                 tuple(s) for s in shapes]:
             raise PlanError(f"{model.source}: the plan was made for another model or for "
                             f"other shapes")

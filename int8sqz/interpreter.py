@@ -236,9 +236,10 @@ class Interpreter:
                 from .streaming import StreamingRun
 
                 self._stream = StreamingRun(plan, self._nodes, arrays, arena)
+        streamed = self._stream.streamed if self._stream is not None else {}
         try:
             for i in self._activation_indices():
-                if arrays[i] is None:
+                if arrays[i] is None and i not in streamed:  # a stage's tensors: bands only
                     arrays[i] = np.zeros(self._shapes[i], dtype=self._model.tensors[i].dtype)
         except MemoryError:
             raise ModelError(
@@ -356,6 +357,13 @@ class Interpreter:
         if self._arrays is None:
             raise InterpreterError("tensors are not allocated: call allocate_tensors() first")
         a = self._arrays[i]
+        if a is None and self._stream is not None and i in self._stream.streamed:
+            first, last = self._stream.streamed[i]
+            raise InterpreterError(
+                f"tensor {i} '{self._model.tensors[i].name}' is made and read inside the "
+                f"streamed stage of operators {first}..{last}: with arena='streaming' it only "
+                f"ever exists a band of rows at a time"
+            )
         if a is None:
             t = self._model.tensors[i]
             raise InterpreterError(

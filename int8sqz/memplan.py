@@ -35,6 +35,8 @@ PLANNER_HELP = {
     "optimized": "shares bytes where the kernels' read/write order allows "
                  "(copy-free concatenation, in-place elementwise operators, "
                  "convolution and pool outputs over their spent input)",
+    "streaming": "the optimized plan, with stages of operators run a band of "
+                 "output rows at a time so that their inner tensors never exist whole",
 }
 
 
@@ -76,8 +78,18 @@ def live_bytes(plan: MemoryPlan) -> list:
         for sc in plan.scratch:
             if sc.lifetime.first <= t <= sc.lifetime.last:
                 mask[sc.offset:sc.offset + sc.nbytes] = True
+        for lo, hi, off, nbytes in _blocks(plan):
+            if lo <= t <= hi:
+                mask[off:off + nbytes] = True
         result.append(int(mask.sum()))
     return result
+
+
+def _blocks(plan) -> list:
+    """A streaming plan's blocks of band buffers: (first scope, last scope,
+    offset, bytes)."""
+    return [(*s.scopes, off, s.block_size)
+            for s, off in zip(getattr(plan, "stages", ()), getattr(plan, "block_offsets", ()))]
 
 
 def _live_extents(plan: MemoryPlan) -> list:
@@ -94,6 +106,7 @@ def _live_extents(plan: MemoryPlan) -> list:
         for sc in plan.scratch:
             if sc.lifetime.first <= t <= sc.lifetime.last:
                 spans.append((sc.offset, sc.offset + sc.nbytes))
+        spans += [(off, off + n) for lo, hi, off, n in _blocks(plan) if lo <= t <= hi]
         total, reach = 0, None
         for lo, hi in sorted(s for s in spans if s[1] > s[0]):
             if reach is None or lo >= reach:
@@ -112,9 +125,16 @@ def _mark(mask, pl, shape, itemsize):
     view[...] = True
 
 
-def report(model, planner: str = "tflm") -> dict:
-    """Everything ``memplan`` prints, as one JSON-ready dict."""
-    plan = plan_model(model, planner)
+def report(model, planner: str = "tflm", max_extra_macs: float | None = None) -> dict:
+    """Everything ``memplan`` prints, as one JSON-ready dict;
+    ``max_extra_macs``: the streaming planner's budget (a fraction)."""
+    if planner == "streaming":
+        from .planner.streaming import DEFAULT_MAX_EXTRA_MACS, plan_streaming
+
+        plan = plan_streaming(model, None, DEFAULT_MAX_EXTRA_MACS if max_extra_macs is None
+                              else max_extra_macs)
+    else:
+        plan = plan_model(model, planner)
     live = live_bytes(plan)
     macs = [operator_macs(model, op) for op in model.operators]
     peak = int(np.argmax(live)) if live else None
@@ -152,7 +172,7 @@ def report(model, planner: str = "tflm") -> dict:
         if op.index in plan.skip_ops:
             row["no_copy"] = True
         ops.append(row)
-    return {
+    rep = {
         "model": model.source,
         "planner": plan.planner,
         "arena_bytes": plan.arena_size,
@@ -168,6 +188,11 @@ def report(model, planner: str = "tflm") -> dict:
         "scratch": scratch,
         "notes": list(plan.notes),
     }
+    if planner == "streaming":
+        from .memplan_streaming import section
+
+        rep["streaming"] = section(plan, live)
+    return rep
 
 
 def _extent(pl, shape, itemsize) -> int:
@@ -200,6 +225,10 @@ def format_text(rep: dict) -> str:
         )
     for note in rep["notes"]:
         lines.append(f"note:            {note}")
+    if "streaming" in rep:
+        from .memplan_streaming import format_section
+
+        lines += format_section(rep)
     lines += ["", "operators (live = bytes of the arena in use while the operator runs)"]
     lines.append(f"{'op':>4}  {'operator':<18} {'MACs':>14}  {'live bytes':>11}")
     for o in rep["operators"]:
@@ -239,11 +268,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL", help="a .tflite file (- : standard input)")
     parser.add_argument("--planner", choices=PLANNERS, default="tflm",
                         help="tflm: " + PLANNER_HELP["tflm"] + "; optimized: "
-                        + PLANNER_HELP["optimized"] + " (default: tflm)")
+                        + PLANNER_HELP["optimized"] + "; streaming: "
+                        + PLANNER_HELP["streaming"] + " (default: tflm)")
+    parser.add_argument("--max-extra-macs", metavar="PERCENT", type=_percent, default=None,
+                        help="streaming: the most multiply-accumulates the stages may add "
+                        "by recomputing halos, in percent of the model's (default 10; 0: "
+                        "every halo kept, none recomputed)")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object instead of text")
     parser.add_argument("--svg", metavar="FILE",
                         help="also draw the arena over time into FILE")
+
+
+def _percent(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (0 <= value <= 1e6):
+        raise argparse.ArgumentTypeError(f"{text} is not a percentage >= 0")
+    return value
 
 
 #: exit statuses, as the ``int8sqz`` command uses them
@@ -261,9 +305,13 @@ def run(args) -> int:
     drawn) escaped as int8sqz.files escapes names, and ``--json`` adds
     ``model_hex`` (the exact name's bytes) when it had to be escaped."""
     source = STDIN if args.model == "-" else args.model
+    budget = getattr(args, "max_extra_macs", None)
+    if budget is not None and args.planner != "streaming":
+        return _fail(f"--max-extra-macs is an option of --planner streaming, not of "
+                     f"--planner {args.planner}")
     try:
         model = load_model(source)
-        rep = report(model, args.planner)
+        rep = report(model, args.planner, None if budget is None else budget / 100)
     except InternalError:
         raise
     except Int8sqzError as exc:

@@ -76,6 +76,8 @@ class StreamingRun:
         self.plan = plan
         shapes = plan.shapes
         self.program = []  # ("op", node) or ("stage", steps)
+        # the tensors that exist in band buffers only: tensor -> (first, last operator)
+        self.streamed = {t: (s.first, s.last) for s in plan.stages for t in s.buffers}
         first_of = {s.first: (s, off) for s, off in zip(plan.stages, plan.block_offsets)}
         self.band_arrays = {}
         k = 0
@@ -120,21 +122,31 @@ class StreamingRun:
                 if a.move is not None:
                     count, src = a.move
                     move = (bufs[out], count, src)
-                step.append((runners[a.op], a.origins, a.first, a.last, move))
+                step.append((runners[a.op], a.origins, a.first, a.last, move, a.op, out))
             steps.append(step)
         return tensors, steps
 
-    def invoke(self, arrays) -> None:
+    def invoke(self, arrays, observe=None) -> None:
+        """Run the program. ``observe(op, tensor, rows, first)``, when given,
+        is called after every operator run whole (``rows`` its whole output,
+        ``first`` 0) and every action (``rows`` the output rows just made,
+        from image row ``first``), before anything can overwrite them."""
         for kind, item in self.program:
             if kind == "op":
                 item(arrays)
+                if observe is not None:
+                    for t in item.op.outputs:
+                        observe(item.op.index, t, arrays[t], 0)
                 continue
             tensors, steps = item
             for step in steps:
-                for run, origins, first, last, move in step:
+                for run, origins, first, last, move, op, out in step:
                     if move is not None:
                         buf, count, src = move
                         # the rows kept for later steps to the buffer's start
                         # (NumPy copies overlapping ranges as memmove does)
                         buf[:, :count] = buf[:, src:src + count]
                     run(tensors, origins, first, last)
+                    if observe is not None:
+                        o = origins.get(out, 0)
+                        observe(op, out, tensors[out][:, first - o:last - o], first)

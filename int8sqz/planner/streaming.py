@@ -601,6 +601,17 @@ def cached_plan(model, shapes, max_extra_macs: float = DEFAULT_MAX_EXTRA_MACS):
                        list(plan.notes))
         return plan
     chosen, notes = hit
+    return plan_stages(model, shapes, chosen, notes, max_extra_macs)
+
+
+def plan_stages(model, shapes, chosen, notes=(), max_extra_macs=DEFAULT_MAX_EXTRA_MACS):
+    """The streaming plan of given stages: ``chosen`` is a list of
+    ``(first, last, band, recompute)`` (disjoint operator ranges). Raises
+    StageError when a range cannot be a stage."""
+    shapes = list(shapes) if shapes is not None else [t.shape for t in model.tensors]
     facts = Facts(model, shapes)
-    stages = [stage_schedule(model, shapes, *c, facts=facts) for c in chosen]
+    stages = [stage_schedule(model, shapes, *c, facts=facts) for c in sorted(chosen)]
+    for a, b in zip(stages, stages[1:]):
+        if b.first <= a.last:
+            raise StageError(f"stages {a.first}..{a.last} and {b.first}..{b.last} overlap")
     return place(model, shapes, stages, notes, max_extra_macs)
