@@ -4,7 +4,9 @@ array: ``Interpreter(..., arena="streaming")``.
 The whole tensors are views of the arena at their planned offsets (as in
 int8sqz.arena); each stage's band buffers are views of ``[1, rows, W, C]``
 at its block's offset plus theirs. ``invoke()`` runs the operators outside
-the stages whole, and each stage step by step: every action runs one
+the stages whole (the windowed ones through their band kernels, a few rows
+at a time, so that int8sqz's own scratch is band-sized there too), and
+each stage step by step: every action runs one
 operator on a band of output rows (``Node.rows`` or, for the operators
 whose unit says ``Bands.views``, the node's own ``run`` on views of the
 band's rows), after sliding its output's band buffer (the rows kept for
@@ -67,6 +69,22 @@ def _views_runner(node, windows, shapes):
     return run_rows
 
 
+#: output pixels per band of an operator run whole in streaming mode
+BAND_PIXELS = 256
+
+
+class _Whole:
+    """An operator outside the stages, run in bands of its output rows."""
+
+    __slots__ = ("op", "run")
+
+    def __init__(self, op, run):
+        self.op, self.run = op, run
+
+    def __call__(self, tensors):
+        self.run(tensors)
+
+
 class StreamingRun:
     """The program of a streaming plan over the interpreter's nodes and
     arrays (whole tensors already placed in ``arena``)."""
@@ -75,11 +93,13 @@ class StreamingRun:
         model = plan.model
         self.plan = plan
         shapes = plan.shapes
-        self.program = []  # ("op", node) or ("stage", steps)
+        self.program = []  # ("op", node or _Whole) or ("stage", steps)
         # the tensors that exist in band buffers only: tensor -> (first, last operator)
         self.streamed = {t: (s.first, s.last) for s in plan.stages for t in s.buffers}
         first_of = {s.first: (s, off) for s, off in zip(plan.stages, plan.block_offsets)}
         self.band_arrays = {}
+        # bytes of scratch int8sqz's own band kernels hold (outside the arena)
+        self.band_scratch = {}
         k = 0
         n = len(nodes)
         while k < n:
@@ -90,8 +110,31 @@ class StreamingRun:
                 k = stage.last + 1
                 continue
             if k not in plan.skip_ops:
-                self.program.append(("op", nodes[k]))
+                self.program.append(("op", self._whole(nodes[k], shapes, model)))
             k += 1
+
+    def _whole(self, node, shapes, model):
+        """An operator outside the stages: run whole, but a windowed one
+        through its band kernel, ``BAND_PIXELS`` output pixels at a time,
+        so that its scratch too is band-sized (the same rows in the same
+        order, each band's input rows read before any of it is written: the
+        order the plan's sharing rules assume)."""
+        op = node.op
+        unit = ops.REGISTRY[op.name]
+        if node.rows is None or unit.bands is None or unit.bands.views:
+            return node
+        if unit.bands.windows(op, model, shapes) is None:
+            return node
+        out_h, out_w = shapes[op.outputs[0]][1:3]
+        chunk = max(1, min(out_h, BAND_PIXELS // max(out_w, 1)))
+        run_rows = node.rows(chunk)
+        self.band_scratch[op.index] = getattr(run_rows, "scratch_bytes", 0)
+        no_origins = {}
+
+        def run(t):
+            for first in range(0, out_h, chunk):
+                run_rows(t, no_origins, first, min(out_h, first + chunk))
+        return _Whole(op, run)
 
     def _compile(self, stage, block_offset, nodes, arrays, arena, shapes, model):
         bufs = {}
@@ -111,6 +154,7 @@ class StreamingRun:
                 runners[j] = _views_runner(node, windows, shapes)
             elif node.rows is not None:
                 runners[j] = node.rows(max_rows)
+                self.band_scratch[j] = getattr(runners[j], "scratch_bytes", 0)
             else:
                 raise InternalError(f"{node.op.describe()}: its node cannot run a band")
         steps = []

@@ -35,6 +35,7 @@ the blocks run one after the other (one thread): the operator runs an
 overlapping input and output on one thread.
 """
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -382,6 +383,13 @@ class ConvLayout(NamedTuple):
         """``(xpad, a, acc)``, ``xpad`` filled with the padding's value."""
         return (np.full(self.xpad_shape, 128 + input_zero_point, np.uint8),
                 np.zeros(self.a_shape, np.uint8), np.zeros(self.acc_shape, np.int32))
+
+    @property
+    def scratch_bytes(self) -> int:
+        """Bytes of :meth:`scratch` (int8sqz's own, beyond TFLite's reference
+        kernel, which needs none)."""
+        return (math.prod(self.xpad_shape) + math.prod(self.a_shape)
+                + 4 * math.prod(self.acc_shape))
 
     def band(self, max_rows: int) -> "ConvLayout":
         """The layout of :func:`conv_2d_rows` for bands of at most

@@ -89,9 +89,11 @@ def prepare_pool(op, ctx, kernel, what: str):
             x0, y0 = origins.get(src, 0), origins.get(dst, 0)
             check_band(op, window, in_shape, x, x0, out_shape, y, y0, first, last, max_rows)
             band_kernel(x, x0, in_h, y, y0, 0, first, last, params, row)
+        run_rows.scratch_bytes = row.nbytes  # the one row of sums, shared with run
         return run_rows
 
-    return Node(op, run, dict(kernel=kernel.__name__, geometry=named), rows)
+    return Node(op, run, dict(kernel=kernel.__name__, geometry=named,
+                              scratch_bytes=row.nbytes), rows)
 
 
 def pool_per_image(op, model, shapes) -> bool:

@@ -67,13 +67,15 @@ def prepare(op, ctx):
             check_band(op, window, in_shape, x, x0, out_shape, y, y0, first, last, max_rows)
             k.conv_2d_rows(x, x0, in_h, y, y0, first, last, wp, bias, mult, left, right,
                            band_params, xpad, a, acc, pad_value)
+        run_rows.scratch_bytes = xpad.nbytes + a.nbytes + acc.nbytes
         return run_rows
 
     return Node(op, run, dict(kernel="conv_2d", groups=groups, geometry=layout.params,
                               multiplier=q.multiplier, shift=q.shift,
                               input_zero_point=q.input_zero_point,
                               output_zero_point=q.output_zero_point, act_min=q.act_min,
-                              act_max=q.act_max, folded_bias=bias, blocks=blocks), rows)
+                              act_max=q.act_max, folded_bias=bias, blocks=blocks,
+                              scratch_bytes=layout.scratch_bytes), rows)
 
 
 def _check_tensors(op, ctx):

@@ -27,6 +27,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
+from ..errors import InternalError
+
 
 class Node:
     """One prepared operator: the operator, the parameters its prepare step
@@ -168,8 +170,6 @@ def check_band(op, window, in_shape, x, x_row0, out_shape, y, y_row0, first, las
     ``x`` (whose row 0 is input row ``x_row0``) holds every input row they
     read; both arrays have their tensor's batch 1, width and channels.
     Raises InternalError naming the operator otherwise."""
-    from ..errors import InternalError
-
     lo, hi = band_rows(window, in_shape[1], first, last)
     ok = (0 <= first < last <= out_shape[1] and last - first <= max_rows
           and x.ndim == 4 and y.ndim == 4 and x.shape[0] == 1 and y.shape[0] == 1
