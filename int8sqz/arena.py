@@ -331,6 +331,23 @@ def validate_streaming_plan(plan) -> None:
                     f"stage {s.first}..{s.last} and shares bytes with its band buffers "
                     f"(bytes {off}..{off + s.block_size})")
         _replay_stage(model, shapes, s, internal)
+    # TFLite Micro's kernel scratch: apart from everything live at its time
+    regions = [(lt.first, lt.last, *_extent(plan.placements[i], shapes[i],
+                                             model.tensors[i].dtype.itemsize), model.tensor_label(i))
+               for i, lt in lifetimes.items()]
+    regions += [(*s.scopes, off, off + s.block_size, f"the band buffers of stage {s.first}..{s.last}")
+                for s, off in zip(plan.stages, plan.block_offsets)]
+    for k, sc in enumerate(plan.scratch):
+        lo, hi = sc.offset, sc.offset + sc.nbytes
+        if lo < 0 or hi > plan.arena_size:
+            raise PlanError(f"{model.source}: scratch of operator {sc.op} lies outside the arena")
+        others = regions + [(o.lifetime.first, o.lifetime.last, o.offset, o.offset + o.nbytes,
+                             f"scratch of operator {o.op}") for o in plan.scratch[k + 1:]]
+        for first, last, a, b, what in others:
+            if (lifetimes_overlap(first, last, sc.lifetime.first, sc.lifetime.last)
+                    and a < hi and lo < b and b > a and hi > lo):
+                raise PlanError(f"{model.source}: scratch of operator {sc.op} (bytes {lo}..{hi})"
+                                f" shares bytes with {what} while both are live")
 
 
 def _replay_stage(model, shapes, stage, internal) -> None:
@@ -474,7 +491,7 @@ def place_activations(model, shapes, planner, arrays: list):
                 tuple(s) for s in shapes]:
             raise PlanError(f"{model.source}: the plan was made for another model or for "
                             f"other shapes")
-    if getattr(plan, "stages", None):
+    if hasattr(plan, "stages"):  # a streaming plan, with stages or none
         validate_streaming_plan(plan)
     else:
         validate_plan(plan)

@@ -383,7 +383,12 @@ def streaming_lifetimes(model, shapes, stages, lifetimes=None) -> dict:
 def place(model, shapes, stages, notes=(), max_extra_macs=DEFAULT_MAX_EXTRA_MACS
           ) -> StreamingPlan:
     """The global plan of a set of stages (StageSchedule, disjoint, in
-    order): the optimized plan of the whole tensors with each stage's block."""
+    order): the optimized plan of the whole tensors with each stage's block
+    and the scratch buffers TFLite Micro's reference kernels request (each
+    live during its operator, or its stage), so that the arena is what a
+    microcontroller running those kernels band by band needs."""
+    from .lifetimes import tflm_scratch_requests
+    from .plan import Scratch
     from .sharing import plan_optimized
 
     base = tflm_lifetimes(model, shapes)
@@ -391,11 +396,19 @@ def place(model, shapes, stages, notes=(), max_extra_macs=DEFAULT_MAX_EXTRA_MACS
     nbytes = {i: tensor_nbytes(model, i, shapes) for i in lifetimes}
     frozen = frozenset(j for s in stages for j in s.ops)
     extra = [(s.block_size, *s.scopes) for s in stages]
+    requests = []
+    for op_index, size in tflm_scratch_requests(model, shapes):
+        scopes = next((s.scopes for s in stages if s.first <= op_index <= s.last),
+                      (op_index + 1, op_index + 1))
+        requests.append((op_index, size, Lifetime(*scopes)))
+        extra.append((align_up(size), *scopes))
     opt = plan_optimized(model, shapes, lifetimes, nbytes, list(notes), frozen, extra)
     plan = StreamingPlan(model, "streaming", shapes, lifetimes, opt.placements, opt.buffers,
                          opt.buffer_offsets, opt.arena_size, opt.skip_ops, list(opt.notes))
     plan.stages = list(stages)
-    plan.block_offsets = list(opt.extra_offsets)
+    plan.block_offsets = list(opt.extra_offsets[:len(stages)])
+    plan.scratch = [Scratch(op_index, size, off, lt) for (op_index, size, lt), off
+                    in zip(requests, opt.extra_offsets[len(stages):])]
     plan.max_extra_macs = max_extra_macs
     plan.model_macs = sum(ops.macs(op, shapes) for op in model.operators)
     return plan
@@ -569,11 +582,14 @@ def plan_streaming(model, shapes=None, max_extra_macs: float = DEFAULT_MAX_EXTRA
         # the blocks placed with every placement order the planner tries
         stages = [stage_schedule(model, shapes, s.first, s.last, s.band, s.recompute,
                                  search.facts) for s in stages]
-    plan = place(model, shapes, stages, (), max_extra_macs)
-    if not stages or plan.arena_size > search.base.arena_size:
-        note = ("no stage makes the arena smaller than the optimized plan" if stages
-                else "no stage lowers the peak")
-        plan = place(model, shapes, [], list(search.base.notes) + [note], max_extra_macs)
+    plain = place(model, shapes, [], list(search.base.notes), max_extra_macs)
+    if not stages:
+        plain.notes.append("no stage lowers the peak")
+        return plain
+    plan = place(model, shapes, stages, list(search.base.notes), max_extra_macs)
+    if plan.arena_size >= plain.arena_size:
+        plain.notes.append("no stage makes the arena smaller than the optimized plan")
+        return plain
     return plan
 
 
