@@ -429,26 +429,50 @@ class _Search:
         opt = plan_model(model, "optimized", shapes)
         self.base = opt
         self.single = _live_bytes(opt)
-        # whole tensors grouped as the optimized plan shares them: a group's
-        # buffer is as large as its largest member whenever any member lives
-        self.root = {i: pl.root for i, pl in opt.placements.items()}
-        self.size = {}
+        # whole tensors grouped as the optimized plan shares them (in place,
+        # slices of a concatenation): a group's buffer is as large as its
+        # largest member whenever any member lives; each link is made by an
+        # operator, and a stage's operators make none
+        self.size = {i: align_up(pl.nbytes) for i, pl in opt.placements.items()}
+        producer = {op.outputs[0]: op.index for op in model.operators if op.outputs}
+        readers = self.facts.readers
+        self.links = []  # (tensor, tensor, operator)
         for i, pl in opt.placements.items():
-            self.size[pl.root] = max(self.size.get(pl.root, 0), align_up(pl.nbytes))
+            if pl.inplace_of is not None:
+                self.links.append((i, pl.inplace_of, producer.get(i, -1)))
+            if pl.view_of is not None:
+                self.links.append((i, pl.view_of, max(readers.get(i, [-1]))))
         self.max_stage_ops = max_stage_ops
         self.cache = {}
         self.bounds = {}
 
     def whole_bytes(self, first, last, internal) -> int:
+        """Bytes of the whole tensors live during operators first..last, the
+        groups that share bytes counted once (those linked by operators
+        outside the range)."""
         lo, hi = first + 1, last + 1
-        roots = {}
+        parent = {}
+
+        def find(i):
+            while parent.get(i, i) != i:
+                i = parent[i]
+            return i
+
+        for a, b, op in self.links:
+            if not first <= op <= last:
+                ra, rb = find(a), find(b)
+                if ra != rb:
+                    parent[ra] = rb
+        group_size = {}
+        for i, n in self.size.items():
+            r = find(i)
+            group_size[r] = max(group_size.get(r, 0), n)
+        roots = set()
         for i, lt in self.lifetimes.items():
             if i in internal or lt.last < lo or lt.first > hi:
                 continue
-            r = self.root.get(i)
-            roots[r if r is not None else -1 - i] = self.size[r] if r is not None else align_up(
-                tensor_nbytes(self.model, i, self.shapes))
-        return sum(roots.values())
+            roots.add(find(i))
+        return sum(group_size.get(r, 0) for r in roots)
 
     def stage(self, first, last, band=1, recompute=False):
         """(cost, schedule) of a stage, (inf, None) when it cannot be one."""
@@ -565,32 +589,59 @@ def plan_streaming(model, shapes=None, max_extra_macs: float = DEFAULT_MAX_EXTRA
             hi, segs = mid, found
         else:
             lo = mid
+    notes = list(search.base.notes)
+    plain = place(model, shapes, [], notes, max_extra_macs)
+    best = None
+    # the placement may not reach the cap (the costs are live bytes, not
+    # offsets): a few caps above it are tried too, the smallest arena kept
+    tried = set()
+    for factor in CAP_FACTORS:
+        cap = hi if factor == 1 else int(hi * factor)
+        found = segs if factor == 1 else search.partition(cap, budget)
+        key = tuple(found or ())
+        if found is None or key in tried:
+            continue
+        tried.add(key)
+        stages = _stages(search, model, shapes, found, cap)
+        if not stages:
+            continue
+        plan = place(model, shapes, stages, notes, max_extra_macs)
+        if best is None or plan.arena_size < best.arena_size:
+            best = plan
+        if best.arena_size <= hi:
+            break
+    if best is None:
+        plain.notes.append("no stage lowers the peak")
+        return plain
+    if best.arena_size >= plain.arena_size:
+        plain.notes.append("no stage makes the arena smaller than the optimized plan")
+        return plain
+    return best
+
+
+#: caps tried, as multiples of the lowest, when the placement misses it
+CAP_FACTORS = (1, 1.03, 1.07, 1.15, 1.3)
+
+
+def _stages(search, model, shapes, segs, cap) -> list:
+    """The schedules of a partition's stages, each band doubled while the
+    stage stays within ``cap`` (fewer steps), their blocks placed in every
+    order the overlap planner tries."""
     stages = []
-    for seg in segs or ():
+    for seg in segs:
         if seg is None:
             continue
         f, j, band, rec = seg
         cost, s = search.stage(f, j, band, rec)
-        while True:  # taller bands: fewer steps within the same cap
+        while True:
             c2, s2 = search.stage(f, j, s.band * 2, rec)
-            if (s2 is None or c2 > hi or len(s2.steps) == len(s.steps)
+            if (s2 is None or c2 > cap or len(s2.steps) == len(s.steps)
                     or s2.extra_macs > max(s.extra_macs, 0)):
                 break
             s = s2
-        stages.append(s)
-    if stages:
-        # the blocks placed with every placement order the planner tries
-        stages = [stage_schedule(model, shapes, s.first, s.last, s.band, s.recompute,
-                                 search.facts) for s in stages]
-    plain = place(model, shapes, [], list(search.base.notes), max_extra_macs)
-    if not stages:
-        plain.notes.append("no stage lowers the peak")
-        return plain
-    plan = place(model, shapes, stages, list(search.base.notes), max_extra_macs)
-    if plan.arena_size >= plain.arena_size:
-        plain.notes.append("no stage makes the arena smaller than the optimized plan")
-        return plain
-    return plan
+        stages.append(stage_schedule(model, shapes, s.first, s.last, s.band, s.recompute,
+                                     search.facts))
+    return stages
 
 
 #: the resolution of the search for the lowest cap (bytes)

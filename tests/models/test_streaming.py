@@ -202,6 +202,25 @@ def test_generated_squeezenets_match_the_reference(spec):
                            spec.name)
 
 
+@st.composite
+def squeezenet_specs(draw):
+    return SqueezeNetSpec(
+        draw(st.sampled_from(("1.0", "1.1"))), draw(st.integers(48, 160)),
+        draw(st.integers(48, 160)), draw(st.integers(2, 40)), draw(st.booleans()),
+        draw(st.booleans()), draw(st.sampled_from(("UINT8", "FLOAT32", "INT8"))),
+        draw(st.sampled_from(("FLOAT32", "UINT8", "INT8"))), draw(st.integers(0, 1000)))
+
+
+@settings(max_examples=max(1, settings.default.max_examples // 25), deadline=None,
+          suppress_health_check=list(HealthCheck))
+@given(squeezenet_specs())
+def test_any_generated_squeezenet(spec):
+    """Any variant (version, input size, classes, batch norm, bypass, input
+    and output types): below TFLite Micro's arena, every band and output
+    equal to the reference's (2 variants; 20 with the deep profile)."""
+    test_generated_squeezenets_match_the_reference(spec)
+
+
 def _run_against_reference(content, plan, inputs, where):
     tensors = _all_reference_tensors(content, inputs)
     it = Interpreter(model_content=content, arena=plan)
@@ -242,7 +261,7 @@ def _all_reference_tensors(content, inputs):
 
 # -- generated chains ---------------------------------------------------------------------------
 
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(deadline=None, suppress_health_check=list(HealthCheck))
 @given(chains(), st.data())
 def test_any_stages_and_bands_match_the_reference(graph, data):
     model = load_model(graph.content)
