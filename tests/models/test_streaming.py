@@ -17,12 +17,10 @@ at a time inside one byte array.
 """
 
 import copy
-import importlib.util
-import json
 
 import numpy as np
 import pytest
-from conftest import GOLDEN_DIR, ROOT, SEED_MODELS, SHARED
+from conftest import GOLDEN_DIR, MODELS_DIR, SEED_MODELS, golden_doc, golden_input, load_make_golden
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from streaming_graphs import chains
@@ -39,20 +37,6 @@ from int8sqz.testing.networks import SqueezeNetSpec, squeezenet
 from int8sqz.testing.reference import run_reference
 
 LIMIT = 150 * 1024  # the issue's target for the seeds: a third of the published 450 KiB
-
-
-def _load_make_golden():
-    spec = importlib.util.spec_from_file_location("make_golden", ROOT / "tools" / "make_golden.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-make_golden = _load_make_golden()
-
-
-def _golden(key):
-    return json.loads((GOLDEN_DIR / f"{key}.json").read_text(encoding="utf-8"))
 
 
 class RowCheck:
@@ -95,34 +79,53 @@ def _check_coverage(check, plan):
                 f"{sorted(want - got)[:8]} not checked")
 
 
-# -- the seed models -------------------------------------------------------------------------
+# -- the seed models and the zoo's image classifiers --------------------------------------
 
-@pytest.mark.parametrize("key", sorted(SEED_MODELS))
-def test_seed_models_bit_exact_within_150_kib(key, seed_models):
-    from int8sqz.image import input_spec
+make_golden = load_make_golden()
+#: model -> the arena it must fit: the seeds a third of the published 450 KiB
+#: (the issue's target); the zoo's image classifiers below TFLite Micro's greedy
+#: arena and STM32Cube.AI's published figure (../shared/models/zoo/README.md)
+TARGETS = {
+    "flowers": LIMIT, "food-101": LIMIT, "plant-village": LIMIT,
+    "mobilenet_v2-flowers": int(224.5 * 1024), "mobilenet_v2-person": int(224.5 * 1024),
+    "fdmobilenet-flowers": 98_304, "resnet8-cifar10": 49_152,
+}
+PATHS = {**SEED_MODELS, **{k: MODELS_DIR / make_golden.ZOO[k] for k in TARGETS
+                           if k in make_golden.ZOO}}
 
-    doc = _golden(key)
-    it = Interpreter(model_path=str(seed_models[key]), arena="streaming")
+
+def _pending(key):
+    from test_golden import PENDING  # the zoo models whose operators are still missing
+
+    if key in PENDING:
+        return [pytest.mark.xfail(strict=True, reason=f"int8sqz does not run {PENDING[key]} yet")]
+    return []
+
+
+@pytest.mark.parametrize("key", [pytest.param(k, marks=_pending(k)) for k in sorted(TARGETS)])
+def test_bit_exact_within_target(key, seed_models):
+    """Every golden input's outputs equal golden/; on the inputs with full
+    intermediates, every band and every operator output equal the
+    reference's; the arena below the target (and below TFLite Micro's)."""
+    doc = golden_doc(key)
+    it = Interpreter(model_path=str(PATHS[key]), arena="streaming")
     it.allocate_tensors()
-    plan = it._stream.plan
-    assert plan.planner == "streaming" and plan.stages
-    assert plan.arena_size <= LIMIT, f"{key}: {plan.arena_size} bytes"
+    plan = it._stream.plan if it._stream is not None else None
+    assert plan is not None and plan.stages, f"{key}: no stage"
+    tflm = plan_model(it.model, "tflm").arena_size
+    assert plan.arena_size < TARGETS[key] and plan.arena_size < tflm, (
+        f"{key}: {plan.arena_size} bytes, target {TARGETS[key]}, TFLite Micro {tflm}")
     assert plan.arena_size < plan_model(it.model, "optimized").arena_size
-    spec = input_spec(it.model)
-    out = doc["output"]
+    spec = make_golden.input_spec_of(it.model)
     full = {}
     with np.load(GOLDEN_DIR / doc["full_intermediates"]) as z:
         for name in z.files:
             rec_id, t = name.rsplit("__t", 1)
             full.setdefault(rec_id, {})[int(t)] = z[name]
+    outs = [doc["output"]] + list(doc.get("outputs", ())[1:])
     checked = full_checked = 0
     for rec in doc["inputs"]:
-        if rec["recipe"]["kind"] == "photo":
-            with np.load(GOLDEN_DIR / doc["photo_inputs"]) as z:
-                value = z[rec["id"]]
-        else:
-            value = make_golden.make_input(rec["recipe"], spec, SHARED)
-        it.set_tensor(doc["input"]["tensor"], value)
+        it.set_tensor(doc["input"]["tensor"], golden_input(key, doc, rec, spec))
         if rec["full"]:
             check = RowCheck(full[rec["id"]], f"{key} {rec['id']}")
             it._stream.invoke(it._arrays, observe=check)
@@ -130,12 +133,22 @@ def test_seed_models_bit_exact_within_150_kib(key, seed_models):
             full_checked += 1
         else:
             it.invoke()
-        got = it.get_tensor(out["tensor"])
-        want = np.array(rec["output"], dtype=out["dtype"]).reshape(out["shape"])
-        assert got.dtype == want.dtype and np.array_equal(got, want), (
-            f"{key} {rec['id']} streaming: got {got}, expected {want}")
+        shas = [rec["output_sha256"]] + list(rec.get("outputs_sha256", ())[1:])
+        for o, sha in zip(outs, shas):
+            got = it.get_tensor(o["tensor"])
+            assert _sha(got) == sha, f"{key} {rec['id']}: output tensor {o['tensor']} differs"
+        if "output" in rec:
+            want = np.array(rec["output"], dtype=doc["output"]["dtype"]).reshape(
+                doc["output"]["shape"])
+            assert np.array_equal(it.get_tensor(doc["output"]["tensor"]), want)
         checked += 1
-    assert checked == len(doc["inputs"]) >= 30 and full_checked >= 1
+    assert checked == len(doc["inputs"]) >= 12 and full_checked >= 1
+
+
+def _sha(a):
+    import hashlib
+
+    return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
 
 
 def test_seed_arrays_are_the_arena(seed_models):
