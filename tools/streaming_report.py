@@ -9,6 +9,7 @@ streaming outputs equal golden/ on every recorded input.
     python tools/streaming_report.py                 # the table (Markdown)
     python tools/streaming_report.py --json          # the figures as JSON
     python tools/streaming_report.py --svg docs/streaming_tradeoff.svg
+    python tools/streaming_report.py --arena-svg   # rewrite docs/memplan_flowers_streaming.svg
     python tools/streaming_report.py --check         # exit 1 unless the issue's targets hold
 
 The trade-off (``--svg``): for each model, the stages the planner chose
@@ -320,6 +321,19 @@ def svg(rows) -> str:
     return "\n".join(out) + "\n"
 
 
+ARENA_SVG = "memplan_flowers_streaming.svg"
+
+
+def arena_svg(shared: Path) -> str:
+    """The picture of ``int8sqz memplan --planner streaming`` on the flowers
+    model (docs/memplan_flowers_streaming.svg)."""
+    from int8sqz import memplan
+    from int8sqz.memplan_svg import format_svg
+
+    path = shared / "models" / "squeezenet_v1.0_128_int8_flowers.tflite"
+    return format_svg(memplan.report(load_model(path), "streaming"), title=path.name)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
@@ -330,7 +344,12 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--svg", type=Path, help="write the trade-off picture here")
     ap.add_argument("--check", action="store_true")
+    ap.add_argument("--arena-svg", action="store_true",
+                    help=f"rewrite docs/{ARENA_SVG} (the flowers model's streaming arena) and stop")
     args = ap.parse_args(argv)
+    if args.arena_svg:
+        (ROOT / "docs" / ARENA_SVG).write_text(arena_svg(args.shared), encoding="utf-8")
+        return 0
     mg = _make_golden()
     models = args.shared / "models"
     rows = []

@@ -9,7 +9,7 @@ import sys
 import xml.etree.ElementTree as ET
 
 import pytest
-from conftest import SEED_MODELS
+from conftest import ROOT, SEED_MODELS, SHARED
 from hypothesis import given, settings
 from memplan_graphs import graphs
 
@@ -63,6 +63,20 @@ def test_svg_draws_each_band_buffer_once_per_step(flowers):
             steps = [t for t in titles if t.startswith(f'tensor {b["tensor"]} ')
                      and ", step " in t]
             assert len(steps) == s["steps"], b["tensor"]
+
+
+def test_docs_svg_is_current():
+    """docs/memplan_flowers_streaming.svg is the output of
+    tools/streaming_report.py --arena-svg."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("streaming_report",
+                                                  ROOT / "tools" / "streaming_report.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    path = ROOT / "docs" / tool.ARENA_SVG
+    assert path.read_text(encoding="utf-8") == tool.arena_svg(SHARED), (
+        f"docs/{tool.ARENA_SVG} is stale: run python tools/streaming_report.py --arena-svg")
 
 
 def test_command_line(tmp_path):
