@@ -1,7 +1,7 @@
 """int8sqz: bit-exact int8 inference for TFLite models in NumPy and numba."""
 
 from .errors import (
-    ComputeError, ImageError, InputError, Int8sqzError, InternalError, InterpreterError,
+    ComputeError, DataError, ImageError, InputError, Int8sqzError, InternalError, InterpreterError,
     LabelsError, ModelError, UnsupportedError,
 )
 
@@ -37,7 +37,8 @@ _adopt_source_kernels()
 
 __all__ = [
     "Interpreter", "load_model", "Int8sqzError", "ModelError", "UnsupportedError",
-    "InputError", "ImageError", "LabelsError", "ComputeError", "InterpreterError", "InternalError",
+    "InputError", "ImageError", "LabelsError", "DataError", "ComputeError", "InterpreterError",
+    "InternalError",
     "__version__",
 ]
 

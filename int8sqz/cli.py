@@ -6,6 +6,8 @@ classifier, the probability of the positive class of a model with one
 sigmoid output, or every output as a named array
 (:mod:`int8sqz.predict`); ``int8sqz memplan ...`` is the memory planner
 (:mod:`int8sqz.memplan`).
+``int8sqz eval MODEL DATA_DIR`` measures a classifier's accuracy over a
+folder of labeled images (:mod:`int8sqz.evaluate`).
 
 This module parses the arguments, prints and chooses the exit status; the
 running is :mod:`int8sqz.predict` (with :mod:`int8sqz.classify`'s scores),
@@ -99,24 +101,15 @@ def _pixel_limit(text: str) -> int:
     return value
 
 
-def _add_run_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", metavar="MODEL", help="the .tflite model (- : standard input)")
-    p.add_argument("inputs", metavar="INPUT", nargs="+",
-                   help="images (any format Pillow reads), or arrays: .npy (the input's "
-                        "value) or .npz (one array per input, by name or position); "
-                        "- reads one of them from standard input")
+def _add_model_options(p: argparse.ArgumentParser, *, top_k_help: str,
+                       threads_help: str) -> None:
+    """The options ``run`` and ``eval`` share: labels, top-k, how images are
+    read and resized, batches and threads, the limits."""
     p.add_argument("--labels", metavar="FILE",
                    help="class names, one a line (default: MODEL without .tflite + "
                         "'.labels.txt' when that file exists, else class indices)")
     p.add_argument("--top-k", metavar="K", type=_positive_int, default=DEFAULT_TOP_K,
-                   help=f"how many classes to print per input (default {DEFAULT_TOP_K}, "
-                        f"at most the number of classes)")
-    p.add_argument("--json", action="store_true",
-                   help="print one JSON object per input, one a line: "
-                        '{"file": ..., "top_k": [{"index", "label", "probability"}, ...]} '
-                        'for a classifier, {"file": ..., "positive": {"label", '
-                        '"probability"}} for one sigmoid output, else {"file": ..., '
-                        '"outputs": [{"name", "index", "shape", "dtype", "values"}, ...]}')
+                   help=top_k_help)
     p.add_argument("--resize", choices=RESIZE_METHODS, default=RESIZE_METHODS[0],
                    help="resampling to the model's input size, aspect ratio not kept "
                         "(default nearest, as the model zoo trained)")
@@ -135,11 +128,73 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"run up to N inputs at once (default {DEFAULT_BATCH_SIZE}); "
                         f"the results are those of one input at a time")
     p.add_argument("--threads", metavar="N", type=_positive_int, default=None,
-                   help="threads sharing a batch's inputs (default: one per CPU)")
+                   help=threads_help)
     p.add_argument("--max-activation-bytes", metavar="N", type=_positive_int,
                    default=DEFAULT_MAX_ACTIVATION_BYTES,
                    help=f"refuse models whose activations need more bytes than this, "
                         f"before allocating them (default {DEFAULT_MAX_ACTIVATION_BYTES})")
+
+
+def _add_run_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", metavar="MODEL", help="the .tflite model (- : standard input)")
+    p.add_argument("inputs", metavar="INPUT", nargs="+",
+                   help="images (any format Pillow reads), or arrays: .npy (the input's "
+                        "value) or .npz (one array per input, by name or position); "
+                        "- reads one of them from standard input")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object per input, one a line: "
+                        '{"file": ..., "top_k": [{"index", "label", "probability"}, ...]} '
+                        'for a classifier, {"file": ..., "positive": {"label", '
+                        '"probability"}} for one sigmoid output, else {"file": ..., '
+                        '"outputs": [{"name", "index", "shape", "dtype", "values"}, ...]}')
+    _add_model_options(
+        p, top_k_help=f"how many classes to print per input (default {DEFAULT_TOP_K}, "
+                      f"at most the number of classes)",
+        threads_help="threads sharing a batch's inputs (default: one per CPU)")
+
+
+def _numerics(text: str) -> str:
+    """``--numerics``: the arithmetic a command computes with (``A,B``: two
+    of them, compared)."""
+    from .evaluate import NUMERICS
+
+    names = [t.strip() for t in text.split(",")]
+    for name in names:
+        if name in ("builtin", "xnnpack"):
+            raise argparse.ArgumentTypeError(
+                f"numerics '{name}' is not available yet: this version computes the "
+                f"reference numerics only (--numerics reference)")
+        if name not in NUMERICS:
+            raise argparse.ArgumentTypeError(
+                f"unknown numerics '{name}', expected {', '.join(NUMERICS)}")
+    if len(names) != 1:
+        raise argparse.ArgumentTypeError(f"expected one numerics, got {text!r}")
+    return names[0]
+
+
+def _add_eval_arguments(p: argparse.ArgumentParser) -> None:
+    from .evaluate import REPORT_FILES
+
+    p.add_argument("model", metavar="MODEL", help="the .tflite image classifier")
+    p.add_argument("data", metavar="DATA_DIR",
+                   help="one sub-folder of images per class (Keras image_dataset_from_directory "
+                        "layout), images searched recursively; folders match the labels "
+                        "exactly, else ignoring case, '_', '-', spaces and a plural 's'")
+    _add_model_options(
+        p, top_k_help=f"also count the images whose class is among the K best (default "
+                      f"{DEFAULT_TOP_K}; top-1 and top-5 are always counted)",
+        threads_help="threads sharing a batch's images, and as many decoding the next "
+                     "images beside them (default: one per CPU)")
+    p.add_argument("--limit", metavar="N", type=_positive_int, default=None,
+                   help="at most N files, taken in turn from each class folder")
+    p.add_argument("--json", action="store_true",
+                   help="print the results as one JSON object")
+    p.add_argument("--report", metavar="DIR",
+                   help=f"write {', '.join(REPORT_FILES)} (every image; the confusion matrix "
+                        f"as a picture) into DIR")
+    p.add_argument("--numerics", metavar="NAME", type=_numerics, default="reference",
+                   help="the arithmetic: reference (TFLite's reference kernels, as TFLite "
+                        "Micro computes; the only one in this version)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -162,6 +217,13 @@ def build_parser() -> argparse.ArgumentParser:
                     "every output as a named array.",
     )
     _add_run_arguments(run)
+    ev = sub.add_parser(
+        "eval", help="accuracy over a folder of labeled images (one sub-folder per class)",
+        description="Classify every image below DATA_DIR's class folders as run does and "
+                    "report top-1 and top-k accuracy, per class precision and recall, the "
+                    "confusion matrix and the throughput.",
+    )
+    _add_eval_arguments(ev)
     # listed for --help only: main() hands `memplan` over to int8sqz.memplan itself
     sub.add_parser("memplan", help="plan activation memory of a model (int8sqz memplan -h)",
                    add_help=False)
@@ -430,6 +492,98 @@ def run(args) -> int:
     return status
 
 
+# -- eval --------------------------------------------------------------------------
+def _progress_bar(total: int):
+    """A tqdm progress bar on stderr when stderr is a terminal, else None."""
+    try:
+        if not sys.stderr.isatty():
+            return None
+        from tqdm import tqdm
+    except (ImportError, AttributeError, ValueError):
+        return None
+    return tqdm(total=total, file=sys.stderr, unit="image", leave=False, dynamic_ncols=True)
+
+
+def _eval(args) -> int:
+    """The ``eval`` subcommand (int8sqz.evaluate); returns the exit status."""
+    from .classify import Classifier, resolve_labels
+    from .errors import Int8sqzError, InternalError, InterpreterError
+    from .evaluate import (
+        class_names, evaluate, load_dataset, result_json, summary_text, write_report,
+    )
+
+    threads = args.threads or default_threads()
+    notice = _CompileNotice().start()
+    try:
+        try:
+            clf = Classifier(args.model, max_activation_bytes=args.max_activation_bytes,
+                             threads=threads)
+            names = class_names(resolve_labels(args.model, clf.num_classes, args.labels,
+                                               max_bytes=args.max_labels_bytes),
+                                clf.num_classes)
+            dataset = load_dataset(args.data, names, limit=args.limit)
+            if args.report:
+                os.makedirs(args.report, exist_ok=True)
+        except (InternalError, InterpreterError):
+            raise
+        except Int8sqzError as exc:
+            _error(str(exc))
+            return EXIT_BAD_INPUT
+        except OSError as exc:
+            _error(f"{display(args.report)}: cannot make the report folder ({exc.strerror})")
+            return EXIT_BAD_INPUT
+        if dataset.sorted_order:
+            pairs = ", ".join(f"{f} = {n}" for f, n in zip(dataset.folders, names))
+            print(_one_line(f"{PROG}: note: no folder of {display(dataset.root)} is named after "
+                            f"a class: the {len(names)} folders in sorted order are the classes "
+                            f"in order, as Keras assigns them ({pairs})"),
+                  file=sys.stderr, flush=True)
+        bar = _progress_bar(len(dataset.entries))
+
+        def say(message):
+            line = f"{PROG}: unreadable: {_one_line(message)}"
+            if bar is not None:
+                bar.write(line, file=sys.stderr)
+            else:
+                print(line, file=sys.stderr, flush=True)
+
+        def started(n):
+            notice.stop()
+            if bar is not None:
+                bar.update(n)
+
+        try:
+            result = evaluate(clf, dataset, k=args.top_k, resize=args.resize,
+                              max_pixels=args.max_pixels or None, batch_size=args.batch_size,
+                              decoders=threads, max_bytes=args.max_input_bytes, on_skip=say,
+                              on_progress=started)
+        finally:
+            if bar is not None:
+                bar.close()
+    finally:
+        notice.stop()
+    result["threads"] = threads
+    if args.report:
+        try:
+            paths = write_report(result, args.report)
+        except (InternalError, InterpreterError):
+            raise
+        except Int8sqzError as exc:
+            _error(str(exc))
+            return EXIT_BAD_INPUT
+        except OSError as exc:
+            _error(f"{display(args.report)}: cannot write the report ({exc.strerror})")
+            return EXIT_BAD_INPUT
+        print(f"{PROG}: report written to {display(args.report)}: "
+              f"{', '.join(os.path.basename(p) for p in paths)}", file=sys.stderr, flush=True)
+    emit(result_json(result) + "\n" if args.json else summary_text(result))
+    if not result["images"]:
+        _error(f"{display(dataset.root)}: no image could be classified ({result['unreadable']} "
+               f"unreadable, {result['failed']} the model could not compute)")
+        return EXIT_BAD_INPUT
+    return EXIT_OK
+
+
 # -- memplan -----------------------------------------------------------------------
 def _memplan(argv: list) -> int:
     import importlib
@@ -458,6 +612,8 @@ def _dispatch(argv: list) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "run":
         return run(args)
+    if args.command == "eval":
+        return _eval(args)
     raise AssertionError(f"unknown command {args.command!r}")
 
 

@@ -10,6 +10,7 @@ name, tensor name)::
     +-- InputError          an input file cannot be read or does not fit the model
     |   +-- ImageError          an image file cannot be read or decoded
     +-- LabelsError         a label file is unreadable or does not fit the model
+    +-- DataError           a data folder is missing, empty, or does not fit the labels
     +-- ComputeError        the model cannot compute this input (run time)
     +-- InterpreterError    the interpreter API was misused
     +-- InternalError       a bug of int8sqz
@@ -48,6 +49,11 @@ class ImageError(InputError):
 
 class LabelsError(Int8sqzError, ValueError):
     """A label file is unreadable or does not fit the model."""
+
+
+class DataError(Int8sqzError, ValueError):
+    """A folder of labeled images (``int8sqz eval``) is missing, is a file,
+    holds no images, or has class folders that do not fit the labels."""
 
 
 class ComputeError(Int8sqzError, ValueError):

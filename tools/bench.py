@@ -4,8 +4,11 @@
     python tools/bench.py [--shared DIR] [--models flowers,food-101,...]
                           [--rounds R] [--batch N] [--no-cli] [--json]
 
-On each seed model (``../shared/models`` beside the repository), with real
-photos (``../shared/images``, preprocessed as ``int8sqz run`` does):
+On each seed model (``../shared/models`` beside the repository) and each zoo
+model (``../shared/models/zoo``), with real photos (``../shared/images``,
+preprocessed as ``int8sqz run`` does) for the image models and seeded
+random tensors for the others (a model int8sqz refuses is skipped, with
+the reason printed):
 
 * int8sqz ``invoke()`` at batch 1, 1 thread;
 * int8sqz on a batch of N images (default 32), 1 and 2 threads;
@@ -29,7 +32,15 @@ says so.
 Then the whole ``int8sqz run MODEL PHOTO`` process on the first model: with
 an empty numba cache (a fresh ``NUMBA_CACHE_DIR``: everything compiles),
 then with that cache warm (median of 5), and the peak resident memory of
-those processes.
+those processes. The MobileNet v2 flowers model has targets of its own.
+
+Then ``int8sqz eval`` on each model's folder of labeled photos (flowers,
+plant-village), interleaved with the loop a user would write without it: a
+plain Python loop over ai-edge-litert's default interpreter (XNNPACK, its
+default single thread) with the same decoding (``int8sqz.image``), and the
+decoding alone: images per second each (eval's own figure, from its first
+file opened to its last image classified), eval's whole process time and
+the top-1 counts of both (XNNPACK's are not the reference's).
 
 It prints a table (ms per image, images per second, int8sqz / other) and
 the issue's targets, each marked met or not; ``--json`` prints the same
@@ -40,6 +51,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib.util
 import json
 import os
 import platform
@@ -59,14 +71,37 @@ MODEL_FILES = {
     "food-101": "squeezenet_v1.0_128_int8_food-101.tflite",
     "plant-village": "squeezenet_v1.0_128_int8_plant-village.tflite",
 }
-#: photos per model (food-101 has none of its own: any RGB photo will do)
-PHOTO_DIRS = {"flowers": "flowers", "food-101": "flowers", "plant-village": "plant_village"}
+def _tool(name: str):
+    """Another script of tools/, as a module."""
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+#: the zoo's models (under models/zoo), keyed as tools/make_golden.py keys them
+ZOO_FILES = dict(_tool("make_golden").ZOO)
+MODEL_FILES.update(ZOO_FILES)
+#: photos per model (food-101 and the zoo's image models have none of their
+#: own: any RGB photo will do); the other models get random tensors
+PHOTO_DIRS = {"flowers": "flowers", "food-101": "flowers", "plant-village": "plant_village",
+              **{k: "flowers" for k in ("mobilenet_v2-flowers", "mobilenet_v2-person",
+                                        "fdmobilenet-flowers", "resnet8-cifar10",
+                                        "ssd-person")}}
+#: the model of the MobileNet v2 targets
+MOBILENET = "mobilenet_v2-flowers"
+TARGET_MOBILENET_VS_XNNPACK = 1.5
 
 #: the issue's targets, on the first model
 TARGET_LATENCY_VS_XNNPACK = 2.0
 TARGET_WARM_S = 0.6
 TARGET_COLD_S = 30.0
 TARGET_RSS_MIB = 200.0
+#: issue 12: int8sqz eval's images/s at least this fraction of the XNNPACK loop's
+TARGET_EVAL_VS_XNNPACK_LOOP = 0.9
+
+#: labeled photo folders (one sub-folder per class) for int8sqz eval
+EVAL_DIRS = {"flowers": "flowers", "plant-village": "plant_village"}
 
 
 # -- engines ---------------------------------------------------------------------------
@@ -93,7 +128,7 @@ class Int8sqzEngine(Engine):
         super().__init__(key, label, images=batch, per_round=per_round)
         self.it = Interpreter(model_path=str(path), num_threads=threads)
         self.inp = self.it.get_input_details()[0]["index"]
-        self.out = self.it.get_output_details()[0]["index"]
+        self.outs = [d["index"] for d in self.it.get_output_details()]
         if batch > 1:
             self.it.resize_tensor_input(self.inp, (batch,) + inputs.shape[1:])
         self.it.allocate_tensors()
@@ -122,23 +157,27 @@ class Int8sqzEngine(Engine):
         n = len(self.inputs)
         for _ in range(n if self.batch == 1 else 1):
             fed = self.step()
-            out = self.it.get_tensor(self.out)
+            outs = [self.it.get_tensor(o) for o in self.outs]
             for row, j in enumerate(fed):
-                self.outputs[j] = out[row]
+                self.outputs[j] = [out[row] for out in outs]
 
 
 class LiteEngine(Engine):
     def __init__(self, key, label, path, inputs, threads, resolver, per_round):
         from ai_edge_litert.interpreter import Interpreter
 
+        from int8sqz.testing.reference import registered_versions
+
         super().__init__(key, label, per_round=per_round)
         kw = {"num_threads": threads}
         if resolver is not None:
             kw["experimental_op_resolver_type"] = resolver
-        self.it = Interpreter(model_path=str(path), **kw)
+        # operator versions the reference does not register (the SSD's TILE 3)
+        # set to the registered version of the same kernel
+        self.it = Interpreter(model_content=registered_versions(Path(path).read_bytes()), **kw)
         self.it.allocate_tensors()
         self.inp = self.it.get_input_details()[0]["index"]
-        self.out = self.it.get_output_details()[0]["index"]
+        self.outs = [d["index"] for d in self.it.get_output_details()]
         self.inputs = inputs
         self.k = 0
 
@@ -150,17 +189,20 @@ class LiteEngine(Engine):
         return [j]
 
     def output(self, j):
+        """Every output for input j (without its batch axis)."""
         self.it.set_tensor(self.inp, self.inputs[j:j + 1])
         self.it.invoke()
-        return self.it.get_tensor(self.out)[0]
+        return [self.it.get_tensor(o)[0] for o in self.outs]
 
 
 class MicroEngine(Engine):
     def __init__(self, key, label, path, inputs, per_round):
         from tflite_micro.python.tflite_micro import runtime
 
+        from int8sqz.testing.reference import registered_versions
+
         super().__init__(key, label, per_round=per_round)
-        self.it = runtime.Interpreter.from_file(str(path))
+        self.it = runtime.Interpreter.from_bytes(registered_versions(Path(path).read_bytes()))
         self.inputs = inputs
         self.k = 0
 
@@ -192,6 +234,24 @@ def photo_inputs(shared: Path, key: str, spec, n: int):
         raise SystemExit(f"no photos under {shared / 'images' / PHOTO_DIRS[key]}")
     values = [preprocess(str(photos[k % len(photos)]), spec) for k in range(n)]
     return np.concatenate(values), [str(photos[k % len(photos)]) for k in range(n)]
+
+
+def tensor_inputs(model, n: int):
+    """n seeded random inputs of the model's (non-image) input: integers over
+    the type's range, floats normal with standard deviation 4."""
+    t = model.tensors[model.inputs[0]]
+    rng = np.random.default_rng(n)
+    shape = (n,) + tuple(t.shape[1:])
+    if t.dtype.kind == "f":
+        values = (rng.standard_normal(shape) * 4).astype(t.dtype)
+    else:
+        info = np.iinfo(t.dtype)
+        values = rng.integers(info.min, info.max + 1, shape).astype(t.dtype)
+    return values, [f"random {t.dtype} tensor {k}" for k in range(n)]
+
+
+def _same(a, b) -> bool:
+    return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))
 
 
 def time_engines(engines, rounds: int) -> None:
@@ -233,9 +293,17 @@ def bench_model(key: str, shared: Path, rounds: int, batch: int) -> dict:
     from int8sqz import Interpreter
     from int8sqz.image import input_spec
 
+    from int8sqz.errors import Int8sqzError
+
     path = shared / "models" / MODEL_FILES[key]
-    model = Interpreter(model_path=str(path)).model
-    inputs, photos = photo_inputs(shared, key, input_spec(model), batch)
+    try:
+        model = Interpreter(model_path=str(path)).model
+    except Int8sqzError as exc:
+        return {"model": MODEL_FILES[key], "skipped": str(exc)}
+    if key in PHOTO_DIRS:
+        inputs, photos = photo_inputs(shared, key, input_spec(model), batch)
+    else:
+        inputs, photos = tensor_inputs(model, batch)
     engines = [
         Int8sqzEngine("int8sqz_b1_t1", "int8sqz invoke, batch 1, 1 thread", path, inputs, 1, 1,
                       10),
@@ -264,9 +332,9 @@ def bench_model(key: str, shared: Path, rounds: int, batch: int) -> dict:
     for e in engines:
         if isinstance(e, Int8sqzEngine):
             e.record()
-            same = sum(np.array_equal(e.outputs[j], want[j]) for j in want)
+            same = sum(_same(e.outputs[j], want[j]) for j in want)
             checks[e.key] = {"equal": int(same), "inputs": len(want)}
-    xnn_same = sum(np.array_equal(xnn.output(j), want[j]) for j in want)
+    xnn_same = sum(_same(xnn.output(j), want[j]) for j in want)
     macs = conv_macs(model)
     b1 = results["int8sqz_b1_t1"]
     return {
@@ -412,24 +480,161 @@ def bench_cli(shared: Path, key: str, warm_runs: int = 5) -> dict:
     }
 
 
+# -- int8sqz eval against a plain XNNPACK loop ---------------------------------------------
+def _xnnpack_loop(path, entries, spec) -> dict:
+    """What a user writes without int8sqz eval: decode each file as
+    int8sqz does, invoke ai-edge-litert's default interpreter, count."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from int8sqz.errors import ImageError
+    from int8sqz.image import preprocess
+
+    it = Interpreter(model_path=str(path))
+    it.allocate_tensors()
+    inp = it.get_input_details()[0]["index"]
+    out = it.get_output_details()[0]["index"]
+    images = correct = 0
+    t, cpu = time.perf_counter(), time.thread_time()
+    for file, true, _ in entries:
+        try:
+            x = preprocess(file, spec)
+        except ImageError:
+            continue
+        it.set_tensor(inp, x)
+        it.invoke()
+        correct += int(np.argmax(it.get_tensor(out)[0])) == true  # ties: lower index
+        images += 1
+    seconds = time.perf_counter() - t
+    return {"images": images, "top1_correct": correct, "seconds": seconds,
+            "images_per_s": images / seconds,
+            "cpu_ms_per_image": 1e3 * (time.thread_time() - cpu) / images}
+
+
+def _decode_only(entries, spec) -> dict:
+    from int8sqz.errors import ImageError
+    from int8sqz.image import preprocess
+
+    images = 0
+    t, cpu = time.perf_counter(), time.thread_time()
+    for file, _, _ in entries:
+        try:
+            preprocess(file, spec)
+            images += 1
+        except ImageError:
+            pass
+    seconds = time.perf_counter() - t
+    return {"images": images, "seconds": seconds, "images_per_s": images / seconds,
+            "cpu_ms_per_image": 1e3 * (time.thread_time() - cpu) / images}
+
+
+def bench_eval(key: str, shared: Path, rounds: int) -> dict:
+    """int8sqz eval (the whole command, a process of its own), the XNNPACK
+    loop and the decoding alone, in ``rounds`` interleaved rounds."""
+    from int8sqz import Interpreter
+    from int8sqz.classify import resolve_labels
+    from int8sqz.evaluate import class_names, load_dataset
+    from int8sqz.image import input_spec
+
+    path = shared / "models" / MODEL_FILES[key]
+    folder = shared / "images" / EVAL_DIRS[key]
+    spec = input_spec(Interpreter(model_path=str(path)).model)
+    n = _output_classes(path)
+    dataset = load_dataset(str(folder), class_names(resolve_labels(str(path), n), n))
+    argv = _int8sqz_command() + ["eval", str(path), str(folder), "--json"]
+    evals, loops, decodes = [], [], []
+    _xnnpack_loop(path, dataset.entries[:4], spec)  # warm-up (page cache, delegate)
+    for _ in range(rounds):
+        r = _run_measured(argv, dict(os.environ))
+        if r["returncode"] != 0:
+            raise SystemExit(f"int8sqz eval failed: {r['stderr']}")
+        doc = json.loads(r["stdout"])
+        doc["process_s"] = r["wall_s"]
+        doc["cpu_ms_per_image"] = 1e3 * doc["cpu_seconds"] / doc["images"]
+        doc["cores_used"] = doc["cpu_seconds"] / doc["wall_seconds"]
+        doc["max_rss_mib"] = r["max_rss_mib"]
+        evals.append(doc)
+        loops.append(_xnnpack_loop(path, dataset.entries, spec))
+        decodes.append(_decode_only(dataset.entries, spec))
+
+    def med(rows, k):
+        return statistics.median(r[k] for r in rows)
+
+    first = evals[0]
+    return {
+        "folder": str(folder),
+        "files": len(dataset.entries),
+        "rounds": rounds,
+        "eval": {
+            "images": first["images"],
+            "top1_correct": first["top1_correct"],
+            "top5_correct": first["top5_correct"],
+            "images_per_s": med(evals, "images_per_second"),
+            "wall_s": med(evals, "wall_seconds"),
+            "decode_s": med(evals, "decode_seconds"),
+            "inference_s": med(evals, "inference_seconds"),
+            "cpu_ms_per_image": med(evals, "cpu_ms_per_image"),
+            "cores_used": med(evals, "cores_used"),
+            "process_s": med(evals, "process_s"),
+            "max_rss_mib": max(r["max_rss_mib"] for r in evals),
+            "threads": first["threads"],
+            "batch_size": first["batch_size"],
+            "same_counts": len({(r["top1_correct"], r["top5_correct"]) for r in evals}) == 1,
+        },
+        "xnnpack_loop": {
+            "images": loops[0]["images"],
+            "top1_correct": loops[0]["top1_correct"],
+            "images_per_s": med(loops, "images_per_s"),
+            "seconds": med(loops, "seconds"),
+            "cpu_ms_per_image": med(loops, "cpu_ms_per_image"),
+        },
+        "decode_only": {"images_per_s": med(decodes, "images_per_s"),
+                        "seconds": med(decodes, "seconds"),
+                        "cpu_ms_per_image": med(decodes, "cpu_ms_per_image")},
+        "loadavg": os.getloadavg(),
+    }
+
+
+def _output_classes(path) -> int:
+    from int8sqz import load_model
+
+    m = load_model(str(path))
+    return int(m.tensors[m.outputs[0]].shape[-1])
+
+
 # -- report ---------------------------------------------------------------------------------
-def targets(first: dict, cli: dict | None) -> list:
-    e = first["engines"]
+def _latency_targets(r: dict, ratio: float, prefix: str = "") -> list:
+    """int8sqz at batch 1 within ``ratio`` x XNNPACK, and faster than builtin."""
+    e = r["engines"]
     b1 = e["int8sqz_b1_t1"]["ms_per_image"]
-    rows = [
-        ("invoke() batch 1, 1 thread <= 2.0 x XNNPACK 1 thread",
-         f"{b1 / e['xnnpack_t1']['ms_per_image']:.2f}x",
-         b1 <= TARGET_LATENCY_VS_XNNPACK * e["xnnpack_t1"]["ms_per_image"]),
-        ("invoke() batch 1, 1 thread faster than litert builtin 1 thread",
-         f"{b1:.2f} vs {e['builtin_t1']['ms_per_image']:.2f} ms",
-         b1 < e["builtin_t1"]["ms_per_image"]),
+    xnn, builtin = e["xnnpack_t1"]["ms_per_image"], e["builtin_t1"]["ms_per_image"]
+    return [
+        (f"{prefix}invoke() batch 1, 1 thread <= {ratio} x XNNPACK 1 thread",
+         f"{b1 / xnn:.2f}x ({b1:.2f} vs {xnn:.2f} ms)", b1 <= ratio * xnn),
+        (f"{prefix}invoke() batch 1, 1 thread faster than litert builtin 1 thread",
+         f"{b1:.2f} vs {builtin:.2f} ms", b1 < builtin),
+    ]
+
+
+def _equal_target(r: dict, prefix: str = ""):
+    return (f"{prefix}outputs equal BUILTIN_REF on every timed input",
+            "yes" if r["all_equal"] else "NO", r["all_equal"])
+
+
+def targets(first: dict, cli: dict | None, mobilenet: dict | None = None,
+            ev: dict | None = None) -> list:
+    """The issue's targets on the first model benchmarked (and on MobileNet v2
+    when it ran)."""
+    e = first["engines"]
+    rows = _latency_targets(first, TARGET_LATENCY_VS_XNNPACK) + [
         ("batch throughput, 2 threads >= XNNPACK 2 threads one at a time",
          f"{e['int8sqz_bN_t2']['images_per_s']:.0f} vs "
          f"{e['xnnpack_t2']['images_per_s']:.0f} images/s",
          e["int8sqz_bN_t2"]["images_per_s"] >= e["xnnpack_t2"]["images_per_s"]),
-        ("outputs equal BUILTIN_REF on every timed input", "yes" if first["all_equal"] else "NO",
-         first["all_equal"]),
+        _equal_target(first),
     ]
+    if mobilenet is not None:
+        rows += _latency_targets(mobilenet, TARGET_MOBILENET_VS_XNNPACK, "MobileNet v2 ")
+        rows.append(_equal_target(mobilenet, "MobileNet v2 "))
     if cli is not None:
         rows += [
             (f"int8sqz run, warm cache <= {TARGET_WARM_S} s", f"{cli['warm_s']:.2f} s",
@@ -440,6 +645,13 @@ def targets(first: dict, cli: dict | None) -> list:
              f"{cli['warm_max_rss_mib']:.0f} MiB warm, {cli['cold_max_rss_mib']:.0f} MiB cold",
              cli["warm_max_rss_mib"] <= TARGET_RSS_MIB),
         ]
+    if ev:
+        for key, r in ev.items():
+            mine, loop = r["eval"]["images_per_s"], r["xnnpack_loop"]["images_per_s"]
+            rows.append((f"int8sqz eval >= {TARGET_EVAL_VS_XNNPACK_LOOP} x the XNNPACK loop's "
+                         f"images/s ({key} folder)",
+                         f"{mine:.0f} vs {loop:.0f} images/s ({mine / loop:.2f}x)",
+                         mine >= TARGET_EVAL_VS_XNNPACK_LOOP * loop))
     return [{"target": t, "measured": m, "met": bool(ok)} for t, m, ok in rows]
 
 
@@ -473,6 +685,10 @@ def print_table(doc: dict) -> None:
           f"ai-edge-litert {m['ai_edge_litert']}")
     print(f"medians of interleaved samples ({doc['rounds']} rounds)")
     for key, r in doc["models"].items():
+        if "skipped" in r:
+            print()
+            print(f"{key}: {r['model']}: skipped, int8sqz refuses it: {r['skipped']}")
+            continue
         e = r["engines"]
         b1 = e["int8sqz_b1_t1"]
         print()
@@ -509,16 +725,37 @@ def print_table(doc: dict) -> None:
               f"{'yes' if cli['same_output'] else 'NO'}")
         if cli["cold_stderr"]:
             print(f"  stderr of the empty-cache run: {cli['cold_stderr']}")
+    for key, r in (doc.get("eval") or {}).items():
+        e, x, d = r["eval"], r["xnnpack_loop"], r["decode_only"]
+        print()
+        print(f"int8sqz eval on {r['folder']} ({key} model, {r['files']} files; medians of "
+              f"{r['rounds']} interleaved rounds):")
+        eval_label = f"int8sqz eval ({e['threads']} threads, batch {e['batch_size']})"
+        print(f"  {'':52s} {'images/s':>9s} {'seconds':>8s} {'CPU ms/img':>10s} {'top-1':>7s}")
+        for label, row, top in [
+                (eval_label, e, f"{e['top1_correct']:>3}/{e['images']:<3}"),
+                ("plain loop: int8sqz.image + litert XNNPACK, 1 thread", x,
+                 f"{x['top1_correct']:>3}/{x['images']:<3}"),
+                ("decoding alone (int8sqz.image, 1 thread)", d, "")]:
+            secs = row.get("wall_s", row.get("seconds"))
+            print(f"  {label:52s} {row['images_per_s']:9.1f} {secs:8.3f} "
+                  f"{row['cpu_ms_per_image']:10.2f} {top:>7s}")
+        print(f"  eval: decoding {e['decode_s']:.3f} s summed over its threads, inference "
+              f"{e['inference_s']:.3f} s, {e['cores_used']:.2f} CPUs busy on average; whole "
+              f"process {e['process_s']:.2f} s, {e['max_rss_mib']:.0f} MiB; counts the same in "
+              f"every round: {'yes' if e['same_counts'] else 'NO'}; load average "
+              f"{r['loadavg'][0]:.2f}")
     print()
-    first = next(iter(doc["models"]))
-    print(f"targets ({first}):")
+    first = next(k for k, r in doc["models"].items() if "skipped" not in r)
+    extra = MOBILENET in _benchmarked(doc) and MOBILENET != first
+    print(f"targets ({first}{', ' + MOBILENET if extra else ''}):")
     for t in doc["targets"]:
         print(f"  {'met    ' if t['met'] else 'NOT met'}  {t['target']}: {t['measured']}")
 
 
 def print_markdown(doc: dict) -> None:
     """The first model's table and the targets, as Markdown (docs/performance.md)."""
-    key = next(iter(doc["models"]))
+    key = next(k for k, r in doc["models"].items() if "skipped" not in r)
     r = doc["models"][key]
     e = r["engines"]
     b1 = e["int8sqz_b1_t1"]
@@ -543,11 +780,36 @@ def print_markdown(doc: dict) -> None:
         print(f"`{cli['command']}`, whole process: empty cache {cli['cold_s']:.1f} s "
               f"({cli['cold_max_rss_mib']:.0f} MiB), warm cache {cli['warm_s']:.2f} s "
               f"({cli['warm_max_rss_mib']:.0f} MiB).")
+    for k, r in (doc.get("eval") or {}).items():
+        e, x, d = r["eval"], r["xnnpack_loop"], r["decode_only"]
+        print()
+        print(f"`int8sqz eval` on `{Path(r['folder']).name}` ({k} model, {r['files']} files), "
+              f"medians of {r['rounds']} interleaved rounds:")
+        print()
+        print("| | images / s | seconds | CPU ms / image | top-1 |")
+        print("|---|---:|---:|---:|---:|")
+        print(f"| int8sqz eval ({e['threads']} threads, batch {e['batch_size']}) | "
+              f"{e['images_per_s']:.1f} | {e['wall_s']:.3f} | {e['cpu_ms_per_image']:.2f} | "
+              f"{e['top1_correct']}/{e['images']} |")
+        print(f"| plain loop: int8sqz.image + litert XNNPACK, 1 thread | {x['images_per_s']:.1f} "
+              f"| {x['seconds']:.3f} | {x['cpu_ms_per_image']:.2f} | "
+              f"{x['top1_correct']}/{x['images']} |")
+        print(f"| decoding alone (int8sqz.image, 1 thread) | {d['images_per_s']:.1f} | "
+              f"{d['seconds']:.3f} | {d['cpu_ms_per_image']:.2f} | |")
+        print()
+        print(f"eval: decoding {e['decode_s']:.3f} s (summed over its threads), inference "
+              f"{e['inference_s']:.3f} s, {e['cores_used']:.2f} CPUs busy on average; whole "
+              f"process {e['process_s']:.2f} s; load average {r['loadavg'][0]:.2f}.")
     print()
     print("| target | measured | |")
     print("|---|---|---|")
     for t in doc["targets"]:
         print(f"| {t['target']} | {t['measured']} | {'met' if t['met'] else '**not met**'} |")
+
+
+def _benchmarked(doc: dict) -> dict:
+    """The models that ran (not skipped), in order."""
+    return {k: r for k, r in doc["models"].items() if "skipped" not in r}
 
 
 def main(argv=None) -> int:
@@ -561,6 +823,10 @@ def main(argv=None) -> int:
                    help="interleaved rounds (10 samples of each fast engine per round)")
     p.add_argument("--batch", type=int, default=32, help="images per batch (and inputs timed)")
     p.add_argument("--no-cli", action="store_true", help="skip the int8sqz run process timings")
+    p.add_argument("--no-eval", action="store_true",
+                   help="skip int8sqz eval against the XNNPACK loop")
+    p.add_argument("--eval-rounds", type=int, default=5,
+                   help="interleaved rounds of int8sqz eval and the XNNPACK loop")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--markdown", action="store_true",
                    help="print the first model's table and the targets in Markdown")
@@ -572,16 +838,23 @@ def main(argv=None) -> int:
     doc = {"machine": machine(), "rounds": args.rounds, "batch": args.batch, "models": {}}
     for k in keys:
         doc["models"][k] = bench_model(k, args.shared, args.rounds, args.batch)
-    doc["lock"] = lock_cost(keys[0], args.shared)
-    doc["cli"] = None if args.no_cli else bench_cli(args.shared, keys[0])
-    doc["targets"] = targets(doc["models"][keys[0]], doc["cli"])
+    ran = _benchmarked(doc)
+    if not ran:
+        raise SystemExit("int8sqz refuses every model asked for: nothing to benchmark")
+    first = next(iter(ran))
+    doc["lock"] = lock_cost(first, args.shared)
+    doc["cli"] = None if args.no_cli or first not in PHOTO_DIRS else bench_cli(args.shared,
+                                                                               first)
+    doc["eval"] = None if args.no_eval else {
+        k: bench_eval(k, args.shared, args.eval_rounds) for k in ran if k in EVAL_DIRS}
+    doc["targets"] = targets(ran[first], doc["cli"], ran.get(MOBILENET), doc["eval"])
     if args.json:
         print(json.dumps(doc, indent=1))
     elif args.markdown:
         print_markdown(doc)
     else:
         print_table(doc)
-    ok = all(r["all_equal"] for r in doc["models"].values())
+    ok = all(r["all_equal"] for r in _benchmarked(doc).values())
     return 0 if ok else 1
 
 

@@ -27,6 +27,7 @@ from . import (
     relu6, reshape, resize_bilinear, shape, softmax, squeeze, strided_slice, sub, tile,
     transpose,
 )
+from . import depthwise_conv_2d, fully_connected
 from .unit import NO_SHARING, Node, OperatorUnit, Sharing
 
 REGISTRY: dict[str, OperatorUnit] = {
@@ -60,6 +61,8 @@ REGISTRY: dict[str, OperatorUnit] = {
         sub.UNIT,
         tile.UNIT,
         transpose.UNIT,
+        depthwise_conv_2d.UNIT,
+        fully_connected.UNIT,
     )
 }
 

@@ -22,15 +22,13 @@ import numpy as np
 
 from ..kernels import conv as k
 from ._quant import per_channel_quantization
-from ._window import padding_height_width, padding_option, positive_option, row_window
+from ._window import filter_rows, padding_height_width, window_options
 from .unit import Bands, Node, OperatorUnit, RowWindow, Sharing, check_band, def_type
-
-INT16_MAX = 32767
 
 
 def prepare(op, ctx):
     src, flt, bias_index, dst, type_name, groups = _check_tensors(op, ctx)
-    stride, dilation, padding = _window_options(op, ctx)
+    stride, dilation, padding = window_options(op, ctx)
     out_c = ctx.shape(flt)[0]
     bias = _bias(op, ctx, bias_index, out_c)
     q = per_channel_quantization(ctx, op, src, flt, dst, out_c, type_name)
@@ -134,23 +132,6 @@ def _check_tensors(op, ctx):
     return src, flt, bias_index, dst, in_type, groups
 
 
-def _window_options(op, ctx):
-    """``(stride, dilation, padding)``, the first two as (height, width)."""
-    stride_h = positive_option(op, ctx, "stride_h")
-    stride_w = positive_option(op, ctx, "stride_w")
-    dil_h = positive_option(op, ctx, "dilation_hfactor")
-    dil_w = positive_option(op, ctx, "dilation_wfactor")
-    padding = padding_option(op, ctx)
-    for key, value in (("stride_h", stride_h), ("stride_w", stride_w),
-                       ("dilation_hfactor", dil_h), ("dilation_wfactor", dil_w)):
-        if value > INT16_MAX:
-            raise ctx.error(
-                op, f"option {key} is {value}, expected at most {INT16_MAX} (TFLite keeps "
-                f"strides and dilations in an int16)"
-            )
-    return (stride_h, stride_w), (dil_h, dil_w), padding
-
-
 def _bias(op, ctx, index: int, out_c: int):
     """The int32 bias, one value per output channel."""
     ctx.check_type(op, index, ("INT32",), "bias")
@@ -201,19 +182,9 @@ def macs(op, shapes) -> int:
     return math.prod(shapes[op.outputs[0]]) * math.prod(f[1:]) if len(f) == 4 else 0
 
 
-def rows(op, shapes):
-    """The input rows each output row reads (the optimized planner's rule)."""
-    if len(op.inputs) < 2 or op.inputs[1] < 0 or len(shapes[op.inputs[1]]) != 4 \
-            or len(shapes[op.inputs[0]]) != 4:
-        return None
-    return row_window(op.options.get("padding"), shapes[op.inputs[0]][1],
-                      shapes[op.inputs[1]][1], int(op.options.get("stride_h", 1)),
-                      int(op.options.get("dilation_hfactor", 1)))
-
-
 def bands(op, model, shapes):
     """Streaming: the input's rows through the window; the filter and bias whole."""
-    window = rows(op, shapes)
+    window = filter_rows(op, shapes)
     out = shapes[op.outputs[0]] if op.outputs else ()
     if window is None or len(out) != 4 or out[0] != 1:
         return None
@@ -228,7 +199,7 @@ UNIT = OperatorUnit(
     # kernels/conv.py, the aliasing rule of its docstring: row blocks in
     # order, each block's input rows read before any of its output is written,
     # the output written through its strides
-    sharing=Sharing(kernel="kernels/conv.py", strided_output=True, rows=rows,
+    sharing=Sharing(kernel="kernels/conv.py", strided_output=True, rows=filter_rows,
                     rows_read_first=True),
     # kernels/conv.py conv_2d_rows: any band of output rows, its padding
     # rows made in a band-sized padded image

@@ -19,28 +19,21 @@ OPTIONS = {
     "REDUCE_PROD": "ReducerOptions",
     "REDUCE_ANY": "ReducerOptions",
     "L2_POOL_2D": "Pool2DOptions",
-    "DEPTHWISE_CONV_2D": "DepthwiseConv2DOptions",
 }
 
 
 def macs(op, shapes) -> int:
-    """DEPTHWISE_CONV_2D: output elements x filter height x width;
-    TRANSPOSE_CONV: input elements x filter height x width x output channels;
-    FULLY_CONNECTED: output elements x input depth; BATCH_MATMUL: output
-    elements x reduced depth; every other operator 0."""
+    """TRANSPOSE_CONV: input elements x filter height x width x output
+    channels; BATCH_MATMUL: output elements x reduced depth; every other
+    operator 0."""
     def n(i):
         return math.prod(shapes[i]) if i >= 0 else 0
 
     out = op.outputs[0] if op.outputs else -1
     try:
-        if op.name == "DEPTHWISE_CONV_2D":
-            f = shapes[op.inputs[1]]
-            return n(out) * f[1] * f[2]
         if op.name == "TRANSPOSE_CONV":
             f = shapes[op.inputs[1]]
             return n(op.inputs[2]) * f[0] * f[1] * f[2]
-        if op.name == "FULLY_CONNECTED":
-            return n(out) * shapes[op.inputs[1]][-1]
         if op.name == "BATCH_MATMUL":
             a = shapes[op.inputs[0]]
             depth = a[-2] if op.options.get("adj_x") else a[-1]

@@ -94,15 +94,7 @@ PATHS = {**SEED_MODELS, **{k: MODELS_DIR / make_golden.ZOO[k] for k in TARGETS
                            if k in make_golden.ZOO}}
 
 
-def _pending(key):
-    from test_golden import PENDING  # the zoo models whose operators are still missing
-
-    if key in PENDING:
-        return [pytest.mark.xfail(strict=True, reason=f"int8sqz does not run {PENDING[key]} yet")]
-    return []
-
-
-@pytest.mark.parametrize("key", [pytest.param(k, marks=_pending(k)) for k in sorted(TARGETS)])
+@pytest.mark.parametrize("key", sorted(TARGETS))
 def test_bit_exact_within_target(key, seed_models):
     """Every golden input's outputs equal golden/; on the inputs with full
     intermediates, every band and every operator output equal the
