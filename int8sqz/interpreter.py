@@ -126,6 +126,7 @@ class Interpreter:
         self._arena = arena
         self._skip = frozenset()
         self._stream = None  # int8sqz.streaming.StreamingRun of a plan with stages
+        self._plan = None  # the memory plan the arena follows
         # a path given as bytes is a path, not the model's content
         source = model_content if model_content is not None else (
             os.fsdecode(model_path) if isinstance(model_path, bytes) else model_path)
@@ -230,6 +231,7 @@ class Interpreter:
 
                 planner = cached_plan(self._model, self._shapes)
             plan, arena = place_activations(self._model, self._shapes, planner, arrays)
+            self._plan = plan
             self._skip = frozenset(plan.skip_ops)  # copy-free concatenations
             self._stream = None
             if getattr(plan, "stages", None):

@@ -1,8 +1,8 @@
 """Random small int8 networks for the streaming tests: a chain of windowed
 and elementwise operators over one tall, narrow image (so that bands of
 rows matter), with the geometry that decides which rows a band reads drawn
-widely: convolutions of any height, stride and dilation with SAME or VALID
-padding, both pools, PAD with rows above and below, elementwise operators
+widely: convolutions and depthwise convolutions of any height, stride and
+dilation with SAME or VALID padding, both pools, PAD with rows above and below, elementwise operators
 with a per-channel constant or a second activation (a residual), RELU, and
 SqueezeNet's fire module (squeeze, two expands, concatenation).
 
@@ -22,8 +22,8 @@ from int8sqz.ops._window import padding_height_width
 from int8sqz.testing.writer import GraphBuilder
 
 ACT = {"scale": 0.05, "zero_point": -3}
-KINDS = ("CONV_2D", "CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D", "PAD", "ADD", "MUL", "RELU",
-         "FIRE", "RESIDUAL")
+KINDS = ("CONV_2D", "CONV_2D", "DEPTHWISE_CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D",
+         "AVERAGE_POOL_2D", "PAD", "ADD", "MUL", "RELU", "FIRE", "RESIDUAL")
 
 
 @st.composite
@@ -67,6 +67,29 @@ def chains(draw, max_ops: int = 6, kinds=KINDS):
             y, out_shape = conv(f"conv{k}", cur, shape, draw(st.integers(1, 8)), kh, kw, stride,
                                 dilation, padding, draw(st.sampled_from(("NONE", "RELU"))))
             what = f"CONV_2D {kh}x{kw} /{stride} dil {dilation} {padding}"
+        elif kind == "DEPTHWISE_CONV_2D":
+            kh, kw = draw(st.integers(1, 5)), draw(st.integers(1, 3))
+            stride = (draw(st.integers(1, 3)), draw(st.integers(1, 2)))
+            dilation = (draw(st.integers(1, 3)), draw(st.integers(1, 2)))
+            padding = draw(st.sampled_from(("SAME", "VALID")))
+            mult = draw(st.sampled_from((1, 1, 2)))
+            win = padding_height_width(stride[0], stride[1], dilation[0], dilation[1], sh, sw,
+                                       kh, kw, padding)
+            assume(win.out_height > 0 and win.out_width > 0)
+            oc = sc * mult
+            wscale = rng.uniform(0.005, 0.02, size=oc)
+            wt = g.constant(f"dw{k}/w", rng.integers(-127, 128, size=(1, kh, kw, oc),
+                                                     dtype=np.int8),
+                            scale=wscale, quantized_dimension=3)
+            b = g.constant(f"dw{k}/b", rng.integers(-500, 500, size=oc, dtype=np.int32),
+                           scale=ACT["scale"] * wscale, quantized_dimension=0)
+            out_shape = (1, win.out_height, win.out_width, oc)
+            y = g.tensor(f"dw{k}", out_shape, "INT8", **ACT)
+            g.operator("DEPTHWISE_CONV_2D", [cur, wt, b], y, padding=padding,
+                       stride_h=stride[0], stride_w=stride[1], dilation_hfactor=dilation[0],
+                       dilation_wfactor=dilation[1], depth_multiplier=mult,
+                       fused_activation_function=draw(st.sampled_from(("NONE", "RELU6"))))
+            what = f"DEPTHWISE_CONV_2D {kh}x{kw} x{mult} /{stride} dil {dilation} {padding}"
         elif kind in ("MAX_POOL_2D", "AVERAGE_POOL_2D"):
             fh, fw = draw(st.integers(1, 4)), draw(st.integers(1, 3))
             stride = (draw(st.integers(1, 3)), draw(st.integers(1, 2)))

@@ -33,7 +33,7 @@ from ..kernels import depthwise as k
 from ._common import flat
 from ._quant import per_channel_quantization
 from ._window import INT16_MAX, filter_rows, out_size, padding_with_offset, window_options
-from .unit import Node, OperatorUnit, Sharing, def_type
+from .unit import Bands, Node, OperatorUnit, RowWindow, Sharing, check_band, def_type
 
 
 def prepare(op, ctx):
@@ -72,20 +72,42 @@ def prepare(op, ctx):
             f"interleaved rows of the window), more than the limit of {limit} bytes "
             f"(max_activation_bytes)"
         )
-    xpad, ring, acc, slots = layout.scratch(q.input_zero_point)
     fields = np.array(layout.params, np.int64)
     kernel = k.depthwise_conv_2d
     # the input's bytes, flat: made again only when the input is another array
     seen = [None, None]
+    scratch = []  # (xpad, ring, acc, slots), made on the first whole run (never, when streamed)
 
     def run(t):
         x = t[src]
         if x is not seen[0]:
             seen[:] = x, flat(x).view(np.uint8)
+        if not scratch:
+            scratch.extend(layout.scratch(q.input_zero_point))
+        xpad, ring, acc, slots = scratch
         kernel(seen[1], t[dst], w, bias_lanes, mult, left, right, fields, xpad, ring, acc,
                slots)
 
-    return Node(op, run, info)
+    in_shape, out_shape = tuple(ctx.shape(src)), tuple(ctx.shape(dst))
+    window = RowWindow(filt_h, stride[0], dilation[0], pad[0])
+    pad_value = 128 + q.input_zero_point
+
+    def rows(max_rows):
+        band = layout.band(max_rows)
+        b_xpad, b_ring, b_acc, b_slots = band.scratch(q.input_zero_point)
+        band_kernel = k.depthwise_conv_2d_rows
+
+        def run_rows(t, origins, first, last):
+            x, y = t[src], t[dst]
+            x0, y0 = origins.get(src, 0), origins.get(dst, 0)
+            check_band(op, window, in_shape, x, x0, out_shape, y, y0, first, last, max_rows)
+            band_kernel(flat(x).view(np.uint8), x0, y, y0, first, last, w, bias_lanes, mult,
+                        left, right, fields, b_xpad, b_ring, b_acc, b_slots, pad_value)
+        run_rows.scratch_bytes = band.scratch_bytes
+        return run_rows
+
+    info["scratch_bytes"] = layout.scratch_bytes
+    return Node(op, run, info, rows)
 
 
 def _check_tensors(op, ctx):
@@ -194,6 +216,15 @@ def macs(op, shapes) -> int:
     return math.prod(shapes[op.outputs[0]]) * f[1] * f[2] if len(f) == 4 else 0
 
 
+def bands(op, model, shapes):
+    """Streaming: the input's rows through the window; filter and bias whole."""
+    window = filter_rows(op, shapes)
+    out = shapes[op.outputs[0]] if op.outputs else ()
+    if window is None or len(out) != 4 or out[0] != 1:
+        return None
+    return (window,) + (None,) * (len(op.inputs) - 1)
+
+
 UNIT = OperatorUnit(
     "DEPTHWISE_CONV_2D", prepare, options="DepthwiseConv2DOptions",
     defaults={"fused_activation_function": "NONE", "dilation_wfactor": 1,
@@ -204,4 +235,7 @@ UNIT = OperatorUnit(
     # output written through its strides
     sharing=Sharing(kernel="kernels/depthwise.py", strided_output=True, rows=filter_rows,
                     rows_read_first=True),
+    # kernels/depthwise.py depthwise_conv_2d_rows: any band of output rows,
+    # its padding rows made in a band-sized padded image
+    bands=Bands(kernel="kernels/depthwise.py", windows=bands),
 )
