@@ -115,6 +115,21 @@ def time_invoke(path, rounds: int) -> dict:
     return {m: 1000 * statistics.median(v[5:]) for m, v in samples.items()}
 
 
+def desktop_scratch(path) -> dict:
+    """Bytes of scratch int8sqz's own kernels hold outside the arena (the
+    windowed operators': CONV_2D's padded input, packed windows and
+    accumulators, DEPTHWISE_CONV_2D's padded input and ring, a pool's row):
+    in the default mode (whole images) and in streaming mode (bands)."""
+    it = Interpreter(model_path=str(path))
+    default = sum(n.params.get("scratch_bytes", 0) for n in it.nodes)
+    st = Interpreter(model_path=str(path), arena="streaming")
+    st.allocate_tensors()
+    banded = st._stream.band_scratch if st._stream is not None else {}
+    streaming = sum(banded.get(n.op.index, n.params.get("scratch_bytes", 0))
+                    for n in st.nodes)
+    return {"default": default, "streaming": streaming}
+
+
 def tradeoff(model, plan) -> list:
     """The chosen stages with every band height, halos kept or recomputed:
     [{band, recompute, arena, extra_macs}]."""
@@ -154,6 +169,7 @@ def measure(key, path, shared, mg, rounds, golden=True) -> dict:
         row["runs"] = f"no: {str(exc).split(': ', 1)[-1][:80]}"
         return row
     row["runs"] = "yes"
+    row["scratch"] = desktop_scratch(path)
     if golden:
         row["golden_equal"], row["golden_inputs"] = golden_check(key, path, shared, mg)
     if rounds:
@@ -191,13 +207,16 @@ def _kib(n):
 def table(rows) -> str:
     lines = ["| model | TFLM (KiB) | Cube.AI published (KiB) | int8sqz optimized (KiB) "
              "| int8sqz streaming (KiB) | stages (first..last op: band rows, halo) "
-             "| extra MACs | invoke default (ms) | invoke streaming (ms) | streaming = golden |",
-             "|" + "---|" * 10]
+             "| extra MACs | invoke default (ms) | invoke streaming (ms) | streaming = golden "
+             "| int8sqz's own scratch, default / streaming (KiB) |",
+             "|" + "---|" * 11]
     for r in rows:
         extra = f"{r['extra_macs']:+,} ({100 * r['extra_macs'] / r['model_macs']:+.2f} %)" \
             if r["model_macs"] else "0"
         stages = "; ".join(f"{a}..{b}: {c}, {d}" for a, b, c, d in r["stages"]) or "none"
         ms = r.get("invoke_ms", {})
+        sc = r.get("scratch")
+        scratch = f"{_kib(sc['default'])} / {_kib(sc['streaming'])}" if sc else "-"
         gold = (f"{r['golden_equal']}/{r['golden_inputs']}" if "golden_inputs" in r else
                 ("reference (tests)" if r.get("generated") else
                  ("-" if r["runs"] == "yes" else r["runs"])))
@@ -205,7 +224,7 @@ def table(rows) -> str:
             f"| {r.get('label', r['model'])} | {_kib(r['tflm'])} | {_kib(r['published'])} | "
             f"{_kib(r['optimized'])} | **{_kib(r['streaming'])}** | {stages} | {extra} | "
             f"{ms.get('default', float('nan')):.2f} | {ms.get('streaming', float('nan')):.2f} "
-            f"| {gold} |")
+            f"| {gold} | {scratch} |")
     return "\n".join(lines) + "\n"
 
 

@@ -163,7 +163,7 @@ def _cases(name):
 def test_bands_equal_the_whole_run(name):
     checked = []
 
-    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(deadline=None, suppress_health_check=list(HealthCheck))
     @given(_cases(name), st.lists(st.integers(1, 5), min_size=1, max_size=3), st.data())
     def check(case, heights, data):
         if REGISTRY[name].bands.views and name != "CONCATENATION":
