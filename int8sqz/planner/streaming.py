@@ -49,6 +49,10 @@ from .planners import GreedyPlanner, OverlapPlanner, align_up
 
 #: the longest stage searched (operators)
 MAX_STAGE_OPS = 24
+#: the most steps a stage searched takes (a taller driver gets taller bands)
+MAX_STEPS = 256
+#: models of more operators are not searched (the plan without stages)
+MAX_SEARCH_OPS = 2000
 #: the default budget of extra multiply-accumulates, a fraction of the model's
 DEFAULT_MAX_EXTRA_MACS = 0.10
 
@@ -475,7 +479,12 @@ class _Search:
         return sum(group_size.get(r, 0) for r in roots)
 
     def stage(self, first, last, band=1, recompute=False):
-        """(cost, schedule) of a stage, (inf, None) when it cannot be one."""
+        """(cost, schedule) of a stage, (inf, None) when it cannot be one.
+        Bands at least as tall as keep the stage within MAX_STEPS steps."""
+        out = self.model.operators[last].outputs
+        if out:
+            band = max(band, -(-self.shapes[out[0]][1] // MAX_STEPS) if len(
+                self.shapes[out[0]]) == 4 else 1)
         key = (first, last, band, recompute)
         if key not in self.cache:
             try:
@@ -577,6 +586,11 @@ def plan_streaming(model, shapes=None, max_extra_macs: float = DEFAULT_MAX_EXTRA
     shapes = list(shapes) if shapes is not None else [t.shape for t in model.tensors]
     if not (max_extra_macs >= 0 and math.isfinite(max_extra_macs)):
         raise ValueError(f"max_extra_macs={max_extra_macs!r}: expected a fraction >= 0")
+    if len(model.operators) > MAX_SEARCH_OPS:
+        plain = place(model, shapes, [], [], max_extra_macs)
+        plain.notes.append(f"the model has {len(model.operators)} operators: more than the "
+                           f"{MAX_SEARCH_OPS} the search takes on; no stage")
+        return plain
     search = _Search(model, shapes, max_stage_ops)
     total = sum(ops.macs(op, shapes) for op in model.operators)
     budget = int(max_extra_macs * total)
