@@ -110,6 +110,24 @@ def tflm_scratch(op, model, shapes) -> list:
     return foreign.tflm_scratch(op, model, shapes)
 
 
+def tflm_persistent(op, model, shapes):
+    """What TFLite Micro's kernel allocates in the arena for the operator
+    (int8sqz.ops.unit.TflmAllocations), or None when it is not known."""
+    unit = REGISTRY.get(op.name)
+    if unit is not None:
+        return unit.tflm_persistent(op, model, shapes)
+    return foreign.tflm_persistent(op, model, shapes)
+
+
+def tflm_sharing(op, k, model, shapes):
+    """How TFLite Micro's reference kernel lets the output share bytes with
+    input ``k`` (int8sqz.ops.unit.AccessTrace or CopySkipped), or None."""
+    unit = REGISTRY.get(op.name)
+    if unit is not None:
+        return unit.tflm_sharing(op, k, model, shapes)
+    return foreign.tflm_sharing(op, k, model, shapes)
+
+
 def per_image(op, model, shapes) -> bool:
     unit = REGISTRY.get(op.name)
     return unit is not None and len(op.outputs) == 1 and unit.per_image(op, model, shapes)

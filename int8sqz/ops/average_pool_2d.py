@@ -6,7 +6,10 @@ activation. Input and output must share scale and zero point (TFLite's
 Prepare asserts it; the kernel does not requantize)."""
 
 from ..kernels import pool as k
-from ._pool import POOL_BANDS, POOL_SHARING, pool_per_image, prepare_pool
+from ._pool import (
+    POOL_BANDS, POOL_SHARING, pool_per_image, pool_tflm_persistent, pool_tflm_sharing,
+    prepare_pool,
+)
 from .unit import OperatorUnit, int8_version, no_macs
 
 
@@ -17,5 +20,7 @@ def prepare(op, ctx):
 UNIT = OperatorUnit(
     "AVERAGE_POOL_2D", prepare, options="Pool2DOptions",
     defaults={"fused_activation_function": "NONE"}, version=int8_version,
-    per_image=pool_per_image, macs=no_macs, sharing=POOL_SHARING, bands=POOL_BANDS,
+    per_image=pool_per_image, macs=no_macs, sharing=POOL_SHARING,
+    tflm_persistent=pool_tflm_persistent, tflm_sharing=pool_tflm_sharing,
+    bands=POOL_BANDS,
 )

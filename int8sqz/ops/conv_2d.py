@@ -22,8 +22,12 @@ import numpy as np
 
 from ..kernels import conv as k
 from ._quant import per_channel_quantization
+from ._tflm import OP_DATA_CONV, temp_inputs, temp_output, usable, window_trace
 from ._window import filter_rows, padding_height_width, window_options
-from .unit import Bands, Node, OperatorUnit, RowWindow, Sharing, check_band, def_type
+from .unit import (
+    Bands, CStruct, Node, OperatorUnit, PersistentBuffer, RowWindow, Sharing, TflmAllocations,
+    check_band, def_type,
+)
 
 
 def prepare(op, ctx):
@@ -191,6 +195,47 @@ def bands(op, model, shapes):
     return (window,) + (None,) * (len(op.inputs) - 1)
 
 
+#: TfLiteConvParams (builtin_op_data.h): padding, strides, activation,
+#: dilations, quantized_bias_type
+TFLM_PARAMS = CStruct("TfLiteConvParams", ("enum", "int32", "int32", "enum", "int32", "int32",
+                                           "enum"), "builtin_op_data.h")
+
+
+def tflm_persistent(op, model, shapes):
+    """micro/kernels/conv_common.cc: ConvInit allocates OpDataConv;
+    ConvPrepare takes the output, input and filter as temporary tensors,
+    allocates the per-channel multipliers and shifts (int32, one per filter
+    dimension 0), and CalculateOpDataConv takes input, filter, bias and
+    output again."""
+    filt = shapes[op.inputs[1]] if len(op.inputs) > 1 and op.inputs[1] >= 0 else ()
+    channels = int(filt[0]) if filt else 0
+    return TflmAllocations(
+        "micro/kernels/conv_common.cc ConvInit, ConvPrepare, CalculateOpDataConv",
+        TFLM_PARAMS, OP_DATA_CONV,
+        temp_output(op) + temp_inputs(op, 0, 1)
+        + (PersistentBuffer(4 * channels), PersistentBuffer(4 * channels))
+        + temp_inputs(op, 0, 1, 2) + temp_output(op))
+
+
+def tflm_sharing(op, k, model, shapes):
+    """CONV_2D int8/int16 (conv.cc -> reference_integer_ops::ConvPerChannel):
+    for batch, out_y, out_x, out_channel: the window read (taps inside the
+    image, the channels of the output channel's group), then that one
+    element written. Every output channel re-reads its pixel's window."""
+    if k != 0 or len(op.inputs) < 2 or not usable(op, k, model, shapes, rank4=True) or \
+            model.tensors[op.inputs[0]].type_name not in ("INT8", "INT16"):
+        return None
+    f = shapes[op.inputs[1]]
+    ic, oc = shapes[op.inputs[0]][3], shapes[op.outputs[0]][3]
+    if len(f) != 4 or f[3] <= 0 or ic % f[3] or oc % (ic // f[3]):
+        return None
+    per_group = oc // (ic // f[3])
+    return window_trace(model, op, shapes, lambda c: (c // per_group) * f[3], f[1], f[2],
+                        int(op.options.get("dilation_hfactor", 1)),
+                        int(op.options.get("dilation_wfactor", 1)),
+                        "CONV_2D: window read, then one output element written")
+
+
 UNIT = OperatorUnit(
     "CONV_2D", prepare, options="Conv2DOptions",
     defaults={"fused_activation_function": "NONE", "dilation_wfactor": 1,
@@ -201,6 +246,7 @@ UNIT = OperatorUnit(
     # the output written through its strides
     sharing=Sharing(kernel="kernels/conv.py", strided_output=True, rows=filter_rows,
                     rows_read_first=True),
+    tflm_persistent=tflm_persistent, tflm_sharing=tflm_sharing,
     # kernels/conv.py conv_2d_rows: any band of output rows, its padding
     # rows made in a band-sized padded image
     bands=Bands(kernel="kernels/conv.py", windows=bands),

@@ -33,7 +33,11 @@ from ..kernels import depthwise as k
 from ._common import flat
 from ._quant import per_channel_quantization
 from ._window import INT16_MAX, filter_rows, out_size, padding_with_offset, window_options
-from .unit import Bands, Node, OperatorUnit, RowWindow, Sharing, check_band, def_type
+from ._tflm import OP_DATA_CONV, temp_inputs, temp_output, usable, window_trace
+from .unit import (
+    Bands, CStruct, Node, OperatorUnit, PersistentBuffer, RowWindow, Sharing, TflmAllocations,
+    check_band, def_type,
+)
 
 
 def prepare(op, ctx):
@@ -225,6 +229,49 @@ def bands(op, model, shapes):
     return (window,) + (None,) * (len(op.inputs) - 1)
 
 
+#: TfLiteDepthwiseConvParams (builtin_op_data.h): padding, strides,
+#: depth_multiplier, activation, dilations
+DEPTHWISE_PARAMS = CStruct("TfLiteDepthwiseConvParams", ("enum", "int32", "int32", "int32",
+                                                         "enum", "int32", "int32"),
+                           "builtin_op_data.h")
+
+def tflm_persistent(op, model, shapes):
+    """micro/kernels/depthwise_conv.cc (DepthwiseConvInit: OpDataConv) and
+    depthwise_conv_common.cc: DepthwiseConvPrepare takes output, input and
+    filter as temporary tensors, allocates the per-channel multipliers and
+    shifts (int32, one per filter dimension 3), and
+    CalculateOpDataDepthwiseConv takes input, filter, bias and output
+    again."""
+    filt = shapes[op.inputs[1]] if len(op.inputs) > 1 and op.inputs[1] >= 0 else ()
+    channels = int(filt[3]) if len(filt) == 4 else 0
+    return TflmAllocations(
+        "micro/kernels/depthwise_conv.cc DepthwiseConvInit, depthwise_conv_common.cc "
+        "DepthwiseConvPrepare, CalculateOpDataDepthwiseConv", DEPTHWISE_PARAMS, OP_DATA_CONV,
+        temp_output(op) + temp_inputs(op, 0, 1)
+        + (PersistentBuffer(4 * channels), PersistentBuffer(4 * channels))
+        + temp_inputs(op, 0, 1, 2) + temp_output(op))
+
+
+def tflm_sharing(op, k, model, shapes):
+    """DEPTHWISE_CONV_2D int8/int16 (depthwise_conv.cc ->
+    reference_integer_ops::DepthwiseConvPerChannel): for batch, out_y,
+    out_x, in_channel, m: in_channel's window read, then output channel
+    in_channel * multiplier + m written. A 3x3 stride-1 depthwise needs
+    only about one input row and a pixel of distance."""
+    if k != 0 or len(op.inputs) < 2 or not usable(op, k, model, shapes, rank4=True) or \
+            model.tensors[op.inputs[0]].type_name not in ("INT8", "INT16"):
+        return None
+    f = shapes[op.inputs[1]]
+    ic, oc = shapes[op.inputs[0]][3], shapes[op.outputs[0]][3]
+    if len(f) != 4 or ic <= 0 or oc % ic:
+        return None
+    mult = oc // ic
+    return window_trace(model, op, shapes, lambda c: c // mult, f[1], f[2],
+                        int(op.options.get("dilation_hfactor", 1)),
+                        int(op.options.get("dilation_wfactor", 1)),
+                        "DEPTHWISE_CONV_2D: one channel's window read, then one element written")
+
+
 UNIT = OperatorUnit(
     "DEPTHWISE_CONV_2D", prepare, options="DepthwiseConv2DOptions",
     defaults={"fused_activation_function": "NONE", "dilation_wfactor": 1,
@@ -235,6 +282,7 @@ UNIT = OperatorUnit(
     # output written through its strides
     sharing=Sharing(kernel="kernels/depthwise.py", strided_output=True, rows=filter_rows,
                     rows_read_first=True),
+    tflm_persistent=tflm_persistent, tflm_sharing=tflm_sharing,
     # kernels/depthwise.py depthwise_conv_2d_rows: any band of output rows,
     # its padding rows made in a band-sized padded image
     bands=Bands(kernel="kernels/depthwise.py", windows=bands),

@@ -41,7 +41,11 @@ import numpy as np
 
 from ..kernels import fully_connected as k
 from ._common import check_scale, check_zero_point, flat, fused_activation_range
-from .unit import NO_SHARING, Node, OperatorUnit, def_type
+from ._tflm import temp_inputs, temp_output, usable
+from .unit import (
+    NO_SHARING, AccessTrace, CStruct, Node, OperatorUnit, PersistentBuffer, TflmAllocations,
+    def_type,
+)
 
 #: the activations TFLite's quantized FULLY_CONNECTED accepts
 ACTIVATIONS = ("NONE", "RELU", "RELU_N1_TO_1", "RELU6")
@@ -248,6 +252,69 @@ def macs(op, shapes) -> int:
     return math.prod(shapes[op.outputs[0]]) * shapes[op.inputs[1]][-1]
 
 
+#: TfLiteFullyConnectedParams (builtin_op_data.h at 90b983c2: activation,
+#: weights_format, keep_num_dims, asymmetric_quantize_inputs,
+#: quantized_bias_type: 16 bytes). The installed tflite_micro package
+#: allocates 32 bytes at 8-byte alignment for it: its sources are newer than
+#: the ones read and the struct has grown (measured in
+#: tests/engine/test_tflm_arena.py: chains of 1 to 6 FULLY_CONNECTED need
+#: exactly 32-byte structs, and one after a CONV_2D's 28-byte struct is
+#: 8-aligned)
+FULLY_CONNECTED_PARAMS = CStruct("TfLiteFullyConnectedParams",
+                                 ("enum", "enum", "bool", "bool", "enum"),
+                                 "builtin_op_data.h", measured=(32, 8))
+#: OpDataFullyConnected (micro/kernels/fully_connected.h): multiplier,
+#: shift, activation range, quantized input index, three zero points, the
+#: filter buffer index, the per-channel arrays' pointers, is_per_channel, the
+#: two compression scratch indices
+FULLY_CONNECTED_OP_DATA = CStruct("OpDataFullyConnected", ("int32",) * 9 + ("ptr", "ptr", "bool")
+                                  + ("int32", "int32"), "micro/kernels/fully_connected.h")
+
+
+
+def tflm_persistent(op, model, shapes):
+    """micro/kernels/fully_connected.cc: FullyConnectedInit allocates
+    OpDataFullyConnected; FullyConnectedPrepare takes input, filter, bias
+    and output as temporary tensors, and CalculateOpDataFullyConnected
+    (fully_connected_common.cc) allocates per-channel multipliers and
+    shifts (int32, one per filter scale) when the input is quantized and
+    the filter has several scales."""
+    extra = ()
+    if len(op.inputs) > 1 and op.inputs[0] >= 0 and op.inputs[1] >= 0 and \
+            model.tensors[op.inputs[0]].type_name != "FLOAT32":
+        scales = model.tensors[op.inputs[1]].quantization.scales.size
+        if scales > 1:
+            extra = (PersistentBuffer(4 * scales), PersistentBuffer(4 * scales))
+    return TflmAllocations(
+        "micro/kernels/fully_connected.cc FullyConnectedInit, FullyConnectedPrepare, "
+        "fully_connected_common.cc CalculateOpDataFullyConnected",
+        FULLY_CONNECTED_PARAMS, FULLY_CONNECTED_OP_DATA,
+        temp_inputs(op, 0, 1, 2) + temp_output(op) + extra)
+
+
+def tflm_sharing(op, k, model, shapes):
+    """FULLY_CONNECTED int8 (fully_connected.cc ->
+    reference_integer_ops::FullyConnected[PerChannel]): for batch row b,
+    for output channel: the whole input row b read, then one element
+    written. With one batch row only the last output element may overlap
+    the input."""
+    if k != 0 or len(op.inputs) < 2 or op.inputs[1] < 0 or not usable(op, k, model, shapes) or \
+            model.tensors[op.inputs[0]].type_name != "INT8":
+        return None
+    src, dst = op.inputs[0], op.outputs[0]
+    depth = shapes[op.inputs[1]][-1] if shapes[op.inputs[1]] else 0
+    count = math.prod(shapes[src])
+    out_depth = shapes[dst][-1] if shapes[dst] else 1
+    if depth <= 0 or count % depth or math.prod(shapes[dst]) != (count // depth) * out_depth:
+        return None
+    batches = count // depth
+    b = np.repeat(np.arange(batches), out_depth)
+    read = (b * depth * model.tensors[src].dtype.itemsize).astype(np.float64)
+    write = (np.arange(batches * out_depth) + 1) * model.tensors[dst].dtype.itemsize
+    return AccessTrace(read, write, True,
+                       "FULLY_CONNECTED: input row read, then one element written")
+
+
 UNIT = OperatorUnit(
     "FULLY_CONNECTED", prepare, options="FullyConnectedOptions",
     defaults={"fused_activation_function": "NONE", "keep_num_dims": False,
@@ -255,5 +322,5 @@ UNIT = OperatorUnit(
     version=version, per_image=per_image, macs=macs,
     # the kernel reads the input a block of rows at a time, after writing the
     # previous block's outputs: no sharing is stated
-    sharing=NO_SHARING,
+    sharing=NO_SHARING, tflm_persistent=tflm_persistent, tflm_sharing=tflm_sharing,
 )

@@ -16,7 +16,7 @@ from ._binary import (
     BINARY_BANDS, binary_output_shape, binary_run, check_binary_types, elementwise_per_image,
 )
 from .sub import broadcast_version
-from .unit import OperatorUnit, Sharing, no_macs
+from .unit import OperatorUnit, Sharing, TflmAllocations, no_macs, no_tflm_sharing
 
 TYPES = ("INT8", "UINT8", "INT32", "FLOAT32")
 
@@ -41,8 +41,16 @@ def prepare(op, ctx):
 #: input elements at its own position (a broadcast input read in its own place)
 SHARING = Sharing(kernel="kernels/elementwise.py", inplace=True)
 
+
+def tflm_persistent(op, model, shapes):
+    """micro/kernels/maximum_minimum.cc: no Init, no Prepare; ParseMaximum
+    and ParseMinimum allocate nothing."""
+    return TflmAllocations("micro/kernels/maximum_minimum.cc (Eval only)")
+
+
 UNIT = OperatorUnit(
     "MAXIMUM", prepare, options="MaximumMinimumOptions", defaults={},
     version=broadcast_version, per_image=elementwise_per_image, macs=no_macs, sharing=SHARING,
+    tflm_persistent=tflm_persistent, tflm_sharing=no_tflm_sharing,
     bands=BINARY_BANDS,
 )

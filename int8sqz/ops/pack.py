@@ -17,7 +17,10 @@ import math
 from ._broadcast import c_strides
 from ._common import check_same_quantization
 from ._movement import CopyPlan, check_same_type
-from .unit import NO_SHARING, Node, OperatorUnit, int8_version, no_macs
+from .unit import (
+    CStruct, NO_SHARING, Node, OperatorUnit, TflmAllocations, int8_version, no_macs,
+    no_tflm_sharing,
+)
 
 
 def prepare(op, ctx):
@@ -70,7 +73,18 @@ def per_image(op, model, shapes) -> bool:
     return axis > 0 and all(not model.tensors[i].is_constant for i in op.inputs)
 
 
+#: TfLitePackParams (builtin_op_data.h): values_count, axis
+TFLM_PARAMS = CStruct("TfLitePackParams", ("int32", "int32"), "builtin_op_data.h")
+
+
+def tflm_persistent(op, model, shapes):
+    """micro/kernels/pack.cc: no Init, no Prepare; ParsePack allocates
+    TfLitePackParams."""
+    return TflmAllocations("micro/kernels/pack.cc (Eval only)", TFLM_PARAMS)
+
+
 UNIT = OperatorUnit(
     "PACK", prepare, options="PackOptions", defaults={"axis": 0}, version=int8_version,
     per_image=per_image, macs=no_macs, sharing=NO_SHARING,
+    tflm_persistent=tflm_persistent, tflm_sharing=no_tflm_sharing,
 )

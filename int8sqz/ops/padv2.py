@@ -8,5 +8,7 @@ from .unit import OperatorUnit, Sharing, no_macs
 UNIT = OperatorUnit(
     "PADV2", _pad.prepare, options="PadV2Options", defaults={}, version=_pad.version,
     per_image=_pad.per_image, macs=no_macs,
-    sharing=Sharing(kernel="kernels/movement.py", rows=_pad.rows), bands=_pad.BANDS,
+    sharing=Sharing(kernel="kernels/movement.py", rows=_pad.rows),
+    tflm_persistent=_pad.tflm_persistent, tflm_sharing=_pad.tflm_sharing,
+    bands=_pad.BANDS,
 )

@@ -11,7 +11,10 @@ from ..kernels import quantize as k
 from ._common import (
     INT_RANGES, check_left_shift, check_scale, check_zero_point, flat, quantize_multiplier,
 )
-from .unit import Bands, Node, OperatorUnit, Sharing, no_macs, row_band_windows
+from ._tflm import elementwise_trace, temp_input_output, usable
+from .unit import (
+    Bands, CStruct, Node, OperatorUnit, Sharing, TflmAllocations, no_macs, row_band_windows,
+)
 
 _INTEGER = ("INT8", "UINT8")
 
@@ -61,12 +64,45 @@ def per_image(op, model, shapes) -> bool:
     return True  # elementwise
 
 
+#: QuantizationParams (types.h: int32 zero point, double scale), in the
+#: OpData of QUANTIZE; DEQUANTIZE's DequantizationParams has the same members
+QUANTIZATION_PARAMS = CStruct("QuantizationParams", ("int32", "double"),
+                              "kernels/internal/types.h")
+#: OpDataQuantizeReference (micro/kernels/quantize.h): QuantizationParams,
+#: requantization multiplier and shift, input zero point
+TFLM_OP_DATA = CStruct("OpDataQuantizeReference", (QUANTIZATION_PARAMS,) + ("int32",) * 3,
+                       "micro/kernels/quantize.h")
+
+
+def tflm_persistent(op, model, shapes):
+    """micro/kernels/quantize.cc (InitQuantizeReference:
+    OpDataQuantizeReference) and quantize_common.cc
+    (PrepareQuantizeReference: input and output as temporary tensors);
+    ParseQuantize allocates nothing."""
+    return TflmAllocations(
+        "micro/kernels/quantize.cc InitQuantizeReference, "
+        "quantize_common.cc PrepareQuantizeReference",
+        None, TFLM_OP_DATA, temp_input_output(op))
+
+
+def tflm_sharing(op, k, model, shapes):
+    """QUANTIZE (quantize_common.cc -> reference_ops::AffineQuantize,
+    Requantize): element i read, then element i written; in place between
+    types of one size. Per-channel quantization walks by channel: no rule."""
+    if k != 0 or not usable(op, k, model, shapes) or \
+            model.tensors[op.outputs[0]].quantization.scales.size > 1:
+        return None
+    return elementwise_trace(model, op, k, shapes,
+                             "QUANTIZE: element i read, then element i written")
+
+
 UNIT = OperatorUnit(
     "QUANTIZE", prepare, options="QuantizeOptions", defaults={}, version=version,
     per_image=per_image, macs=no_macs,
     # kernels/quantize.py: each output element from the input element at its
     # own position, read before it is written (between types of one size)
     sharing=Sharing(kernel="kernels/quantize.py", inplace=True),
+    tflm_persistent=tflm_persistent, tflm_sharing=tflm_sharing,
     # element by element, so a band of rows from the same rows
     bands=Bands(kernel="kernels/quantize.py", windows=row_band_windows, views=True),
 )

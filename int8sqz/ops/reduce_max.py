@@ -17,8 +17,11 @@ import numpy as np
 
 from ..kernels import reduce as k
 from ._common import flat
-from .mean import per_image, reduction
-from .unit import NO_SHARING, Node, OperatorUnit, int8_version, no_macs
+from ._tflm import temp_inputs, temp_output
+from .mean import OP_DATA_REDUCE, REDUCER_PARAMS, per_image, prepare_simple_temps, reduction
+from .unit import (
+    NO_SHARING, Node, OperatorUnit, TflmAllocations, int8_version, no_macs, no_tflm_sharing,
+)
 
 TYPES = ("INT8", "UINT8", "INT32", "FLOAT32")
 _LOWEST = {"INT8": np.int8(-128), "UINT8": np.uint8(0),
@@ -60,8 +63,22 @@ def tflm_scratch(op, model, shapes) -> list:
     return [4 * len(shapes[op.inputs[0]]), 4 * math.prod(shapes[op.inputs[1]])]
 
 
+def tflm_persistent(op, model, shapes):
+    """micro/kernels/reduce.cc (InitReduce: OpDataReduce) and
+    reduce_common.cc: PrepareMinMaxHelper first runs PrepareSimple
+    (mean.prepare_simple_temps), then takes input, output and axis as
+    temporary tensors again. ParseReducer allocates TfLiteReducerParams.
+    (REDUCE_MIN is prepared the same way.)"""
+    return TflmAllocations(
+        "micro/kernels/reduce.cc InitReduce, reduce_common.cc PrepareMinMaxHelper, "
+        "PrepareSimple", REDUCER_PARAMS, OP_DATA_REDUCE,
+        prepare_simple_temps(op, model) + temp_inputs(op, 0) + temp_output(op)
+        + temp_inputs(op, 1))
+
+
 UNIT = OperatorUnit(
     "REDUCE_MAX", prepare, options="ReducerOptions", defaults={"keep_dims": False},
     version=int8_version, per_image=per_image, macs=no_macs, sharing=NO_SHARING,
     tflm_scratch=tflm_scratch,
+    tflm_persistent=tflm_persistent, tflm_sharing=no_tflm_sharing,
 )

@@ -21,7 +21,10 @@ finite and positive.
 from ..kernels import elementwise as k
 from ._binary import BINARY_BANDS, elementwise_per_image
 from .add import prepare_add_or_sub
-from .unit import OperatorUnit, Sharing, def_type, no_macs
+from ._tflm import temp_inputs, temp_output
+from .unit import (
+    CStruct, OperatorUnit, Sharing, TflmAllocations, def_type, no_macs, no_tflm_sharing,
+)
 
 
 def prepare(op, ctx):
@@ -48,11 +51,27 @@ def broadcast_version(op, tensors) -> int:
     return 2 if first == "INT8" else 1
 
 
+#: TfLiteSubParams (builtin_op_data.h): activation, pot_scale_int16
+TFLM_PARAMS = CStruct("TfLiteSubParams", ("enum", "bool"), "builtin_op_data.h")
+#: OpDataSub (micro/kernels/sub.h): requires_broadcast, twelve shifts,
+#: multipliers, offsets and the activation range
+TFLM_OP_DATA = CStruct("OpDataSub", ("bool",) + ("int32",) * 12, "micro/kernels/sub.h")
+
+
+def tflm_persistent(op, model, shapes):
+    """micro/kernels/sub.cc (SubInit: OpDataSub) and sub_common.cc
+    (SubPrepare: both inputs and the output as temporary tensors)."""
+    return TflmAllocations("micro/kernels/sub.cc SubInit, sub_common.cc SubPrepare",
+                           TFLM_PARAMS, TFLM_OP_DATA, temp_inputs(op, 0, 1) + temp_output(op))
+
+
 UNIT = OperatorUnit(
     "SUB", prepare, options="SubOptions", defaults={"fused_activation_function": "NONE"},
     version=broadcast_version, per_image=elementwise_per_image, macs=no_macs,
     # kernels/elementwise.py (add_or_sub): each output element from the
     # input elements at its own position (a broadcast constant read in its
     # own place)
-    sharing=Sharing(kernel="kernels/elementwise.py", inplace=True), bands=BINARY_BANDS,
+    sharing=Sharing(kernel="kernels/elementwise.py", inplace=True),
+    tflm_persistent=tflm_persistent, tflm_sharing=no_tflm_sharing,
+    bands=BINARY_BANDS,
 )
