@@ -332,10 +332,11 @@ def validate_streaming_plan(plan) -> None:
                     f"(bytes {off}..{off + s.block_size})")
         _replay_stage(model, shapes, s, internal)
     # TFLite Micro's kernel scratch: apart from everything live at its time
-    regions = [(lt.first, lt.last, *_extent(plan.placements[i], shapes[i],
-                                             model.tensors[i].dtype.itemsize), model.tensor_label(i))
-               for i, lt in lifetimes.items()]
-    regions += [(*s.scopes, off, off + s.block_size, f"the band buffers of stage {s.first}..{s.last}")
+    regions = [(lt.first, lt.last,
+                *_extent(plan.placements[i], shapes[i], model.tensors[i].dtype.itemsize),
+                model.tensor_label(i)) for i, lt in lifetimes.items()]
+    regions += [(*s.scopes, off, off + s.block_size,
+                 f"the band buffers of stage {s.first}..{s.last}")
                 for s, off in zip(plan.stages, plan.block_offsets)]
     for k, sc in enumerate(plan.scratch):
         lo, hi = sc.offset, sc.offset + sc.nbytes

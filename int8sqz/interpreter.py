@@ -112,7 +112,8 @@ class Interpreter:
             )
         from .planner import MemoryPlan
 
-        if not (arena in (None, "tflm", "optimized", "streaming") or isinstance(arena, MemoryPlan)):
+        if not (arena in (None, "tflm", "optimized", "streaming")
+                or isinstance(arena, MemoryPlan)):
             raise InterpreterError(f"arena={arena!r}: expected None, 'tflm', 'optimized', "
                                    f"'streaming' or a memory plan of this model")
         if arena is not None and experimental_preserve_all_tensors:

@@ -2,9 +2,10 @@
 and elementwise operators over one tall, narrow image (so that bands of
 rows matter), with the geometry that decides which rows a band reads drawn
 widely: convolutions and depthwise convolutions of any height, stride and
-dilation with SAME or VALID padding, both pools, PAD with rows above and below, elementwise operators
-with a per-channel constant or a second activation (a residual), RELU, and
-SqueezeNet's fire module (squeeze, two expands, concatenation).
+dilation with SAME or VALID padding, both pools, PAD with rows above and
+below, elementwise operators with a per-channel constant or a second
+activation (a residual), RELU, and SqueezeNet's fire module (squeeze, two
+expands, concatenation).
 
 :func:`chains` draws one (int8sqz.testing.writer bytes, as
 memplan_graphs.Graph). Every activation shares one quantization, so every

@@ -364,7 +364,8 @@ def main(argv=None) -> int:
     ap.add_argument("--svg", type=Path, help="write the trade-off picture here")
     ap.add_argument("--check", action="store_true")
     ap.add_argument("--arena-svg", action="store_true",
-                    help=f"rewrite docs/{ARENA_SVG} (the flowers model's streaming arena) and stop")
+                    help=f"rewrite docs/{ARENA_SVG} (the flowers model's streaming arena) "
+                    "and stop")
     args = ap.parse_args(argv)
     if args.arena_svg:
         (ROOT / "docs" / ARENA_SVG).write_text(arena_svg(args.shared), encoding="utf-8")

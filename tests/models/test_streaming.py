@@ -20,7 +20,9 @@ import copy
 
 import numpy as np
 import pytest
-from conftest import GOLDEN_DIR, MODELS_DIR, SEED_MODELS, golden_doc, golden_input, load_make_golden
+from conftest import (
+    GOLDEN_DIR, MODELS_DIR, SEED_MODELS, golden_doc, golden_input, load_make_golden,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from streaming_graphs import chains
@@ -306,8 +308,9 @@ def test_any_stages_and_bands_match_the_reference(graph, data):
     inputs = graph.random_inputs(data.draw(st.integers(0, 100)))
     for plan in plans:
         validate_streaming_plan(plan)
+        stages = [(s.first, s.last, s.band, s.recompute) for s in plan.stages]
         _run_against_reference(graph.content, plan, inputs,
-                               f"{graph.description}; stages {[(s.first, s.last, s.band, s.recompute) for s in plan.stages]}")
+                               f"{graph.description}; stages {stages}")
 
 
 # -- the check -----------------------------------------------------------------------------------
@@ -350,7 +353,8 @@ def test_wrong_schedules_are_refused(flowers_plan):
     bad = copy.deepcopy(plan)  # another buffer written over the newest kept row
     s = bad.stages[k]
     other = next(u for u in s.buffers if u != t)
-    s.buffers[other].offset = s.buffers[t].offset + (s.buffers[t].rows - 1) * s.buffers[t].row_bytes
+    kept = s.buffers[t]
+    s.buffers[other].offset = kept.offset + (kept.rows - 1) * kept.row_bytes
     with pytest.raises(PlanError, match="holds rows|does not hold"):
         validate_streaming_plan(bad)
 
