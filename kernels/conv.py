@@ -287,6 +287,25 @@ def _block(xpad, p_row0, oy0, n_rows, out, b, out_row0, wp, bias, multiplier, le
 
 
 @kernel
+def band_padding(flat, p_lo, p_hi, pad_h, in_h, row_bytes, pad_value):
+    """A band's padded image (``flat``, its row 0 the padded image's row
+    ``p_lo``, ``row_bytes`` a row): its rows ``p_lo..p_hi - 1`` that lie in
+    the padding above or below the image (``pad_h`` rows above an image of
+    ``in_h`` rows) set to ``pad_value``. Returns the image rows the band
+    holds, ``(iy_lo, iy_hi)`` (none when ``iy_lo >= iy_hi``), for the caller
+    to copy in (conv_2d_rows, kernels/depthwise.py depthwise_conv_2d_rows)."""
+    iy_lo = max(0, p_lo - pad_h)
+    iy_hi = min(in_h, p_hi - pad_h)
+    top_end = min(pad_h + iy_lo, p_hi) if iy_lo < iy_hi else p_hi
+    for p in range(p_lo, top_end):
+        flat[(p - p_lo) * row_bytes:(p - p_lo + 1) * row_bytes] = pad_value
+    if iy_lo < iy_hi:
+        for p in range(pad_h + iy_hi, p_hi):
+            flat[(p - p_lo) * row_bytes:(p - p_lo + 1) * row_bytes] = pad_value
+    return iy_lo, iy_hi
+
+
+@kernel
 def conv_2d_rows(x, x_row0, in_h, out, out_row0, first, last, wp, bias, multiplier, left,
                  right, fields, xpad, a, acc, pad_value):
     """:func:`conv_2d` for output rows ``first..last - 1`` of image 0 only
@@ -307,19 +326,10 @@ def conv_2d_rows(x, x_row0, in_h, out, out_row0, first, last, wp, bias, multipli
     params = ConvParams(*fields)
     p_lo = first * params.stride_h
     p_hi = (last - 1) * params.stride_h + (params.filter_h - 1) * params.dilation_h + 1
-    iy_lo = max(0, p_lo - params.pad_h)
-    iy_hi = min(in_h, p_hi - params.pad_h)
-    wp_ = params.padded_w
-    flat = xpad.reshape(-1)
-    row_bytes = wp_ * xpad.shape[1]
-    # padded rows above the image's rows in this band, then below them
-    top_end = min(params.pad_h + iy_lo, p_hi) if iy_lo < iy_hi else p_hi
-    for p in range(p_lo, top_end):
-        flat[(p - p_lo) * row_bytes:(p - p_lo + 1) * row_bytes] = pad_value
+    iy_lo, iy_hi = band_padding(xpad.reshape(-1), p_lo, p_hi, params.pad_h, in_h,
+                                params.padded_w * xpad.shape[1], pad_value)
     if iy_lo < iy_hi:
         _fill_padded(x, 0, iy_lo, iy_hi, params, xpad, x_row0, p_lo)
-        for p in range(params.pad_h + iy_hi, p_hi):
-            flat[(p - p_lo) * row_bytes:(p - p_lo + 1) * row_bytes] = pad_value
     for oy0 in range(first, last, params.block_rows):
         n_rows = min(params.block_rows, last - oy0)
         _block(xpad, p_lo, oy0, n_rows, out, 0, out_row0, wp, bias, multiplier, left, right,

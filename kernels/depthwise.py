@@ -49,7 +49,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._jit import kernel
-from .conv import _requantize
+from .conv import _requantize, band_padding
 from .simd import (
     aligned_copy, aligned_full, vdot4, vinterleave4, vload, vrequantize, vsplat, vstore,
     vstore_bytes, vzero,
@@ -346,18 +346,12 @@ def depthwise_conv_2d_rows(x, x_row0, out, out_row0, first, last, w, bias, multi
     params = _params(fields)
     co = out.shape[3]
     span = params.span
-    row_bytes = params.padded_w * co
     p_lo = first * params.stride_h
     p_hi = (last - 1) * params.stride_h + span
-    iy_lo = max(0, p_lo - params.pad_h)
-    iy_hi = min(params.in_h, p_hi - params.pad_h)
-    top_end = min(params.pad_h + iy_lo, p_hi) if iy_lo < iy_hi else p_hi
-    for p in range(p_lo, top_end):
-        xpad[(p - p_lo) * row_bytes:(p - p_lo + 1) * row_bytes] = pad_value
+    iy_lo, iy_hi = band_padding(xpad, p_lo, p_hi, params.pad_h, params.in_h,
+                                params.padded_w * co, pad_value)
     if iy_lo < iy_hi:
         _fill_rows(x, 0, iy_lo, iy_hi, params, xpad, x_row0, p_lo)
-        for p in range(params.pad_h + iy_hi, p_hi):
-            xpad[(p - p_lo) * row_bytes:(p - p_lo + 1) * row_bytes] = pad_value
     built = p_lo
     for oy in range(first, last):
         top = oy * params.stride_h

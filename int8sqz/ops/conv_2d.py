@@ -23,7 +23,7 @@ import numpy as np
 from ..kernels import conv as k
 from ._quant import per_channel_quantization
 from ._tflm import OP_DATA_CONV, temp_inputs, temp_output, usable, window_trace
-from ._window import filter_rows, padding_height_width, window_options
+from ._window import filter_bands, filter_rows, padding_height_width, window_options
 from .unit import (
     Bands, CStruct, Node, OperatorUnit, PersistentBuffer, RowWindow, Sharing, TflmAllocations,
     check_band, def_type,
@@ -186,15 +186,6 @@ def macs(op, shapes) -> int:
     return math.prod(shapes[op.outputs[0]]) * math.prod(f[1:]) if len(f) == 4 else 0
 
 
-def bands(op, model, shapes):
-    """Streaming: the input's rows through the window; the filter and bias whole."""
-    window = filter_rows(op, shapes)
-    out = shapes[op.outputs[0]] if op.outputs else ()
-    if window is None or len(out) != 4 or out[0] != 1:
-        return None
-    return (window,) + (None,) * (len(op.inputs) - 1)
-
-
 #: TfLiteConvParams (builtin_op_data.h): padding, strides, activation,
 #: dilations, quantized_bias_type
 TFLM_PARAMS = CStruct("TfLiteConvParams", ("enum", "int32", "int32", "enum", "int32", "int32",
@@ -249,5 +240,5 @@ UNIT = OperatorUnit(
     tflm_persistent=tflm_persistent, tflm_sharing=tflm_sharing,
     # kernels/conv.py conv_2d_rows: any band of output rows, its padding
     # rows made in a band-sized padded image
-    bands=Bands(kernel="kernels/conv.py", windows=bands),
+    bands=Bands(kernel="kernels/conv.py", windows=filter_bands),
 )

@@ -32,7 +32,9 @@ from ..kernels import conv as kconv
 from ..kernels import depthwise as k
 from ._common import flat
 from ._quant import per_channel_quantization
-from ._window import INT16_MAX, filter_rows, out_size, padding_with_offset, window_options
+from ._window import (
+    INT16_MAX, filter_bands, filter_rows, out_size, padding_with_offset, window_options,
+)
 from ._tflm import OP_DATA_CONV, temp_inputs, temp_output, usable, window_trace
 from .unit import (
     Bands, CStruct, Node, OperatorUnit, PersistentBuffer, RowWindow, Sharing, TflmAllocations,
@@ -220,15 +222,6 @@ def macs(op, shapes) -> int:
     return math.prod(shapes[op.outputs[0]]) * f[1] * f[2] if len(f) == 4 else 0
 
 
-def bands(op, model, shapes):
-    """Streaming: the input's rows through the window; filter and bias whole."""
-    window = filter_rows(op, shapes)
-    out = shapes[op.outputs[0]] if op.outputs else ()
-    if window is None or len(out) != 4 or out[0] != 1:
-        return None
-    return (window,) + (None,) * (len(op.inputs) - 1)
-
-
 #: TfLiteDepthwiseConvParams (builtin_op_data.h): padding, strides,
 #: depth_multiplier, activation, dilations
 DEPTHWISE_PARAMS = CStruct("TfLiteDepthwiseConvParams", ("enum", "int32", "int32", "int32",
@@ -285,5 +278,5 @@ UNIT = OperatorUnit(
     tflm_persistent=tflm_persistent, tflm_sharing=tflm_sharing,
     # kernels/depthwise.py depthwise_conv_2d_rows: any band of output rows,
     # its padding rows made in a band-sized padded image
-    bands=Bands(kernel="kernels/depthwise.py", windows=bands),
+    bands=Bands(kernel="kernels/depthwise.py", windows=filter_bands),
 )
