@@ -266,12 +266,12 @@ def svg(rows) -> str:
            f'viewBox="0 0 {width} {height}" font-family="Helvetica, Arial, sans-serif" '
            f'font-size="11">',
            f'<rect x="0" y="0" width="{width}" height="{height}" fill="white"/>',
-           f'<text x="20" y="24" font-size="16" font-weight="bold">Streaming: activation '
-           f'arena against extra multiply-accumulates</text>',
-           f'<text x="20" y="44" fill="#444">Each panel: the stages chosen for the model, run '
-           f'with bands of 1, 2, 4, 8, 16 rows (labels); circles: halos kept (no MAC done '
-           f'twice); triangles: halos recomputed. Red: the plan chosen. Lines: optimized plan '
-           f'(grey), TFLite Micro (blue), STM32Cube.AI published (green).</text>']
+           '<text x="20" y="24" font-size="16" font-weight="bold">Streaming: activation '
+           'arena against extra multiply-accumulates</text>',
+           '<text x="20" y="44" fill="#444">Each panel: the stages chosen for the model, run '
+           'with bands of 1, 2, 4, 8, 16 rows (labels); circles: halos kept (no MAC done '
+           'twice); triangles: halos recomputed. Red: the plan chosen. Lines: optimized plan '
+           '(grey), TFLite Micro (blue), STM32Cube.AI published (green).</text>']
     for k, r in enumerate(panels):
         cx = 20 + (k % cols) * (pw + left) + left
         cy = top + (k // cols) * (ph + 80) + 20

@@ -42,7 +42,6 @@ import math
 from dataclasses import dataclass, field
 
 from .. import ops
-from ..ops.unit import band_rows
 from .lifetimes import Lifetime, tensor_nbytes, tflm_lifetimes
 from .plan import MemoryPlan
 from .planners import GreedyPlanner, OverlapPlanner, align_up
