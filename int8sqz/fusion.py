@@ -19,7 +19,7 @@ calls: each rule below is a fact about a pair of operators.
   (kernels/conv.py ``conv_2d_fused``). The tensors in between are not
   written.
 * **Max pool inside the convolution's row blocks** (``conv_2d`` +
-  ``max_pool_row``): a MAX_POOL_2D whose input is the convolution's output
+  ``max_pool_rows``): a MAX_POOL_2D whose input is the convolution's output
   (after any map above), or a concatenation whose slices the convolution
   and operators before it write: after each block of output rows, the
   pool's output rows whose windows are complete run while the rows are in
@@ -191,7 +191,7 @@ def _pool_after(model, shapes, nodes, uses, outputs, conv_index, t, views, skip)
     if x in outputs or len(uses.get(x, ())) != 1:
         return None
     pool = nodes[uses[x][0]]
-    hook = (pool.fuse or {}).get("max_pool_row")
+    hook = (pool.fuse or {}).get("max_pool_rows")
     if hook is None or pool.op.inputs[0] != x or pool.op.index <= conv_index:
         return None
     if len(shapes[x]) != 4 or shapes[x][0] != shapes[t][0]:

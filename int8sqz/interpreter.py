@@ -55,6 +55,11 @@ class Interpreter:
     microcontroller would: a tensor's bytes are reused once it is consumed,
     the graph input's too. Intermediates are then not all readable after
     ``invoke()``, and the input must be set again before every ``invoke()``.
+    ``arena="streaming"`` also runs stages of operators a band of rows at a
+    time, their large tensors never whole (int8sqz.planner.streaming,
+    int8sqz.streaming): the tensors inside a stage have no array after
+    ``allocate_tensors()``. ``arena=plan`` runs inside a plan made for this
+    model and its current shapes (``int8sqz.planner``), checked first.
 
     ``INT8SQZ_DEBUG=1`` (or 2) in the environment prints every operator as
     it runs (int8sqz.debug). The thread pool of ``num_threads`` > 1 is shut
@@ -105,8 +110,12 @@ class Interpreter:
             raise InterpreterError(
                 f"max_activation_bytes={max_activation_bytes!r}: expected an integer >= 0"
             )
-        if arena not in (None, "tflm", "optimized"):
-            raise InterpreterError(f"arena={arena!r}: expected None, 'tflm' or 'optimized'")
+        from .planner import MemoryPlan
+
+        if not (arena in (None, "tflm", "optimized", "streaming")
+                or isinstance(arena, MemoryPlan)):
+            raise InterpreterError(f"arena={arena!r}: expected None, 'tflm', 'optimized', "
+                                   f"'streaming' or a memory plan of this model")
         if arena is not None and experimental_preserve_all_tensors:
             raise InterpreterError(
                 f"experimental_preserve_all_tensors=True with arena={arena!r}: an arena reuses "
@@ -124,6 +133,8 @@ class Interpreter:
         # they skip can still be computed (pending), or no longer (stale)
         self._pending = set()
         self._stale = set()
+        self._stream = None  # int8sqz.streaming.StreamingRun of a plan with stages
+        self._plan = None  # the memory plan the arena follows
         # a path given as bytes is a path, not the model's content
         source = model_content if model_content is not None else (
             os.fsdecode(model_path) if isinstance(model_path, bytes) else model_path)
@@ -225,16 +236,28 @@ class Interpreter:
         if self._arena is not None:
             from .arena import place_activations
 
-            plan, _ = place_activations(self._model, self._shapes, self._arena, arrays)
+            planner = self._arena
+            if isinstance(planner, str) and planner == "streaming":
+                from .planner.streaming import cached_plan
+
+                planner = cached_plan(self._model, self._shapes)
+            plan, arena = place_activations(self._model, self._shapes, planner, arrays)
+            self._plan = plan
             self._skip = frozenset(plan.skip_ops)  # copy-free concatenations
+            self._stream = None
+            if getattr(plan, "stages", None):
+                from .streaming import StreamingRun
+
+                self._stream = StreamingRun(plan, self._nodes, arrays, arena)
         else:
             # concatenation inputs written in place (every value kept)
             views, skip = fusion.concat_slices(self._model, self._shapes)
             fusion.slice_view(self._model, self._shapes, arrays, views)
             self._skip = frozenset(skip)
+        streamed = self._stream.streamed if self._stream is not None else {}
         try:
             for i in self._activation_indices():
-                if arrays[i] is None:
+                if arrays[i] is None and i not in streamed:  # a stage's tensors: bands only
                     arrays[i] = np.zeros(self._shapes[i], dtype=self._model.tensors[i].dtype)
         except MemoryError:
             raise ModelError(
@@ -279,6 +302,9 @@ class Interpreter:
     def invoke(self) -> None:
         if self._arrays is None:
             raise InterpreterError("invoke() called before allocate_tensors()")
+        if self._stream is not None:
+            self._stream.invoke(self._arrays)  # stages run band by band (not traced)
+            return
         if self._debug:
             debug.run_traced(self._nodes, self._arrays, self._model, self._shapes, self._debug,
                              self._skip, self._debug_shown)
@@ -370,6 +396,13 @@ class Interpreter:
         fused = self._program.hidden.get(i) if self._program is not None else None
         if fused is not None:
             self._materialize(i, fused)
+        if a is None and self._stream is not None and i in self._stream.streamed:
+            first, last = self._stream.streamed[i]
+            raise InterpreterError(
+                f"tensor {i} '{self._model.tensors[i].name}' is made and read inside the "
+                f"streamed stage of operators {first}..{last}: with arena='streaming' it only "
+                f"ever exists a band of rows at a time"
+            )
         if a is None:
             t = self._model.tensors[i]
             raise InterpreterError(

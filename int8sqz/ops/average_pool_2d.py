@@ -7,7 +7,8 @@ Prepare asserts it; the kernel does not requantize)."""
 
 from ..kernels import pool as k
 from ._pool import (
-    POOL_SHARING, pool_per_image, pool_tflm_persistent, pool_tflm_sharing, prepare_pool,
+    POOL_BANDS, POOL_SHARING, pool_per_image, pool_tflm_persistent, pool_tflm_sharing,
+    prepare_pool,
 )
 from .unit import OperatorUnit, int8_version, no_macs
 
@@ -21,4 +22,5 @@ UNIT = OperatorUnit(
     defaults={"fused_activation_function": "NONE"}, version=int8_version,
     per_image=pool_per_image, macs=no_macs, sharing=POOL_SHARING,
     tflm_persistent=pool_tflm_persistent, tflm_sharing=pool_tflm_sharing,
+    bands=POOL_BANDS,
 )

@@ -23,8 +23,12 @@ import numpy as np
 from ..kernels import conv as k
 from ._quant import per_channel_quantization
 from ._tflm import OP_DATA_CONV, temp_inputs, temp_output, usable, window_trace
-from ._window import filter_rows, padding_height_width, window_options
-from .unit import CStruct, Node, OperatorUnit, PersistentBuffer, Sharing, TflmAllocations, def_type
+from ._window import filter_bands, filter_rows, padding_height_width, window_options
+from .unit import (
+    Bands, CStruct, Node, OperatorUnit, PersistentBuffer, RowWindow, Sharing, TflmAllocations,
+    check_band, def_type,
+)
+
 
 def prepare(op, ctx):
     src, flt, bias_index, dst, type_name, groups = _check_tensors(op, ctx)
@@ -39,11 +43,14 @@ def prepare(op, ctx):
                                               q.input_zero_point)
     layout = k.layout(ctx.shape(src), ctx.shape(dst), ctx.shape(flt), stride, dilation, pad,
                       q.output_zero_point, q.act_min, q.act_max)
-    xpad, a, acc = layout.scratch(q.input_zero_point)
     params, blocks = tuple(layout.params), layout.blocks
     kernel = k.conv_2d
+    scratch = []  # (xpad, a, acc), made on the first whole run (never, when streamed)
 
     def run(t):
+        if not scratch:
+            scratch.extend(layout.scratch(q.input_zero_point))
+        xpad, a, acc = scratch
         kernel(t[src], t[dst], wp, bias, mult, left, right, params, xpad, a, acc, 0, blocks)
 
     def fused(out=dst, table=None, pool=None):
@@ -51,24 +58,42 @@ def prepare(op, ctx):
         per-channel ``table`` and followed, block by block, by ``pool``
         ``(input tensor, output tensor, fields, row)`` (kernels/conv.py
         conv_2d_fused; int8sqz/fusion.py decides when this is exact)."""
-        fk = k.conv_2d_fused
-        if pool is None:
-            def run_fused(t):
-                fk(t[src], t[out], wp, bias, mult, left, right, params, xpad, a, acc, 0, blocks,
-                   table, None, None, None, None)
-        else:
-            px, po, pf, prow = pool
+        px, po, pf, prow = pool if pool is not None else (None, None, None, None)
 
-            def run_fused(t):
-                fk(t[src], t[out], wp, bias, mult, left, right, params, xpad, a, acc, 0, blocks,
-                   table, t[px], t[po], pf, prow)
+        def run_fused(t):
+            if not scratch:
+                scratch.extend(layout.scratch(q.input_zero_point))
+            xpad, a, acc = scratch
+            k.conv_2d_fused(t[src], t[out], wp, bias, mult, left, right, params, xpad, a, acc,
+                            0, blocks, table, None if px is None else t[px],
+                            None if po is None else t[po], pf, prow)
         return run_fused
+
+    in_shape, out_shape = tuple(ctx.shape(src)), tuple(ctx.shape(dst))
+    in_h = in_shape[1]
+    pad_value = 128 + q.input_zero_point
+    window = RowWindow(layout.params.filter_h, stride[0], dilation[0], pad[0])
+
+    def rows(max_rows):
+        band = layout.band(max_rows)
+        band_params = tuple(band.params)
+        xpad, a, acc = band.scratch(q.input_zero_point)
+
+        def run_rows(t, origins, first, last):
+            x, y = t[src], t[dst]
+            x0, y0 = origins.get(src, 0), origins.get(dst, 0)
+            check_band(op, window, in_shape, x, x0, out_shape, y, y0, first, last, max_rows)
+            k.conv_2d_rows(x, x0, in_h, y, y0, first, last, wp, bias, mult, left, right,
+                           band_params, xpad, a, acc, pad_value)
+        run_rows.scratch_bytes = xpad.nbytes + a.nbytes + acc.nbytes
+        return run_rows
 
     return Node(op, run, dict(kernel="conv_2d", groups=groups, geometry=layout.params,
                               multiplier=q.multiplier, shift=q.shift,
                               input_zero_point=q.input_zero_point,
                               output_zero_point=q.output_zero_point, act_min=q.act_min,
-                              act_max=q.act_max, folded_bias=bias, blocks=blocks),
+                              act_max=q.act_max, folded_bias=bias, blocks=blocks,
+                              scratch_bytes=layout.scratch_bytes), rows,
                 fuse={"conv_2d": fused})
 
 
@@ -230,4 +255,7 @@ UNIT = OperatorUnit(
     sharing=Sharing(kernel="kernels/conv.py", strided_output=True, rows=filter_rows,
                     rows_read_first=True),
     tflm_persistent=tflm_persistent, tflm_sharing=tflm_sharing,
+    # kernels/conv.py conv_2d_rows: any band of output rows, its padding
+    # rows made in a band-sized padded image
+    bands=Bands(kernel="kernels/conv.py", windows=filter_bands),
 )

@@ -4,7 +4,10 @@ from ..kernels import quantize as k
 from ._common import check_scale, check_zero_point, flat
 from .quantize import per_image
 from ._tflm import elementwise_trace, temp_input_output, usable
-from .unit import CStruct, NO_SHARING, Node, OperatorUnit, TflmAllocations, def_type, no_macs
+from .unit import (
+    NO_SHARING, Bands, CStruct, Node, OperatorUnit, TflmAllocations, def_type, no_macs,
+    row_band_windows,
+)
 
 
 def prepare(op, ctx):
@@ -61,4 +64,6 @@ UNIT = OperatorUnit(
     "DEQUANTIZE", prepare, options="DequantizeOptions", defaults={}, version=version,
     per_image=per_image, macs=no_macs, sharing=NO_SHARING,
     tflm_persistent=tflm_persistent, tflm_sharing=tflm_sharing,
+    # kernels/quantize.py: element by element, so a band of rows from the same rows
+    bands=Bands(kernel="kernels/quantize.py", windows=row_band_windows, views=True),
 )

@@ -36,7 +36,10 @@ import numpy as np
 from ..kernels import activation as k
 from ._common import INT_RANGES, check_scale, check_zero_point, flat, tflite_round
 from ._tflm import elementwise_trace, temp_input_output, usable
-from .unit import CStruct, Node, OperatorUnit, Sharing, TflmAllocations, int8_version, no_macs
+from .unit import (
+    Bands, CStruct, Node, OperatorUnit, Sharing, TflmAllocations, int8_version, no_macs,
+    row_band_windows,
+)
 
 _INTEGER = ("INT8", "UINT8")
 OUTPUT_SCALE = 1.0 / 256
@@ -144,4 +147,5 @@ UNIT = OperatorUnit(
     # kernels/activation.py (lookup_bytes): x[i] is read before out[i] is written
     sharing=Sharing(kernel="kernels/activation.py", inplace=True),
     tflm_persistent=tflm_persistent, tflm_sharing=tflm_sharing,
+    bands=Bands(kernel="kernels/activation.py", windows=row_band_windows, views=True),
 )

@@ -6,7 +6,8 @@ it; the kernel does not requantize)."""
 
 from ..kernels import pool as k
 from ._pool import (
-    POOL_SHARING, pool_per_image, pool_tflm_persistent, pool_tflm_sharing, prepare_pool,
+    POOL_BANDS, POOL_SHARING, pool_per_image, pool_tflm_persistent, pool_tflm_sharing,
+    prepare_pool,
 )
 from .unit import OperatorUnit, int8_version, no_macs
 
@@ -20,4 +21,5 @@ UNIT = OperatorUnit(
     defaults={"fused_activation_function": "NONE"}, version=int8_version,
     per_image=pool_per_image, macs=no_macs, sharing=POOL_SHARING,
     tflm_persistent=pool_tflm_persistent, tflm_sharing=pool_tflm_sharing,
+    bands=POOL_BANDS,
 )

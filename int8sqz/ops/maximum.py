@@ -12,7 +12,9 @@ not check (nor does int8sqz).
 """
 
 from ..kernels import elementwise as k
-from ._binary import binary_output_shape, binary_run, check_binary_types, elementwise_per_image
+from ._binary import (
+    BINARY_BANDS, binary_output_shape, binary_run, check_binary_types, elementwise_per_image,
+)
 from .sub import broadcast_version
 from .unit import OperatorUnit, Sharing, TflmAllocations, no_macs, no_tflm_sharing
 
@@ -50,4 +52,5 @@ UNIT = OperatorUnit(
     "MAXIMUM", prepare, options="MaximumMinimumOptions", defaults={},
     version=broadcast_version, per_image=elementwise_per_image, macs=no_macs, sharing=SHARING,
     tflm_persistent=tflm_persistent, tflm_sharing=no_tflm_sharing,
+    bands=BINARY_BANDS,
 )

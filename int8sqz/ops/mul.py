@@ -13,7 +13,9 @@ import math
 import numpy as np
 
 from ..kernels import elementwise as k
-from ._binary import binary_run, constant_lut_run, elementwise_per_image, prepare_binary
+from ._binary import (
+    BINARY_BANDS, binary_run, constant_lut_run, elementwise_per_image, prepare_binary,
+)
 from ._common import check_left_shift, fused_activation_range, quantize_multiplier
 from ._tflm import elementwise_trace, temp_inputs, temp_output, usable
 from .unit import CStruct, OperatorUnit, Sharing, TflmAllocations, def_type, output_elements
@@ -85,4 +87,5 @@ UNIT = OperatorUnit(
     # at its own position (a broadcast constant read in its own place)
     sharing=Sharing(kernel="kernels/elementwise.py", inplace=True),
     tflm_persistent=tflm_persistent, tflm_sharing=tflm_sharing,
+    bands=BINARY_BANDS,
 )

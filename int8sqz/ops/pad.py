@@ -10,4 +10,5 @@ UNIT = OperatorUnit(
     per_image=_pad.per_image, macs=no_macs,
     sharing=Sharing(kernel="kernels/movement.py", rows=_pad.rows),
     tflm_persistent=_pad.tflm_persistent, tflm_sharing=_pad.tflm_sharing,
+    bands=_pad.BANDS,
 )

@@ -12,7 +12,9 @@ from ._common import (
     INT_RANGES, check_left_shift, check_scale, check_zero_point, flat, quantize_multiplier,
 )
 from ._tflm import elementwise_trace, temp_input_output, usable
-from .unit import CStruct, Node, OperatorUnit, Sharing, TflmAllocations, no_macs
+from .unit import (
+    Bands, CStruct, Node, OperatorUnit, Sharing, TflmAllocations, no_macs, row_band_windows,
+)
 
 _INTEGER = ("INT8", "UINT8")
 
@@ -101,4 +103,6 @@ UNIT = OperatorUnit(
     # own position, read before it is written (between types of one size)
     sharing=Sharing(kernel="kernels/quantize.py", inplace=True),
     tflm_persistent=tflm_persistent, tflm_sharing=tflm_sharing,
+    # element by element, so a band of rows from the same rows
+    bands=Bands(kernel="kernels/quantize.py", windows=row_band_windows, views=True),
 )

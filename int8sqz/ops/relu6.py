@@ -3,8 +3,8 @@
 ``reference_ops::Relu6`` for float32), RELU's prepare (see
 int8sqz.ops.relu)."""
 
-from .relu import SHARING, per_image, prepare_relu
 from ._tflm import temp_inputs
+from .relu import BANDS, SHARING, per_image, prepare_relu
 from .unit import CStruct, OperatorUnit, TflmAllocations, int8_version, no_macs, no_tflm_sharing
 
 
@@ -30,4 +30,5 @@ UNIT = OperatorUnit(
     # op_version.cc: 2 for int8 only (uint8 RELU6 stays 1, unlike RELU)
     version=int8_version, per_image=per_image, macs=no_macs, sharing=SHARING,
     tflm_persistent=tflm_persistent, tflm_sharing=no_tflm_sharing,
+    bands=BANDS,
 )

@@ -19,7 +19,7 @@ finite and positive.
 """
 
 from ..kernels import elementwise as k
-from ._binary import elementwise_per_image
+from ._binary import BINARY_BANDS, elementwise_per_image
 from .add import prepare_add_or_sub
 from ._tflm import temp_inputs, temp_output
 from .unit import (
@@ -73,4 +73,5 @@ UNIT = OperatorUnit(
     # own place)
     sharing=Sharing(kernel="kernels/elementwise.py", inplace=True),
     tflm_persistent=tflm_persistent, tflm_sharing=no_tflm_sharing,
+    bands=BINARY_BANDS,
 )

@@ -300,7 +300,8 @@ def test_a_call_from_a_second_thread_waits_for_the_first(interp):
     thread's invoke() and set_tensor() wait, then run."""
     entered = []
     gate = threading.Event()
-    first = interp._nodes[0]
+    steps = interp._program.steps  # what invoke() runs (int8sqz.fusion)
+    first = steps[0]
 
     def held(arrays):
         entered.append(threading.current_thread().name)
@@ -308,7 +309,7 @@ def test_a_call_from_a_second_thread_waits_for_the_first(interp):
             assert gate.wait(20)
         return first(arrays)
 
-    interp._nodes[0] = held
+    steps[0] = held
     x = _image(4)
     interp.set_tensor(interp.get_input_details()[0]["index"], x)
     a = threading.Thread(target=interp.invoke, name="A")
@@ -327,7 +328,7 @@ def test_a_call_from_a_second_thread_waits_for_the_first(interp):
     for t in (a, b, c):
         t.join(20)
     assert entered == ["A", "B"] and not (a.is_alive() or b.is_alive() or c.is_alive())
-    interp._nodes[0] = first
+    steps[0] = first
 
 
 @pytest.mark.parametrize("arena", ["tflm", "optimized"])

@@ -6,24 +6,18 @@ where recorded); for the inputs with full intermediates, every operator
 output is compared array by array."""
 
 import hashlib
-import importlib.util
 import json
 
 import numpy as np
 import pytest
-from conftest import GOLDEN_DIR, MODELS_DIR, ROOT, SEED_MODELS, SHARED
+from conftest import (
+    GOLDEN_DIR, MODELS_DIR, SEED_MODELS, SHARED, golden_input, load_make_golden,
+)
 
 from int8sqz import Interpreter
 
 
-def _load_tool():
-    spec = importlib.util.spec_from_file_location("make_golden", ROOT / "tools" / "make_golden.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-make_golden = _load_tool()
+make_golden = load_make_golden()
 
 
 #: every model with golden data: key -> its file
@@ -66,9 +60,18 @@ def test_golden_files_exist_and_cover_the_plan():
 _ENGINES = {}
 
 
-def _engine(key):
+def _engine(key, fused=False):
     """(interpreter, input spec, golden doc) for a seed model, once per session;
-    fails if the model file is not the one the golden data were made from."""
+    fails if the model file is not the one the golden data were made from.
+    ``fused``: the default interpreter (int8sqz.fusion's fusions, the
+    intermediates they skip computed when asked for), else one that keeps
+    every intermediate and runs the operators one by one."""
+    if fused:
+        if (key, "fused") not in _ENGINES:
+            it = Interpreter(model_path=str(MODELS[key]))
+            it.allocate_tensors()
+            _ENGINES[key, "fused"] = (it,) + _engine(key)[1:]
+        return _ENGINES[key, "fused"]
     if key not in _ENGINES:
         doc = DOCS[key]
         path = MODELS[key]
@@ -108,23 +111,9 @@ def _first_difference(got, want):
             f"got {got[pos]}, expected {want[pos]}")
 
 
-def _photo_pixels(key, input_id):
-    with np.load(GOLDEN_DIR / DOCS[key]["photo_inputs"]) as z:
-        return z[input_id]
-
-
 def _golden_value(key, rec, spec):
-    """The exact input the reference saw: photos from their stored pixels,
-    synthetic inputs rebuilt from their recipe."""
-    if rec["recipe"]["kind"] == "photo":
-        value = _photo_pixels(key, rec["id"])
-    else:
-        value = make_golden.make_input(rec["recipe"], spec, SHARED)
-    assert _sha(value) == rec["input_sha256"], (
-        f"{key} {rec['id']}: the input from {rec['recipe']} does not have the recorded "
-        f"SHA-256: the generator or golden/ changed"
-    )
-    return value
+    """The exact input the reference saw (conftest.golden_input)."""
+    return golden_input(key, DOCS[key], rec, spec)
 
 
 PHOTO_CASES = [c for c in CASES
@@ -152,35 +141,43 @@ def test_photo_preprocessing_gives_the_golden_pixels(key, input_id, seed_models)
                     f"the recorded pixels: int8sqz.image changed")
 
 
+@pytest.mark.parametrize("fused", [False, True], ids=["unfused", "fused"])
 @pytest.mark.parametrize("key, input_id", CASES)
-def test_golden_input(key, input_id, seed_models):
-    it, spec, doc = _engine(key)
+def test_golden_input(key, input_id, fused, seed_models):
+    """Every operator output. Fused: the tensors invoke() writes are read
+    first, then those a fusion skips (computed on demand, which rewrites the
+    fusion's last tensor: it is checked before that)."""
+    it, spec, doc = _engine(key, fused)
     rec = next(r for r in doc["inputs"] if r["id"] == input_id)
     value = _golden_value(key, rec, spec)
     it.set_tensor(doc["input"]["tensor"], value)
     it.invoke()
+    hidden = it._program.hidden if fused else {}
 
     full = _full_arrays(key, input_id) if rec["full"] else {}
     k = 0
+    outputs = []
     for op in doc["operators"]:
         for o in op["outputs"]:
-            want_sha = rec["digests"][k]
+            outputs.append((op, o, rec["digests"][k]))
             k += 1
-            got = it.get_tensor(o["tensor"])
-            where = (f"{key} {input_id}: operator {op['index']} ({op['name']}) output tensor "
-                     f"{o['tensor']} '{o['name']}'")
-            assert (got.dtype.name, list(got.shape)) == (o["dtype"], o["shape"]), (
-                f"{where}: got {got.dtype.name}{list(got.shape)}, "
-                f"expected {o['dtype']}{o['shape']}"
-            )
-            if o["tensor"] in full:
-                want = full[o["tensor"]]
-                if not np.array_equal(got, want):
-                    pytest.fail(f"{where} is the first operator output that differs from the "
-                                f"reference: {_first_difference(got, want)}")
-            if _sha(got) != want_sha:
+    outputs.sort(key=lambda e: e[1]["tensor"] in hidden)
+    for op, o, want_sha in outputs:
+        got = it.get_tensor(o["tensor"])
+        where = (f"{key} {input_id}: operator {op['index']} ({op['name']}) output tensor "
+                 f"{o['tensor']} '{o['name']}'")
+        assert (got.dtype.name, list(got.shape)) == (o["dtype"], o["shape"]), (
+            f"{where}: got {got.dtype.name}{list(got.shape)}, "
+            f"expected {o['dtype']}{o['shape']}"
+        )
+        if o["tensor"] in full:
+            want = full[o["tensor"]]
+            if not np.array_equal(got, want):
                 pytest.fail(f"{where} is the first operator output that differs from the "
-                            f"reference (SHA-256 {_sha(got)}, expected {want_sha})")
+                            f"reference: {_first_difference(got, want)}")
+        if _sha(got) != want_sha:
+            pytest.fail(f"{where} is the first operator output that differs from the "
+                        f"reference (SHA-256 {_sha(got)}, expected {want_sha})")
     if rec["full"]:
         assert len(full) == k, f"{key} {input_id}: {len(full)} full arrays, expected {k}"
     out = it.get_tensor(doc["output"]["tensor"])
