@@ -117,3 +117,28 @@ def test_hidden_tensor_refused_once_the_fusion_inputs_are_overwritten():
         it.get_tensor(t)
     it.invoke()
     it.get_tensor(t)
+
+
+def test_batch_on_two_threads_fused_and_on_demand():
+    """A batch of 3 on 2 threads (each thread runs its own fused program on
+    one image at a time): the outputs, and a skipped tensor computed on
+    demand over the whole batch, equal the operators one by one."""
+    spec = SPECS[1]
+    content = _model(spec)
+    rng = np.random.default_rng(7)
+    x = np.concatenate([spec.input_array(rng) for _ in range(3)])
+    its = []
+    for kw in ({"num_threads": 2}, {"experimental_preserve_all_tensors": True}):
+        it = Interpreter(model_content=content, **kw)
+        inp = it.get_input_details()[0]["index"]
+        it.resize_tensor_input(inp, list(x.shape))
+        it.allocate_tensors()
+        _run(it, x)
+        its.append(it)
+    fused, keep = its
+    assert fused._slices is not None and _fused(fused)
+    out = fused.get_output_details()[0]["index"]
+    assert np.array_equal(fused.get_tensor(out), keep.get_tensor(out))
+    for t in sorted(fused._program.hidden):
+        assert np.array_equal(fused.get_tensor(t), keep.get_tensor(t)), t
+    fused.close()
