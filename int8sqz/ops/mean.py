@@ -67,6 +67,20 @@ def reduction(op, ctx, axes):
     return reduced, np.array(shape, np.int64), np.array(strides, np.int64)
 
 
+def reduced_blocks(shape, reduced):
+    """``(outer, reduced, inner)`` element counts when the reduced axes are
+    one run of adjacent dimensions once size-1 dimensions are set aside (the
+    input then is ``[outer, reduced, inner]`` in C order, the output
+    ``[outer, inner]``); None otherwise."""
+    kinds = "".join("r" if d in reduced else "k" for d, n in enumerate(shape) if n != 1)
+    first, last = kinds.find("r"), kinds.rfind("r")
+    if first < 0 or "k" in kinds[first:last + 1]:
+        return None
+    sizes = [n for n in shape if n != 1]
+    return (math.prod(sizes[:first]), math.prod(sizes[first:last + 1]),
+            math.prod(sizes[last + 1:]))
+
+
 def mean_multiplier(multiplier: int, shift: int, count: int) -> tuple:
     """Fold 1/count into (multiplier, shift) as ``QuantizedMeanOrSum`` does."""
     # floor(log2(count)), limited so that the shifted multiplier fits in int64
@@ -104,10 +118,20 @@ def prepare(op, ctx):
     check_left_shift(ctx, op, shift, in_scale / out_scale / count,
                      "input scale / (output scale * count)")
 
-    def run(t):
-        k.mean_quantized(flat(t[src]), dims, out_strides, in_zp, count, multiplier,
-                         shift, out_zp, qmin, qmax, flat(t[dst]))
-    return Node(op, run, dict(kernel="mean_quantized", axes=reduced, count=count,
+    blocks = reduced_blocks(shape, reduced)
+    if blocks is not None:
+        outer, rows, inner = blocks
+
+        def run(t):
+            k.mean_quantized_blocks(flat(t[src]), outer, rows, inner, in_zp, count, multiplier,
+                                    shift, out_zp, qmin, qmax, flat(t[dst]))
+        kernel = "mean_quantized_blocks"
+    else:
+        def run(t):
+            k.mean_quantized(flat(t[src]), dims, out_strides, in_zp, count, multiplier,
+                             shift, out_zp, qmin, qmax, flat(t[dst]))
+        kernel = "mean_quantized"
+    return Node(op, run, dict(kernel=kernel, axes=reduced, count=count,
                               input_zero_point=in_zp, multiplier=multiplier, shift=shift,
                               output_zero_point=out_zp, qmin=qmin, qmax=qmax))
 
