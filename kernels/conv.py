@@ -195,7 +195,19 @@ def _requantize_vec(acc, p0, bias, multiplier, left, right, params, out, b, oy, 
 
 
 @kernel
-def conv_2d(x, out, wp, bias, multiplier, left, right, fields, xpad, a, acc, first, last):
+def _store_sums(acc, p0, bias, sums, b, oy, c0, n):
+    """sums[b, oy, ox, c0 + j] = acc[p0 + ox, j] + bias[c0 + j], wrapped to
+    int32: the reference's accumulator plus bias, before requantization."""
+    srow = sums[b, oy]
+    for ox in range(sums.shape[2]):
+        r = acc[p0 + ox]
+        s = srow[ox, c0:c0 + n]
+        for j in range(n):
+            s[j] = np.int32(np.int64(r[j]) + bias[c0 + j])
+
+
+@kernel
+def conv_2d(x, out, wp, bias, multiplier, left, right, fields, xpad, a, acc, first, last, sums):
     """Follows ``reference_integer_ops::ConvPerChannel`` (int8 input, filter,
     output; int32 bias; one multiplier and shift per output channel, the
     shift split into ``left`` = max(shift, 0) and ``right`` = max(-shift, 0);
@@ -224,6 +236,11 @@ def conv_2d(x, out, wp, bias, multiplier, left, right, fields, xpad, a, acc, fir
     rows >= R * OW rounded up to gemm.MR. ``a``'s bytes past a window (up
     to kp) and its rows past a block may hold anything: they meet zero
     weights or give results that are dropped.
+
+    ``sums``: int32 [N, OH, OW, O] to receive each output's accumulator plus
+    bias instead of the requantized ``out`` (which is then only read for
+    its shape), for the numerics of the desktop runtimes, which requantize
+    these same sums their own way; an empty array for the reference.
     """
     params = ConvParams(*fields)
     in_h = x.shape[1]
@@ -238,6 +255,7 @@ def conv_2d(x, out, wp, bias, multiplier, left, right, fields, xpad, a, acc, fir
     direct = params.direct != 0
     # the vector requantization stores 16 adjacent channels at once
     unit_channels = out.strides[3] == 1
+    raw = sums.size > 0
     image = -1
     filled = 0
     # the blocks of the images the arrays hold (a range past them is cut)
@@ -260,7 +278,10 @@ def conv_2d(x, out, wp, bias, multiplier, left, right, fields, xpad, a, acc, fir
                 _pack(xpad, oy0, n_rows, out_w, g * cin_g, cin_g, params, a)
                 gemm_u8s8(a, n_rows * out_w, wp[g], acc, per_group)
             for r in range(n_rows):
-                if unit_channels:
+                if raw:
+                    _store_sums(acc, r * out_w, bias, sums, b, oy0 + r, g * per_group,
+                                per_group)
+                elif unit_channels:
                     _requantize_vec(acc, r * out_w, bias, multiplier, left, right, params, out,
                                     b, oy0 + r, g * per_group, per_group)
                 else:

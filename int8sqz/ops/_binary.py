@@ -9,10 +9,12 @@ import math
 
 import numpy as np
 
+from ..kernels import builtin as kb
 from ..kernels.elementwise import lut_gather
 from .unit import Node
 from ._broadcast import (
-    MAX_BROADCAST_RANK, broadcast_shape, c_strides, flat, loop_nest, needs_broadcast,
+    MAX_BROADCAST_RANK, broadcast_shape, c_strides, five_fold, flat, loop_nest,
+    needs_broadcast,
 )
 
 QUANTIZED = ("INT8", "UINT8")
@@ -166,6 +168,38 @@ def constant_lut_run(op, ctx, out_shape, call, params):
 
     return Node(op, run, dict(params, kernel="lut_gather", lookup_table=table, loop_shape=shape,
                               loop_strides=strides))
+
+
+def builtin_run(op, ctx, is_add: bool, p: tuple, params):
+    """The node of int8 ADD (``is_add``) or MUL under the optimized builtin
+    kernels (kernels/builtin.py ``binary_fivefold``): the whole tensor as
+    one run when the shapes match, ``BinaryBroadcastFiveFold`` otherwise
+    (input 2 first when it is the one that broadcasts fast, with the
+    parameters swapped); None for a generic broadcast, which TFLite runs
+    with the reference's slow loop. ``p``: TFLite's ``ArithmeticParams``
+    as (input1_offset, input1_multiplier, input1_shift, input2_offset,
+    input2_multiplier, input2_shift, output_multiplier, output_shift,
+    output_offset, act_min, act_max)."""
+    from ._common import flat as flat1
+
+    a, b = op.inputs
+    dst = op.outputs[0]
+    category, dims = five_fold(ctx.shape(a), ctx.shape(b))
+    if category == "generic":
+        return None
+    if category == "none":
+        dims = (1, 1, 1, 1, math.prod(ctx.shape(dst)))
+    if category == "second":
+        a, b = b, a
+        p = p[3:6] + p[0:3] + p[6:]
+    dims = tuple(int(d) for d in dims)
+    p = tuple(int(v) for v in p)
+
+    def run(t):
+        kb.binary_fivefold(is_add, flat1(t[a]), flat1(t[b]), dims, p, flat1(t[dst]))
+
+    return Node(op, run, dict(params, kernel="builtin.binary_fivefold", category=category,
+                              five_dims=dims))
 
 
 def elementwise_per_image(op, model, shapes) -> bool:

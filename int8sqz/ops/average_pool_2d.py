@@ -7,7 +7,7 @@ Prepare asserts it; the kernel does not requantize)."""
 
 from ..kernels import pool as k
 from ._pool import POOL_SHARING, pool_per_image, prepare_pool
-from .unit import OperatorUnit, int8_version, no_macs
+from .unit import OperatorUnit, int8_version, no_macs, not_delegated, same_as_reference
 
 
 def prepare(op, ctx):
@@ -18,4 +18,11 @@ UNIT = OperatorUnit(
     "AVERAGE_POOL_2D", prepare, options="Pool2DOptions",
     defaults={"fused_activation_function": "NONE"}, version=int8_version,
     per_image=pool_per_image, macs=no_macs, sharing=POOL_SHARING,
+    numerics={
+        "builtin": same_as_reference(
+            "optimized_integer_ops::AveragePool: the same int32 sums and the same division, "
+            "half away from zero"),
+        "xnnpack": not_delegated(
+            "XNNPACK has no quantized average pooling: the builtin kernel"),
+    },
 )

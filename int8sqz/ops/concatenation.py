@@ -28,7 +28,7 @@ from ..kernels import concat as k
 from ._broadcast import c_strides, flat, loop_nest
 from ._common import check_same_quantization, check_scale, check_zero_point
 from ._common import legacy_quantization
-from .unit import Node, OperatorUnit, Sharing, int8_version, no_macs
+from .unit import Node, OperatorUnit, Sharing, int8_version, no_macs, same_as_reference
 
 _TYPES = ("INT8", "UINT8", "INT32", "FLOAT32")
 
@@ -175,6 +175,22 @@ def _prepare_constant_scalars(op, ctx, inputs, dst):
     return Node(op, run, dict(kernel="copy", values=values))
 
 
+def delegated(op, ctx) -> bool:
+    """XNNPACK takes a CONCATENATION of 2 to 5 float32, int8 or uint8
+    tensors, uint8 ones only when every input has the output's scale and
+    zero point (``VisitConcatenationNode``; the uint8 rule measured)."""
+    t = ctx.model.tensors
+    ins = [t[i] for i in op.inputs]
+    out = t[op.outputs[0]]
+    if not 2 <= len(ins) <= 5 or any(x.type_name not in ("FLOAT32", "INT8", "UINT8")
+                                      for x in ins + [out]):
+        return False
+    q = out.quantization
+    return out.type_name != "UINT8" or all(
+        x.quantization.scale == q.scale and x.quantization.zero_point == q.zero_point
+        for x in ins)
+
+
 def per_image(op, model, shapes) -> bool:
     """Image b of the output is image b of each input unless the inputs are
     joined along the batch axis."""
@@ -189,4 +205,9 @@ UNIT = OperatorUnit(
     # the module docstring: an input that is exactly its own slot of the
     # output is not copied
     sharing=Sharing(kernel="int8sqz/ops/concatenation.py", output_slices=True),
+    numerics={
+        "builtin": same_as_reference("optimized_ops::Concatenation: copies (uint8 inputs "
+                                     "quantized unlike the output rescaled as the reference)"),
+        "xnnpack": same_as_reference("copies, delegated or not", delegated=delegated),
+    },
 )

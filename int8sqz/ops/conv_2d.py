@@ -14,21 +14,31 @@ filter scale is broadcast to every channel.
 The bias is required, as TFLite's ``conv.cc`` Prepare requires it (a node
 with two inputs, or with input 2 omitted as -1, fails there), although the
 reference kernel itself and TFLite Micro would treat a missing bias as zero.
+
+The desktop runtimes (``numerics``) compute the same int32 sums and
+requantize them their own way: the kernel hands them over
+(``conv_2d(..., sums)``) to int8sqz.ops._numerics.sums_requantization.
 """
 
+import functools
 import math
 
 import numpy as np
 
 from ..kernels import conv as k
+from ._numerics import sums_requantization, xnnpack_activation
 from ._quant import per_channel_quantization
 from ._window import padding_height_width, padding_option, positive_option, row_window
-from .unit import Node, OperatorUnit, Sharing, def_type
+from .unit import Node, Numerics, OperatorUnit, Sharing, def_type
 
 INT16_MAX = 32767
+#: the ``sums`` argument of the requantizing kernel: nothing to store
+NO_SUMS = np.zeros((0, 0, 0, 0), np.int32)
 
 
-def prepare(op, ctx):
+def prepare(op, ctx, numerics: str = "reference"):
+    """The reference's CONV_2D, or (``numerics``) the sums requantized as
+    the optimized builtin kernels ("builtin") or XNNPACK ("xnnpack") do."""
     src, flt, bias_index, dst, type_name, groups = _check_tensors(op, ctx)
     stride, dilation, padding = _window_options(op, ctx)
     out_c = ctx.shape(flt)[0]
@@ -44,15 +54,32 @@ def prepare(op, ctx):
     xpad, a, acc = layout.scratch(q.input_zero_point)
     params, blocks = tuple(layout.params), layout.blocks
     kernel = k.conv_2d
+    info = dict(kernel="conv_2d", groups=groups, geometry=layout.params,
+                multiplier=q.multiplier, shift=q.shift, input_zero_point=q.input_zero_point,
+                output_zero_point=q.output_zero_point, act_min=q.act_min, act_max=q.act_max,
+                folded_bias=bias, blocks=blocks)
+    if numerics == "xnnpack" and groups != 1:
+        raise ctx.unsupported(
+            op, f"a grouped convolution ({groups} groups) under numerics 'xnnpack': what "
+            f"XNNPACK computes for it is not modelled")
+    if numerics == "reference" or groups != 1:
+        # the optimized builtin kernels run grouped convolutions with the
+        # reference kernel (conv.cc: effective_kernel_type = kReference)
+        def run(t):
+            kernel(t[src], t[dst], wp, bias, mult, left, right, params, xpad, a, acc, 0, blocks,
+                   NO_SUMS)
 
-    def run(t):
-        kernel(t[src], t[dst], wp, bias, mult, left, right, params, xpad, a, acc, 0, blocks)
+        return Node(op, run, info)
 
-    return Node(op, run, dict(kernel="conv_2d", groups=groups, geometry=layout.params,
-                              multiplier=q.multiplier, shift=q.shift,
-                              input_zero_point=q.input_zero_point,
-                              output_zero_point=q.output_zero_point, act_min=q.act_min,
-                              act_max=q.act_max, folded_bias=bias, blocks=blocks))
+    requantize, extra = sums_requantization(op, ctx, numerics, q, src, flt, dst, q.multiplier.size,
+                                            type_name)
+    sums = np.zeros(ctx.shape(dst), np.int32)
+
+    def run_sums(t):
+        kernel(t[src], t[dst], wp, bias, mult, left, right, params, xpad, a, acc, 0, blocks, sums)
+        requantize(sums, t[dst])
+
+    return Node(op, run_sums, dict(info, **extra))
 
 
 def _check_tensors(op, ctx):
@@ -198,4 +225,19 @@ UNIT = OperatorUnit(
     # the output written through its strides
     sharing=Sharing(kernel="kernels/conv.py", strided_output=True, rows=rows,
                     rows_read_first=True),
+    numerics={
+        "builtin": Numerics(
+            "the same int32 sums; every channel requantized half up (ruy's and the custom "
+            "GEMV's output stage) with the reference's multipliers, where the reference "
+            "rounds half away from zero; grouped convolutions run the reference kernel",
+            functools.partial(prepare, numerics="builtin")),
+        "xnnpack": Numerics(
+            "the same int32 sums, requantized in float32 (round(float32(sum) * "
+            "float32(in_scale * w_scale / out_scale)), half to even) and clamped to "
+            "XNNPACK's bounds (half to even); a channel scale >= 256 makes the default "
+            "interpreter refuse the model. Delegated with a NONE/RELU/RELU6/RELU_N1_TO_1 "
+            "activation",
+            functools.partial(prepare, numerics="xnnpack"),
+            delegated=lambda op, ctx: xnnpack_activation(op)),
+    },
 )

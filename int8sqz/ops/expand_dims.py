@@ -14,7 +14,7 @@ import numpy as np
 
 from ._common import check_same_quantization
 from ._movement import check_same_type, copy_node, int_values
-from .unit import OperatorUnit, Sharing, no_macs, version_1
+from .unit import OperatorUnit, Sharing, always, no_macs, same_as_reference, version_1
 
 
 def resolve_axis(axis: int, rank: int) -> int:
@@ -53,4 +53,9 @@ UNIT = OperatorUnit(
     "EXPAND_DIMS", prepare, options="ExpandDimsOptions", defaults={}, version=version_1,
     per_image=per_image, macs=no_macs,
     sharing=Sharing(kernel="int8sqz/ops/_movement.py", alias=True),
+    numerics={
+        "builtin": same_as_reference("a copy"),
+        "xnnpack": same_as_reference("a copy (a static reshape in XNNPACK)",
+                                     delegated=always),
+    },
 )

@@ -5,7 +5,10 @@ kernel with ``x < y ? x : y`` (see int8sqz.ops.maximum)."""
 from ._binary import elementwise_per_image
 from .maximum import SHARING, prepare_extremum
 from .sub import broadcast_version
-from .unit import OperatorUnit, no_macs
+from .unit import (
+    Numerics, OperatorUnit, float_operands, no_macs, not_modelled,
+    same_as_reference,
+)
 
 
 def prepare(op, ctx):
@@ -15,4 +18,12 @@ def prepare(op, ctx):
 UNIT = OperatorUnit(
     "MINIMUM", prepare, options="MaximumMinimumOptions", defaults={},
     version=broadcast_version, per_image=elementwise_per_image, macs=no_macs, sharing=SHARING,
+    numerics={
+        "builtin": same_as_reference("the smaller stored value, as the reference"),
+        "xnnpack": Numerics(
+            "quantized MINIMUM is not delegated (the builtin kernel, the reference's "
+            "values); float32 is, and XNNPACK's smaller of 0.0 and -0.0 is not TFLite's "
+            "(measured): not modelled, refused",
+            not_modelled("float32 MINIMUM in XNNPACK").prepare, delegated=float_operands),
+    },
 )

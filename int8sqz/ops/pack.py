@@ -17,7 +17,9 @@ import math
 from ._broadcast import c_strides
 from ._common import check_same_quantization
 from ._movement import CopyPlan, check_same_type
-from .unit import NO_SHARING, Node, OperatorUnit, int8_version, no_macs
+from .unit import (
+    NO_SHARING, Node, OperatorUnit, int8_version, no_macs, not_delegated, same_as_reference,
+)
 
 
 def prepare(op, ctx):
@@ -73,4 +75,8 @@ def per_image(op, model, shapes) -> bool:
 UNIT = OperatorUnit(
     "PACK", prepare, options="PackOptions", defaults={"axis": 0}, version=int8_version,
     per_image=per_image, macs=no_macs, sharing=NO_SHARING,
+    numerics={
+        "builtin": same_as_reference("copies"),
+        "xnnpack": not_delegated("not delegated: copies"),
+    },
 )

@@ -18,7 +18,7 @@ import numpy as np
 from ..kernels import reduce as k
 from ._common import flat
 from .mean import per_image, reduction
-from .unit import NO_SHARING, Node, OperatorUnit, int8_version, no_macs
+from .unit import NO_SHARING, Node, OperatorUnit, always, int8_version, no_macs, same_as_reference
 
 TYPES = ("INT8", "UINT8", "INT32", "FLOAT32")
 _LOWEST = {"INT8": np.int8(-128), "UINT8": np.uint8(0),
@@ -64,4 +64,10 @@ UNIT = OperatorUnit(
     "REDUCE_MAX", prepare, options="ReducerOptions", defaults={"keep_dims": False},
     version=int8_version, per_image=per_image, macs=no_macs, sharing=NO_SHARING,
     tflm_scratch=tflm_scratch,
+    numerics={
+        "builtin": same_as_reference("the maximum of the stored values, as the reference"),
+        "xnnpack": same_as_reference(
+            "xnn_define_static_reduce_v2 (max): the maximum, as the reference",
+            delegated=always),
+    },
 )

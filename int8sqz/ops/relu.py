@@ -31,7 +31,7 @@ from ._common import (
     INT_RANGES, check_left_shift, check_scale, check_zero_point, flat, quantize_multiplier,
     tflite_round,
 )
-from .unit import Node, OperatorUnit, Sharing, def_type, no_macs
+from .unit import Node, OperatorUnit, Sharing, def_type, float_operands, no_macs, same_as_reference
 
 TYPES = ("INT8", "UINT8", "FLOAT32")
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
@@ -112,4 +112,12 @@ SHARING = Sharing(kernel="kernels/activation.py", inplace=True)
 UNIT = OperatorUnit(
     "RELU", prepare, options=None, defaults={},
     version=version, per_image=per_image, macs=no_macs, sharing=SHARING,
+    numerics={
+        "builtin": same_as_reference("reference_ops::ReluX in every resolver; float32 as the "
+                                     "reference (measured, NaNs included)"),
+        "xnnpack": same_as_reference(
+            "quantized RELU is not delegated (the builtin kernel, the reference's); float32 "
+            "is, with the reference's values (measured, NaNs included)",
+            delegated=float_operands),
+    },
 )

@@ -24,7 +24,7 @@ input's bytes (``Sharing.alias``).
 import math
 
 from ._movement import INT32_MAX, DATA_TYPES, copy_node, int_values
-from .unit import OperatorUnit, Sharing, no_macs, version_1
+from .unit import OperatorUnit, Sharing, always, no_macs, same_as_reference, version_1
 
 #: TfLiteReshapeParams holds at most this many dimensions
 MAX_OPTION_DIMS = 8
@@ -120,4 +120,9 @@ UNIT = OperatorUnit(
     # _movement.copy_node: the output is a copy of input 0, skipped when it
     # has input 0's bytes
     sharing=Sharing(kernel="int8sqz/ops/_movement.py", alias=True),
+    numerics={
+        "builtin": same_as_reference("a copy"),
+        "xnnpack": same_as_reference("a copy (a static reshape in XNNPACK)",
+                                     delegated=always),
+    },
 )

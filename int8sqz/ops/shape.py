@@ -12,7 +12,9 @@ the output when the model runs.
 import numpy as np
 
 from ..model import TENSOR_TYPES
-from .unit import NO_SHARING, Node, OperatorUnit, never_per_image, no_macs, version_1
+from .unit import (
+    NO_SHARING, Node, OperatorUnit, never_per_image, no_macs, not_delegated, same_as_reference, version_1,
+)
 
 _OUT_TYPES = {2: "INT32", 4: "INT64"}  # TensorType codes
 
@@ -42,4 +44,8 @@ UNIT = OperatorUnit(
     "SHAPE", prepare, options="ShapeOptions", defaults={"out_type": 2}, version=version_1,
     # the output is the shape of the whole batch
     per_image=never_per_image, macs=no_macs, sharing=NO_SHARING,
+    numerics={
+        "builtin": same_as_reference("the input's dimensions"),
+        "xnnpack": not_delegated("not delegated: the input's dimensions"),
+    },
 )

@@ -10,7 +10,7 @@ when the output is the input's bytes (``Sharing.alias``).
 """
 
 from ._movement import check_max_rank, check_same_type, copy_node
-from .unit import OperatorUnit, Sharing, no_macs, version_1
+from .unit import OperatorUnit, Sharing, always, no_macs, same_as_reference, version_1
 
 MAX_DIMS = 8
 
@@ -58,4 +58,9 @@ UNIT = OperatorUnit(
     "SQUEEZE", prepare, options="SqueezeOptions", defaults={}, version=version_1,
     per_image=per_image, macs=no_macs,
     sharing=Sharing(kernel="int8sqz/ops/_movement.py", alias=True),
+    numerics={
+        "builtin": same_as_reference("a copy"),
+        "xnnpack": same_as_reference("a copy (a static reshape in XNNPACK)",
+                                     delegated=always),
+    },
 )

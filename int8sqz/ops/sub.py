@@ -18,13 +18,15 @@ multiplier of exactly 1 makes TFLite abort; so do input scales that are not
 finite and positive.
 """
 
+import functools
+
 from ..kernels import elementwise as k
 from ._binary import elementwise_per_image
-from .add import prepare_add_or_sub
-from .unit import OperatorUnit, Sharing, def_type, no_macs
+from .add import add_delegated, prepare_add_or_sub
+from .unit import Numerics, OperatorUnit, Sharing, def_type, no_macs, same_as_reference
 
 
-def prepare(op, ctx):
+def prepare(op, ctx, numerics: str = "reference"):
     def refuse_above_one(real_out, scales):
         if real_out > 1.0:
             raise ctx.unsupported(
@@ -33,7 +35,7 @@ def prepare(op, ctx):
                 f"then divides by a negative power of two, which C++ leaves undefined"
             )
 
-    return prepare_add_or_sub(op, ctx, "SUB", k.sub, refuse_above_one)
+    return prepare_add_or_sub(op, ctx, "SUB", k.sub, refuse_above_one, numerics)
 
 
 def broadcast_version(op, tensors) -> int:
@@ -55,4 +57,13 @@ UNIT = OperatorUnit(
     # input elements at its own position (a broadcast constant read in its
     # own place)
     sharing=Sharing(kernel="kernels/elementwise.py", inplace=True),
+    numerics={
+        "builtin": same_as_reference(
+            "sub.cc calls reference_ops::Sub / BroadcastQuantSubSlow for int8 in every "
+            "resolver"),
+        "xnnpack": Numerics(
+            "as ADD (xnn_qs8_vadd, the second input's multiplier negated), for input/output "
+            "scale ratios in [1/1024, 256)",
+            functools.partial(prepare, numerics="xnnpack"), delegated=add_delegated),
+    },
 )

@@ -19,7 +19,9 @@ import math
 
 from ._broadcast import c_strides
 from ._movement import INT32_MAX, CopyPlan, check_same_type, int_values
-from .unit import NO_SHARING, Node, OperatorUnit, def_type, no_macs
+from .unit import (
+    NO_SHARING, Node, OperatorUnit, def_type, no_macs, not_delegated, same_as_reference,
+)
 
 
 def prepare(op, ctx):
@@ -78,4 +80,8 @@ def per_image(op, model, shapes) -> bool:
 UNIT = OperatorUnit(
     "TILE", prepare, options="TileOptions", defaults={}, version=version,
     per_image=per_image, macs=no_macs, sharing=NO_SHARING,
+    numerics={
+        "builtin": same_as_reference("copies"),
+        "xnnpack": not_delegated("not delegated: copies"),
+    },
 )

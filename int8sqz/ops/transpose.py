@@ -18,7 +18,7 @@ import math
 
 from ._broadcast import c_strides
 from ._movement import CopyPlan, check_max_rank, check_same_type, int_values
-from .unit import NO_SHARING, Node, OperatorUnit, def_type, no_macs
+from .unit import NO_SHARING, Node, OperatorUnit, always, def_type, no_macs, same_as_reference
 
 MAX_DIMS = 8
 
@@ -82,4 +82,9 @@ def per_image(op, model, shapes) -> bool:
 UNIT = OperatorUnit(
     "TRANSPOSE", prepare, options="TransposeOptions", defaults={}, version=version,
     per_image=per_image, macs=no_macs, sharing=NO_SHARING,
+    numerics={
+        "builtin": same_as_reference("copies"),
+        "xnnpack": same_as_reference("xnn_define_static_transpose: copies",
+                                     delegated=always),
+    },
 )
