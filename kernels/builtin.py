@@ -130,22 +130,36 @@ def dequantize(x, zero_point, scale, offset, out):
 # -- CONV_2D (and the other GEMMs): the output stage ---------------------------------
 
 @kernel
-def requantize_sums(sums, channels, multiplier, shift, half_up, zero_point, act_min, act_max,
-                    out):
+def requantize_sums(sums, channels, multiplier, left, right, half_up, zero_point, act_min,
+                    act_max, out):
     """The output stage of ruy's GEMM, the NEON custom GEMV and the
     per-channel ``optimized_ops::Quantize`` over int32 sums (accumulator plus
     bias, ``sums`` and ``out`` flat, ``channels`` the innermost axis):
     channel c through :func:`multiply_half_up` where ``half_up[c]`` is set,
     else the reference's ``MultiplyByQuantizedMultiplier``; + zero point,
-    clamped to the activation range."""
-    for i in range(sums.size):
-        c = i % channels
-        s = np.int64(sums[i])
-        if half_up[c]:
-            v = multiply_half_up(s, np.int64(multiplier[c]), np.int64(shift[c]))
-        else:
-            v = multiply_by_quantized_multiplier(s, np.int64(multiplier[c]), np.int64(shift[c]))
-        out[i] = clamp(v + zero_point, act_min, act_max)
+    clamped to the activation range. The per-channel shift comes split into
+    ``left`` = max(shift, 0) and ``right`` = max(-shift, 0) (int64 arrays);
+    both roundings are written without branches, so the channel loop
+    vectorizes."""
+    rows = sums.size // channels if channels > 0 else 0
+    for r in range(rows):
+        s_row = sums[r * channels:(r + 1) * channels]
+        o_row = out[r * channels:(r + 1) * channels]
+        for c in range(channels):
+            v = wrap_int32(np.int64(s_row[c]) << left[c])
+            rc = right[c]
+            ab = v * multiplier[c]
+            # half up: + 2**30, >> 31; then + 2**(right - 1), >> right
+            up = (ab + (1 << 30)) >> 31
+            up = (up + ((np.int64(1) << rc) >> 1)) >> rc
+            # half away from zero (gemmlowp), as kernels/conv.py's _requantize
+            ab = ab + ((1 << 30) - ((ab >> 63) & 0x7FFFFFFF))
+            high = (ab + ((ab >> 63) & 0x7FFFFFFF)) >> 31
+            mask = (np.int64(1) << rc) - 1
+            threshold = (mask >> 1) + ((high >> 63) & 1)
+            away = (high >> rc) + np.int64((high & mask) > threshold)
+            q = (up if half_up[c] else away) + zero_point
+            o_row[c] = min(max(q, act_min), act_max)
 
 
 # -- MEAN ------------------------------------------------------------------------------

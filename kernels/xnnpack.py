@@ -54,10 +54,14 @@ def requantize_sums(sums, channels, scales, zero_point, lo, hi, out):
     channel's float32 scale (in_scale * w_scale / out_scale), rounded half to
     even (INT32_MIN beyond the int32 range, as ``cvtps2dq``), + zero point,
     clamped to [lo, hi]."""
-    for i in range(sums.size):
-        c = i % channels
-        v = np.float32(np.float32(np.int64(sums[i])) * scales[c])
-        out[i] = clamp(float_to_int32(np.rint(v)) + zero_point, lo, hi)
+    rows = sums.size // channels if channels > 0 else 0
+    for r in range(rows):
+        s_row = sums[r * channels:(r + 1) * channels]
+        o_row = out[r * channels:(r + 1) * channels]
+        for c in range(channels):
+            v = np.rint(np.float32(np.float32(s_row[c]) * scales[c]))
+            q = np.int64(v) if -2147483648.0 <= v < 2147483648.0 else np.int64(-2147483648)
+            o_row[c] = min(max(q + zero_point, lo), hi)
 
 
 @kernel

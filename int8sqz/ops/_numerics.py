@@ -99,11 +99,13 @@ def sums_requantization(op, ctx, numerics: str, q, src: int, flt: int, dst: int,
         flags = np.ones(channels, np.uint8) if half_up is None else \
             np.ascontiguousarray(half_up, np.uint8)
         mult = np.ascontiguousarray(q.multiplier, np.int64)
-        shift = np.ascontiguousarray(q.shift, np.int64)
+        shift = np.asarray(q.shift, np.int64)
+        left, right = np.maximum(shift, 0), np.maximum(-shift, 0)
         lo, hi = q.act_min, q.act_max
 
         def requantize(sums, out):
-            kb.requantize_sums(flat(sums), channels, mult, shift, flags, zp, lo, hi, flat(out))
+            kb.requantize_sums(flat(sums), channels, mult, left, right, flags, zp, lo, hi,
+                               flat(out))
 
         return requantize, dict(requantize="half up", half_up_channels=int(flags.sum()),
                                 act_min=lo, act_max=hi)
