@@ -56,7 +56,7 @@ import time
 from collections import deque
 
 from .constants import (
-    DEFAULT_BATCH_SIZE, DEFAULT_MAX_INPUT_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_TOP_K,
+    DEFAULT_BATCH_SIZE, DEFAULT_MAX_INPUT_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_TOP_K, NUMERICS,
     RESIZE_METHODS,
 )
 from .errors import ComputeError, DataError, ImageError
@@ -67,9 +67,6 @@ __all__ = [
     "images_csv", "load_dataset", "match_folders", "name_key", "result_json", "summary_text",
     "write_report",
 ]
-
-#: the numerics ``--numerics`` accepts
-NUMERICS = ("reference",)
 
 #: the files ``--report DIR`` writes
 REPORT_FILES = ("eval.json", "images.csv", "confusion.svg")
@@ -412,7 +409,7 @@ def evaluate(classifier, dataset: Dataset, *, k: int = DEFAULT_TOP_K,
                            on_progress=on_progress or (lambda n: None))
     out = {**path_fields("model", classifier.interpreter.model.source),
            **path_fields("data", dataset.root),
-           "numerics": "reference"}
+           "numerics": getattr(classifier, "numerics", "reference")}
     out.update(tally.result())
     out["folder_order"] = "sorted" if dataset.sorted_order else "names"
     wall = timing["wall"]

@@ -32,6 +32,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
+from ..constants import NUMERICS as _NUMERICS
+
 
 class Node:
     """One prepared operator: the operator, the parameters its prepare step
@@ -127,7 +129,7 @@ def version_1(op, tensors) -> int:
 #: runs them (``BUILTIN_WITHOUT_DEFAULT_DELEGATES``), and its default
 #: interpreter (the XNNPACK delegate, falling back to the builtin kernels for
 #: the operators it does not take). docs/numerics.md has the facts.
-NUMERICS = ("reference", "builtin", "xnnpack")
+NUMERICS = _NUMERICS
 
 
 @dataclass(frozen=True)

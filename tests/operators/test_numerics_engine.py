@@ -23,7 +23,6 @@ from int8sqz import Interpreter
 from int8sqz.errors import ModelError, UnsupportedError
 from int8sqz.model import load_model
 from int8sqz.ops import REGISTRY
-from int8sqz.testing import strategies as S
 from int8sqz.testing.runtimes import delegated_operators, run_runtime, runtime_interpreter
 
 MODES = ("builtin", "xnnpack")
