@@ -184,3 +184,29 @@ def test_array_inputs_as_run_takes_them(capsys, tmp_path, photo_input):
     assert status == 0 and rec["first_difference"] is not None
     status, out2, _ = _run(capsys, FLOWERS, PHOTOS[0], "--json")
     assert json.loads(out2)["operators"] == rec["operators"]
+
+
+def test_run_and_memplan_take_numerics(capsys, photo_input):
+    """run --numerics prints the runtime's scores (here XNNPACK's, which
+    are not the reference's); memplan plans the reference only."""
+    from int8sqz.classify import class_scores
+
+    model = load_model(FLOWERS)
+    status = cli.main(["run", str(FLOWERS), *map(str, PHOTOS), "--json", "--numerics",
+                       "xnnpack", "--top-k", "5"])
+    out, _ = capsys.readouterr()
+    assert status == 0
+    records = [json.loads(line) for line in out.splitlines()]
+    differs = 0
+    for rec, x in zip(records, photo_input):
+        want = class_scores(run_runtime(FLOWERS, [x], "xnnpack")[0],
+                            model.tensors[model.outputs[0]])
+        ref = class_scores(run_runtime(FLOWERS, [x], "reference")[0],
+                           model.tensors[model.outputs[0]])
+        assert {r["index"]: r["probability"] for r in rec["top_k"]} == dict(enumerate(want))
+        differs += want != ref
+    assert differs  # XNNPACK's scores are not the reference's on these photos
+    status = cli.main(["memplan", str(FLOWERS), "--numerics", "xnnpack"])
+    _, err = capsys.readouterr()
+    assert status == 2 and "memplan plans the memory of TFLite Micro" in err
+    assert cli.main(["memplan", str(FLOWERS), "--numerics", "reference"]) == 0
