@@ -51,8 +51,8 @@ def format_svg(result: dict) -> str:
         f'<rect x="0" y="0" width="{width}" height="{height}" fill="white"/>',
         f'<text x="16" y="26" font-size="16" font-weight="bold">{html.escape(head)}</text>',
         f'<text x="16" y="46" font-size="12" fill="#444">{html.escape(about)}</text>',
-        f'<text x="16" y="62" font-size="12" fill="#444">Colour: the share of the row\'s '
-        f'images; number: images; outlined: correct. Hover for details.</text>',
+        '<text x="16" y="62" font-size="12" fill="#444">Colour: the share of the row\'s '
+        'images; number: images; outlined: correct. Hover for details.</text>',
     ]
     for r, t in enumerate(shown):
         row_total = sum(conf[t])

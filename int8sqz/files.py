@@ -462,12 +462,16 @@ def emit_json(record, **options) -> None:
 
 
 def write_text(path, text: str, *, error: type = Int8sqzError, what: str = "a file") -> None:
-    """Write ``text`` (UTF-8) to ``path``: a regular file (created or
-    truncated), a device such as /dev/null, or a pipe or FIFO that a process
-    reads. A FIFO nobody reads and a directory are refused with one line;
-    nothing blocks on open."""
+    """Write ``text`` (UTF-8) to ``path`` (:func:`write_bytes`)."""
+    write_bytes(path, text.encode("utf-8"), error=error, what=what)
+
+
+def write_bytes(path, data: bytes, *, error: type = Int8sqzError, what: str = "a file") -> None:
+    """Write ``data`` to ``path``: a regular file (created or truncated), a
+    device such as /dev/null, or a pipe or FIFO that a process reads. A FIFO
+    nobody reads and a directory are refused with one line; nothing blocks
+    on open."""
     name = display(path)
-    data = text.encode("utf-8")
     try:
         st = os.stat(path)
     except FileNotFoundError:

@@ -7,6 +7,15 @@ and the live bytes at every operator with the peak. ``--json`` prints the
 same as one object; ``--svg FILE`` draws the arena over time
 (:mod:`int8sqz.memplan_svg`).
 
+Plans TFLite Micro runs itself (``--planner tflm-optimized``, and
+``--planner tflm`` with ``--write-plan`` or on a model that carries an
+offline plan) are reported as TFLite Micro will run them: operators in the
+plan's order, every tensor at the offset TFLite Micro will use, and the
+whole arena it needs (``kTensorArenaSize``: the plan plus its persistent
+structures, int8sqz.planner.tflm_arena) on this host and, as an estimate,
+on a 32-bit microcontroller. ``--write-plan OUT`` writes the model with the
+plan in its ``OfflineMemoryAllocation`` metadata (int8sqz.offline_plan).
+
 Planning reads the model with :func:`int8sqz.model.load_model` only, never
 the interpreter, so it works on models whose operators int8sqz cannot run.
 
@@ -24,8 +33,8 @@ import numpy as np
 
 from . import ops
 from .constants import EXIT_BAD_INPUT, EXIT_OK
-from .errors import Int8sqzError, InternalError
-from .files import STDIN, emit, emit_json, one_line, path_fields, write_text
+from .errors import Int8sqzError, InternalError, UnsupportedError
+from .files import STDIN, display, emit, emit_json, one_line, path_fields, write_bytes, write_text
 from .memplan_svg import format_svg
 from .model import load_model
 from .planner import PLANNERS, MemoryPlan, plan_model
@@ -35,7 +44,22 @@ PLANNER_HELP = {
     "optimized": "shares bytes where the kernels' read/write order allows "
                  "(copy-free concatenation, in-place elementwise operators, "
                  "convolution and pool outputs over their spent input)",
+    "tflm-optimized": "a smaller plan TFLite Micro itself runs once written into the "
+                      "model (--write-plan): outputs over spent inputs as far as TFLite "
+                      "Micro's reference kernels read and write, operators reordered "
+                      "where that lowers the peak",
 }
+#: the planners whose plan TFLite Micro runs: TFLite Micro's own, made
+#: explicit, and tflm-optimized (--write-plan writes either into the model)
+TFLM_PLANNERS = ("tflm", "tflm-optimized")
+#: every planner memplan offers: int8sqz.planner's, then tflm-optimized
+MEMPLAN_PLANNERS = tuple(PLANNERS) + tuple(p for p in TFLM_PLANNERS if p not in PLANNERS)
+#: what a plan TFLite Micro runs is proven for
+PROVEN_OVERLAP = ("TFLite Micro's reference kernels (the tflite_micro package's): tensors "
+                  "overlap as far as their order of reads and writes allows; not proven for "
+                  "CMSIS-NN or other optimized kernels")
+PROVEN_ANY = "any kernels: no tensors overlap (only the operator order and the offsets change)"
+PROVEN_NOT = "nothing: tensors live at the same time overlap where no rule allows it"
 
 
 # ---------------------------------------------------------------------------------
@@ -112,9 +136,49 @@ def _mark(mask, pl, shape, itemsize):
     view[...] = True
 
 
-def report(model, planner: str = "tflm") -> dict:
-    """Everything ``memplan`` prints, as one JSON-ready dict."""
-    plan = plan_model(model, planner)
+def report(model, planner: str = "tflm", *, no_overlap: bool = False,
+           write_plan: bool = False) -> dict:
+    """Everything ``memplan`` prints, as one JSON-ready dict. A plan TFLite
+    Micro runs (see the module docstring) also gets a ``tflm`` entry
+    (:func:`tflm_report`)."""
+    return report_and_plan(model, planner, no_overlap=no_overlap, write_plan=write_plan)[0]
+
+
+def report_and_plan(model, planner: str = "tflm", *, no_overlap: bool = False,
+                    write_plan: bool = False):
+    """(:func:`report`, the plan TFLite Micro runs (a
+    int8sqz.planner.tflm_optimized.TflmPlan, for ``--write-plan``) or None)."""
+    if planner not in MEMPLAN_PLANNERS:
+        raise ValueError(f"unknown planner {planner!r}; expected one of "
+                         f"{', '.join(MEMPLAN_PLANNERS)}")
+    problem = option_problem(planner, no_overlap, write_plan)
+    if problem:
+        raise ValueError(problem)
+    carried = None
+    if planner == "tflm":
+        from .planner.tflm_optimized import carried_plan
+
+        carried = carried_plan(model)
+    if planner == "tflm-optimized" or write_plan or carried is not None:
+        return tflm_report(model, planner, no_overlap, carried)
+    return plan_report(plan_model(model, planner)), None
+
+
+def option_problem(planner: str, no_overlap: bool, write_plan: bool) -> str | None:
+    """Why these options do not go together, or None."""
+    if no_overlap and planner != "tflm-optimized":
+        return "--no-overlap applies to --planner tflm-optimized only"
+    if write_plan and planner not in TFLM_PLANNERS:
+        return (f"--write-plan needs --planner tflm or tflm-optimized: the {planner!r} plan "
+                f"relies on int8sqz's own kernels (copy-free concatenation, their order of "
+                f"reads and writes), which TFLite Micro does not run")
+    return None
+
+
+def plan_report(plan: MemoryPlan) -> dict:
+    """The report of one MemoryPlan (of ``plan.model``: for a plan TFLite
+    Micro runs, the model with its operators in the plan's order)."""
+    model = plan.model
     live = live_bytes(plan)
     macs = [operator_macs(model, op) for op in model.operators]
     peak = int(np.argmax(live)) if live else None
@@ -170,6 +234,64 @@ def report(model, planner: str = "tflm") -> dict:
     }
 
 
+def tflm_report(model, planner: str, no_overlap: bool, carried=None):
+    """The report of a plan TFLite Micro runs, and the plan: :func:`plan_report`
+    of it as TFLite Micro will run it, with ``tflm``: the head TFLite Micro
+    will report, its own greedy head, the whole arena it needs (this host;
+    a 32-bit estimate), what the plan is proven for, the operator order and
+    the sharing it uses."""
+    from .planner.tflm_arena import HOST, MCU32, tflm_arena
+    from .planner.tflm_optimized import (
+        greedy_plan, memory_plan, plan_problems, plan_tflm_optimized,
+    )
+
+    notes, problems = [], []
+    if carried is not None:
+        tp = carried
+        notes.append("the model carries an offline plan (OfflineMemoryAllocation metadata): "
+                     "TFLite Micro uses its offsets")
+
+    elif planner == "tflm-optimized":
+        tp = plan_tflm_optimized(model, no_overlap=no_overlap)
+    else:
+        tp = greedy_plan(model)
+    mplan = memory_plan(tp, planner, notes)
+    if carried is not None:  # someone else's plan: check it (TFLite Micro does not)
+        problems = plan_problems(model, {i: pl.offset for i, pl in mplan.placements.items()})
+        mplan.notes += [f"unsafe: {p} (no rule of TFLite Micro's reference kernels allows "
+                        f"it)" for p in problems[:5]]
+    rep = plan_report(mplan)
+    for row, original in zip(rep["operators"], tp.order):
+        row["original_index"] = original
+    arenas = {}
+    for key, build in (("host", HOST), ("mcu32", MCU32)):
+        try:
+            arenas[key] = tflm_arena(mplan.model, tp.head, build)
+        except UnsupportedError as exc:
+            arenas[key] = None
+            if key == "host":
+                rep["notes"].append(str(exc))
+    host, mcu = arenas["host"], arenas["mcu32"]
+    rep["tflm"] = {
+        "head": tp.head,
+        "greedy_head": tp.greedy_head,
+        "arena_size": None if host is None else host.arena_size,
+        "tail": None if host is None else host.tail,
+        "arena_size_decided_by": None if host is None else host.decided_by,
+        "arena_size_32bit_estimate": None if mcu is None else mcu.arena_size,
+        "tail_32bit_estimate": None if mcu is None else mcu.tail,
+        "proven_for": (PROVEN_NOT if problems else PROVEN_OVERLAP if tp.shared
+                       else PROVEN_ANY),
+        "no_overlap": bool(no_overlap),
+        "order": list(tp.order),
+        "reordered": tp.reordered,
+        "sharing": [{"operator": tp.order.index(r.op), "original_operator": r.op,
+                     "input": r.input, "output": r.output, "rule": r.rule}
+                    for r in tp.shared],
+    }
+    return rep, tp
+
+
 def _extent(pl, shape, itemsize) -> int:
     if math.prod(shape) == 0:
         return 0
@@ -189,6 +311,25 @@ def format_text(rep: dict) -> str:
         f"model:           {rep['model']}",
         f"planner:         {rep['planner']} ({PLANNER_HELP[rep['planner']]})",
         f"activation RAM:  {rep['arena_bytes']:,} bytes = {_kib(rep['arena_bytes'])}",
+    ]
+    t = rep.get("tflm")
+    if t is not None:
+        lines[-1] += (f" (the arena head TFLite Micro reports; its own plan: "
+                      f"{t['greedy_head']:,} bytes)")
+        if t["arena_size"] is not None:
+            lines.append(
+                f"TFLite Micro:    kTensorArenaSize {t['arena_size']:,} bytes on this 64-bit "
+                f"host (head {t['head']:,} + persistent tail {t['tail']:,}; decided by "
+                f"{t['arena_size_decided_by']}); a 32-bit microcontroller needs about "
+                f"{t['arena_size_32bit_estimate']:,} (an estimate)")
+        lines.append(f"proven for:      {t['proven_for']}")
+        if t["reordered"]:
+            lines.append("order:           operators reordered; 'was' gives each one's index "
+                         "in the original model")
+        if rep.get("written"):
+            lines.append(f"written:         {rep['written']} (the plan in its "
+                         f"OfflineMemoryAllocation metadata)")
+    lines += [
         f"weights flash:   {rep['weights_bytes']:,} bytes = {_kib(rep['weights_bytes'])}",
         f"MACs:            {rep['macs_total']:,}",
     ]
@@ -205,6 +346,8 @@ def format_text(rep: dict) -> str:
     for o in rep["operators"]:
         mark = "  <- peak" if pk is not None and o["index"] == pk["operator"] else ""
         extra = "  (no copy)" if o.get("no_copy") else ""
+        if t is not None and t["reordered"]:
+            extra += f"  (was {o['original_index']})"
         lines.append(f"{o['index']:>4}  {o['name']:<18} {o['macs']:>14,}  "
                      f"{o['live_bytes']:>11,}{mark}{extra}")
     lines.append(f"{'':>4}  {'total':<18} {rep['macs_total']:>14,}")
@@ -237,9 +380,17 @@ def format_text(rep: dict) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL", help="a .tflite file (- : standard input)")
-    parser.add_argument("--planner", choices=PLANNERS, default="tflm",
-                        help="tflm: " + PLANNER_HELP["tflm"] + "; optimized: "
-                        + PLANNER_HELP["optimized"] + " (default: tflm)")
+    parser.add_argument("--planner", choices=MEMPLAN_PLANNERS, default="tflm",
+                        help="; ".join(f"{name}: {PLANNER_HELP[name]}"
+                                       for name in MEMPLAN_PLANNERS) + " (default: tflm)")
+    parser.add_argument("--no-overlap", action="store_true",
+                        help="with --planner tflm-optimized: no tensors overlap, only the "
+                        "operator order and the packing change (safe with any kernels, "
+                        "CMSIS-NN's too)")
+    parser.add_argument("--write-plan", metavar="OUT",
+                        help="with --planner tflm or tflm-optimized: write the model with the "
+                        "plan in its OfflineMemoryAllocation metadata (and the chosen operator "
+                        "order) to OUT; TFLite Micro then uses it")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object instead of text")
     parser.add_argument("--svg", metavar="FILE",
@@ -261,14 +412,33 @@ def run(args) -> int:
     drawn) escaped as int8sqz.files escapes names, and ``--json`` adds
     ``model_hex`` (the exact name's bytes) when it had to be escaped."""
     source = STDIN if args.model == "-" else args.model
+    write_plan = getattr(args, "write_plan", None)
+    no_overlap = getattr(args, "no_overlap", False)
+    problem = option_problem(args.planner, no_overlap, bool(write_plan))
+    if problem:
+        return _fail(problem)
     try:
         model = load_model(source)
-        rep = report(model, args.planner)
+        rep, tp = report_and_plan(model, args.planner, no_overlap=no_overlap,
+                                  write_plan=bool(write_plan))
+        content = None
+        if write_plan:
+            from .offline_plan import write_offline_plan
+
+            content = write_offline_plan(model.content, tp.offsets,
+                                         order=tp.order if tp.reordered else None,
+                                         label=model.source)
     except InternalError:
         raise
     except Int8sqzError as exc:
         return _fail(str(exc))
     rep.update(path_fields("model", source))
+    if content is not None:
+        try:
+            write_bytes(write_plan, content, error=Int8sqzError, what="a model file")
+        except Int8sqzError as exc:
+            return _fail(str(exc))
+        rep["written"] = display(write_plan)
     if args.svg:
         svg = format_svg(rep)  # complete before the file is opened
         try:

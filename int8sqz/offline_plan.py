@@ -26,7 +26,7 @@ tensors that TFLite Micro plans in the head get one (constants, variables
 and empty tensors keep -1; an offset would make TFLite Micro plan a
 variable in the head, where it would not persist between invocations).
 Whether the tensors placed at those offsets may share bytes is the
-planner's business (:mod:`int8sqz.tflm_rules`), not the format's.
+planner's business (:mod:`int8sqz.planner.tflm_optimized`), not the format's.
 
 The copy is written by adding bytes in front of the original model and
 changing nothing in it: a new root ``Model`` table (every field of the

@@ -42,7 +42,7 @@ import numpy as np
 from . import gemm
 from ._jit import kernel
 from .gemm import gemm_u8s8
-from .simd import vload, vrequantize, vsplat, vstore, vstore_bytes
+from .simd import aligned_copy, aligned_full, vload, vrequantize, vsplat, vstore, vstore_bytes
 
 
 class ConvParams(NamedTuple):
@@ -168,7 +168,10 @@ def _requantize(acc, p0, bias, multiplier, left, right, params, out, b, oy, c0, 
             right_j = np.int64(rs[j])
             mask = (np.int64(1) << right_j) - 1
             threshold = (mask >> 1) + ((high >> 63) & 1)
-            q = (high >> right_j) + np.int64((high & mask) > threshold) + out_offset
+            q = (high >> right_j) + np.int64((high & mask) > threshold)
+            # the reference adds the output offset in int32: wrap (measured:
+            # a result near INT32_MIN plus a negative offset clamps to act_max)
+            q = np.int64(np.int32(q + out_offset))
             o[j] = min(max(q, act_min), act_max)
 
 
@@ -314,23 +317,36 @@ def constants(weights, groups: int, bias, multiplier, shift,
     out_c = weights.shape[0]
     k_len = weights[0].size
     w2 = weights.reshape(groups, out_c // groups, k_len)
-    wp = np.ascontiguousarray(np.stack([gemm.pack_weights(w2[g])[0] for g in range(groups)]))
-    # the windows hold x + 128 for every tap (the padding too: zero point +
-    # 128), so each output channel gets (128 + zero point) * sum(w) more than
-    # the reference; the bias takes it back (wrapped to int32)
+    wp = aligned_copy(np.stack([gemm.pack_weights(w2[g])[0] for g in range(groups)]))
     w_sums = weights.reshape(out_c, k_len).astype(np.int64).sum(axis=1)
-    folded = np.asarray(bias, np.int64) - (128 + input_zero_point) * w_sums
+    return ConvConstants(wp, *requantization_lanes(w_sums, bias, multiplier, shift,
+                                                   input_zero_point))
+
+
+def requantization_lanes(w_sums, bias, multiplier, shift, input_zero_point: int) -> tuple:
+    """``(bias, multiplier, left, right)`` as :func:`_requantize_vec` reads
+    them: int32, one per output channel and 16 more for the vector loads,
+    the shift split into left = max(shift, 0) and right = max(-shift, 0).
+
+    The kernel's windows hold x + 128 for every tap (the padding too: zero
+    point + 128), so each output channel gets (128 + zero point) * sum(w)
+    more than the reference (``w_sums``: the sum of the channel's weights
+    over every tap); the bias takes it back (wrapped to int32). ``bias``
+    None: the reference adds no bias, i.e. 0."""
+    w_sums = np.asarray(w_sums, np.int64)
+    channels = w_sums.size
+    base = np.zeros(channels, np.int64) if bias is None else np.asarray(bias, np.int64)
+    folded = base - (128 + input_zero_point) * w_sums
     folded = (((folded + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)).astype(np.int32)
     shift = np.asarray(shift, np.int64)
 
     def lanes(v):
-        # per-channel values as int32, 16 past the last channel for the vector loads
-        padded = np.zeros(out_c + 16, np.int32)
-        padded[:out_c] = v
+        padded = aligned_full(channels + 16, 0, np.int32)
+        padded[:channels] = v
         return padded
 
-    return ConvConstants(wp, lanes(folded), lanes(multiplier), lanes(np.maximum(shift, 0)),
-                         lanes(np.maximum(-shift, 0)))
+    return (lanes(folded), lanes(multiplier), lanes(np.maximum(shift, 0)),
+            lanes(np.maximum(-shift, 0)))
 
 
 class ConvLayout(NamedTuple):
@@ -346,8 +362,8 @@ class ConvLayout(NamedTuple):
 
     def scratch(self, input_zero_point: int):
         """``(xpad, a, acc)``, ``xpad`` filled with the padding's value."""
-        return (np.full(self.xpad_shape, 128 + input_zero_point, np.uint8),
-                np.zeros(self.a_shape, np.uint8), np.zeros(self.acc_shape, np.int32))
+        return (aligned_full(self.xpad_shape, 128 + input_zero_point, np.uint8),
+                aligned_full(self.a_shape, 0, np.uint8), aligned_full(self.acc_shape, 0, np.int32))
 
 
 def layout(x_shape, out_shape, filter_shape, stride, dilation, pad, output_offset: int,

@@ -1,10 +1,11 @@
-"""A few 512-bit vector operations for the integer GEMM (kernels/gemm.py) and
-the convolution's requantization (kernels/conv.py).
+"""A few 512-bit vector operations for the integer GEMM (kernels/gemm.py),
+the convolution's requantization (kernels/conv.py) and the depthwise
+convolution (kernels/depthwise.py).
 
 numba has no vector type, and LLVM's auto-vectorizer turns a dot product
 of bytes into instructions that use a quarter of each vector (see
 docs/performance.md). These numba intrinsics give a kernel one type,
-``i32x16`` (16 int32 lanes, 64 bytes, a register), and eight operations on
+``i32x16`` (16 int32 lanes, 64 bytes, a register), and nine operations on
 it; each is a handful of LLVM IR instructions, inlined where it is called:
 
 - ``vzero()``: all lanes 0;
@@ -23,7 +24,12 @@ it; each is a handful of LLVM IR instructions, inlined where it is called:
   lane, TFLite's requantization of an int32 accumulator (see below);
 - ``vstore_bytes(a, i, v, n)``: lanes 0..n-1 (n <= 16) of v, truncated to
   8 bits, into the one-byte array ``a`` from its element ``i``; ``a`` must
-  have unit stride (a C-contiguous array, or a view whose step is 1 byte).
+  have unit stride (a C-contiguous array, or a view whose step is 1 byte);
+- ``vinterleave4(a, i0, i1, i2, i3)``: the 16 bytes of C-contiguous
+  one-byte array ``a`` from each of its flat elements i0..i3, interleaved:
+  lane j holds bytes ``a[i0 + j], a[i1 + j], a[i2 + j], a[i3 + j]`` (in
+  memory order), the operand ``vdot4`` multiplies four taps of channel j
+  with (the depthwise convolution's taps, kernels/depthwise.py).
 
 None of them checks bounds: the caller guarantees that every byte read or
 written lies inside its array.
@@ -59,9 +65,11 @@ from numba.core import cgutils, config, types
 from numba.extending import intrinsic, models, register_model
 
 __all__ = ["i32x16", "vzero", "vload", "vbroadcast4", "vstore", "vdot4", "vsplat",
-           "vrequantize", "vstore_bytes", "target_has_vnni", "py_vzero", "py_vload",
-           "py_vbroadcast4", "py_vstore", "py_vdot4", "py_vsplat", "py_vrequantize",
-           "py_vstore_bytes"]
+           "vrequantize", "vstore_bytes", "vinterleave4",
+           "target_has_vnni",
+           "py_vzero", "py_vload", "py_vbroadcast4", "py_vstore", "py_vdot4", "py_vsplat",
+           "py_vrequantize", "py_vstore_bytes", "py_vinterleave4", "aligned_full",
+           "aligned_copy"]
 
 _I8 = ir.IntType(8)
 _I16 = ir.IntType(16)
@@ -230,54 +238,54 @@ def vsplat(typingctx, x):
     return i32x16(x), codegen
 
 
-def _high_mul(builder, x, m):
-    """floor((x * m + 2**30) / 2**31) per lane, x and m int32 (m >= 0): the
-    even lanes and the odd lanes as 8 sign-extended 64-bit products each
-    (PMULDQ), the results put back in place without widening the vectors."""
+def _requantize_ir(builder, acc, bias, multiplier, left, right, offset, lo, hi):
     v64 = ir.VectorType(ir.IntType(64), 8)
 
     def c64(value):
         return ir.Constant(v64, [value] * 8)
 
-    x64 = builder.bitcast(x, v64)
-    m64 = builder.bitcast(m, v64)
-    # the low int32 of each 64-bit lane (the even lanes), sign-extended in place
-    x_even = builder.ashr(builder.shl(x64, c64(32)), c64(32))
-    m_even = builder.ashr(builder.shl(m64, c64(32)), c64(32))
-    # the high int32 (the odd lanes)
-    x_odd = builder.ashr(x64, c64(32))
-    m_odd = builder.ashr(m64, c64(32))
-    rounding = c64(1 << 30)
-    even = builder.ashr(builder.add(builder.mul(x_even, m_even), rounding), c64(31))
-    # odd: the result wanted in the high int32: (p + 2**30) * 2 = 2p + 2**31,
-    # whose high half is floor((p + 2**30) / 2**31) (|p| < 2**62: no overflow)
-    odd = builder.shl(builder.add(builder.mul(x_odd, m_odd), rounding), c64(1))
-    low_mask = c64(0xFFFFFFFF)
-    merged = builder.or_(builder.and_(even, low_mask),
-                         builder.and_(odd, ir.Constant(v64, [-(1 << 32)] * 8)))
-    return builder.bitcast(merged, _V)
-
-
-def _requantize_ir(builder, acc, bias, multiplier, left, right, offset, lo, hi):
-
-    def splat32(c):
-        return ir.Constant(_V, [c] * 16)
-
     # the reference adds the bias to its int32 accumulator and shifts left in
     # int32: both wrap
     x = builder.shl(builder.add(acc, bias), left)
-    # SaturatingRoundingDoublingHighMul for a multiplier in [0, 2**31) (so the
-    # saturating case, both operands INT32_MIN, never occurs): gemmlowp's
-    # (x * m + nudge) / 2**31 truncated toward zero, nudge = 2**30 for a
-    # product >= 0 and 1 - 2**30 below, equals floor((x * m + 2**30) / 2**31)
-    # for every product (tested in tests/kernels/test_gemm.py)
-    high = _high_mul(builder, x, multiplier)
-    # RoundingDivideByPOT: ties away from zero
-    mask = builder.sub(builder.shl(splat32(1), right), splat32(1))
-    threshold = builder.add(builder.lshr(mask, splat32(1)), builder.lshr(high, splat32(31)))
-    above = builder.icmp_signed(">", builder.and_(high, mask), threshold)
-    q = builder.add(builder.ashr(high, right), builder.zext(above, _V))
-    q = builder.add(q, offset)
+    # Then, for a multiplier m in [0, 2**31) (so the saturating case of
+    # SaturatingRoundingDoublingHighMul, both operands INT32_MIN, never
+    # occurs), with P = x * m exact in 64 bits:
+    #   H = SaturatingRoundingDoublingHighMul(x, m) = floor((P + 2**30) / 2**31)
+    #     (gemmlowp's (P + nudge) / 2**31 truncated toward zero, nudge 2**30
+    #     for P >= 0 and 1 - 2**30 below, is this floor for every P: tested
+    #     in tests/kernels/test_gemm.py);
+    #   RoundingDivideByPOT(H, r) = floor((H + 2**(r - 1) - s) / 2**r) for
+    #     r >= 1, s = 1 when H < 0 (ties away from zero; gemmlowp's mask and
+    #     threshold give the same), and H for r = 0.
+    # Nested floors by powers of two are one floor, and H < 0 exactly when
+    # P < -2**30, so the result is
+    #   (P + 2**30 + [r > 0] (2**(30 + r) - [P < -2**30] 2**31)) >> (31 + r),
+    # one arithmetic shift of a 64-bit sum (|P| < 2**62: no overflow) whose
+    # value fits int32. Computed for the even and the odd lanes as 8 64-bit
+    # lanes each (sign-extended products: PMULDQ).
+    x64 = builder.bitcast(x, v64)
+    m64 = builder.bitcast(multiplier, v64)
+    r64 = builder.bitcast(right, v64)
+    halves = []
+    for odd in (False, True):
+        if odd:  # the high int32 of each 64-bit lane
+            xs, ms = builder.ashr(x64, c64(32)), builder.ashr(m64, c64(32))
+            r = builder.lshr(r64, c64(32))
+        else:  # the low int32, sign-extended in place (r is never negative)
+            xs = builder.ashr(builder.shl(x64, c64(32)), c64(32))
+            ms = builder.ashr(builder.shl(m64, c64(32)), c64(32))
+            r = builder.and_(r64, c64(0xFFFFFFFF))
+        p = builder.mul(xs, ms)
+        shifted = builder.icmp_unsigned("!=", r, c64(0))
+        nudge = builder.add(c64(1 << 30),
+                            builder.select(shifted, builder.shl(c64(1 << 30), r), c64(0)))
+        negative = builder.and_(builder.icmp_signed("<", p, c64(-(1 << 30))), shifted)
+        t = builder.sub(builder.add(p, nudge), builder.select(negative, c64(1 << 31), c64(0)))
+        halves.append(builder.ashr(t, builder.add(r, c64(31))))
+    # the even results in the low int32 of each 64-bit lane, the odd in the high
+    merged = builder.or_(builder.and_(halves[0], c64(0xFFFFFFFF)),
+                         builder.shl(halves[1], c64(32)))
+    q = builder.add(builder.bitcast(merged, _V), offset)
     q = builder.select(builder.icmp_signed("<", q, lo), lo, q)
     return builder.select(builder.icmp_signed(">", q, hi), hi, q)
 
@@ -323,6 +331,28 @@ def vstore_bytes(typingctx, a, i, v, n):
 
     return types.none(a, i, v, n), codegen
 
+
+@intrinsic
+def vinterleave4(typingctx, a, i0, i1, i2, i3):
+    if not (_is_c_array(a, 1) and all(isinstance(i, types.Integer) for i in (i0, i1, i2, i3))):
+        return None
+
+    def codegen(context, builder, sig, args):
+        v8 = ir.VectorType(_I8, 16)
+        parts = []
+        for k in range(4):
+            p = _element_pointer(context, builder, sig.args[0], args[0], args[1 + k])
+            parts.append(builder.load(builder.bitcast(p, v8.as_pointer()), align=1, typ=v8))
+        lo = builder.shuffle_vector(parts[0], parts[1], ir.Constant(ir.VectorType(_I32, 32),
+                                                                    list(range(32))))
+        hi = builder.shuffle_vector(parts[2], parts[3], ir.Constant(ir.VectorType(_I32, 32),
+                                                                    list(range(32))))
+        # byte 4j + t of the result is byte j of part t
+        order = [16 * t + j for j in range(16) for t in range(4)]
+        v = builder.shuffle_vector(lo, hi, ir.Constant(ir.VectorType(_I32, 64), order))
+        return builder.bitcast(v, _V)
+
+    return i32x16(a, i0, i1, i2, i3), codegen
 
 
 # -- the same operations in plain Python, for NUMBA_DISABLE_JIT=1 ------------------------
@@ -380,10 +410,11 @@ def py_vrequantize(acc, bias, multiplier, left, right, offset, lo, hi):
              for v in (acc, bias, multiplier, left, right, offset, lo, hi)]
     acc, bias, multiplier, left, right, offset, lo, hi = lanes
     x = _int32(_int32(acc + bias).astype(np.int64) << left).astype(np.int64)
-    # floor((x * m + 2**30) / 2**31), truncated to int32 as _high_mul does
+    # floor((x * m + 2**30) / 2**31): gemmlowp's SaturatingRoundingDoublingHighMul
     high = _int32((x * multiplier + (1 << 30)) >> 31).astype(np.int64)
     mask = _int32((1 << right) - 1).astype(np.int64)
-    # the logical shifts of _requantize_ir, on the lanes' 32-bit patterns
+    # gemmlowp's RoundingDivideByPOT (mask and threshold) on the lanes' 32-bit
+    # patterns: a formulation of its own, not _requantize_ir's single shift
     threshold = _int32(((mask & 0xFFFFFFFF) >> 1) + ((high & 0xFFFFFFFF) >> 31)).astype(np.int64)
     above = ((high & mask) > threshold).astype(np.int64)
     q = _int32(_int32((high >> right) + above).astype(np.int64) + offset).astype(np.int64)
@@ -403,6 +434,42 @@ def py_vstore_bytes(a, i, v, n):
     a[start:start + count] = np.asarray(v, np.int32)[:count].astype(a.dtype)
 
 
+def py_vinterleave4(a, i0, i1, i2, i3):
+    if a.itemsize != 1:
+        raise TypeError(f"expected an array of one-byte elements, got {a.dtype}")
+    parts = np.stack([_bytes(a, i, 16) for i in (i0, i1, i2, i3)])
+    return np.ascontiguousarray(parts.T).reshape(-1).view(np.int32).copy()
+
+
+# -- memory for the vector loads (plain Python, at prepare time) -------------------------
+
+#: the bytes of a vector, and of a cache line
+VECTOR_BYTES = 64
+
+
+def aligned_full(shape, fill, dtype):
+    """A C-contiguous array of ``shape`` and ``dtype`` filled with ``fill``,
+    whose first byte lies on a 64-byte boundary: a 64-byte load at a
+    multiple of 64 bytes from its start then reads one cache line, not
+    two (NumPy aligns its allocations to 16 bytes only)."""
+    dtype = np.dtype(dtype)
+    n = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    raw = np.empty(n + VECTOR_BYTES, np.uint8)
+    start = (-raw.ctypes.data) % VECTOR_BYTES
+    a = raw[start:start + n].view(dtype).reshape(shape)
+    a[...] = fill
+    return a
+
+
+def aligned_copy(a):
+    """``a`` as a C-contiguous copy aligned as :func:`aligned_full` aligns."""
+    a = np.asarray(a)
+    out = aligned_full(a.shape, 0, a.dtype)
+    out[...] = a
+    return out
+
+
 if config.DISABLE_JIT:
     vzero, vload, vbroadcast4, vstore = py_vzero, py_vload, py_vbroadcast4, py_vstore
     vdot4, vsplat, vrequantize, vstore_bytes = py_vdot4, py_vsplat, py_vrequantize, py_vstore_bytes
+    vinterleave4 = py_vinterleave4

@@ -384,6 +384,58 @@ def _zoo() -> dict:
     g.operator("RESIZE_BILINEAR", [x, size], y, half_pixel_centers=True)
     g.output(y)
     zoo["resize_bilinear_uint8"] = g.build()
+
+    # DEPTHWISE_CONV_2D per-channel, depth multiplier 2, SAME, stride 2, dilation 2,
+    # RELU6, batch 2
+    g = GraphBuilder()
+    x = g.input("x", (2, 7, 6, 3), "INT8", scale=0.05, zero_point=-3)
+    ws = np.float32(r.uniform(0.005, 0.03, 6))
+    w = g.constant("w", r.integers(-127, 128, (1, 3, 3, 6)).astype(np.int8), scale=ws,
+                   zero_point=[0] * 6, quantized_dimension=3)
+    b = g.constant("b", r.integers(-300, 300, 6).astype(np.int32),
+                   scale=(np.float64(np.float32(0.05)) * ws).astype(np.float32),
+                   zero_point=[0] * 6)
+    y = g.tensor("y", (2, 4, 3, 6), "INT8", scale=0.06, zero_point=-20)
+    g.operator("DEPTHWISE_CONV_2D", [x, w, b], y, padding="SAME", stride_h=2, stride_w=2,
+               dilation_hfactor=2, dilation_wfactor=2, depth_multiplier=2,
+               fused_activation_function="RELU6")
+    g.output(y)
+    zoo["depthwise_multiplier"] = g.build()
+
+    # DEPTHWISE_CONV_2D per-tensor, no bias, VALID, 20 channels (a partial vector)
+    g = GraphBuilder()
+    x = g.input("x", (1, 5, 5, 20), "INT8", scale=0.1, zero_point=4)
+    w = g.constant("w", r.integers(-127, 128, (1, 3, 2, 20)).astype(np.int8), scale=0.01)
+    y = g.tensor("y", (1, 3, 4, 20), "INT8", scale=0.2, zero_point=0)
+    g.operator("DEPTHWISE_CONV_2D", [x, w], y, padding="VALID")
+    g.output(y)
+    zoo["depthwise_no_bias"] = g.build()
+
+    # FULLY_CONNECTED int8, per-channel weights, keep_num_dims, RELU
+    g = GraphBuilder()
+    x = g.input("x", (2, 3, 10), "INT8", scale=0.05, zero_point=-5)
+    ws = np.float32(r.uniform(0.005, 0.02, 4))
+    w = g.constant("w", r.integers(-127, 128, (4, 10)).astype(np.int8), scale=ws,
+                   zero_point=[0] * 4, quantized_dimension=0)
+    b = g.constant("b", r.integers(-500, 500, 4).astype(np.int32),
+                   scale=(np.float64(np.float32(0.05)) * ws).astype(np.float32),
+                   zero_point=[0] * 4)
+    y = g.tensor("y", (2, 3, 4), "INT8", scale=0.08, zero_point=-128)
+    g.operator("FULLY_CONNECTED", [x, w, b], y, keep_num_dims=True,
+               fused_activation_function="RELU")
+    g.output(y)
+    zoo["fc_per_channel"] = g.build()
+
+    # FULLY_CONNECTED uint8 per tensor (weights zero point 128), no bias, a 4-D input
+    # flattened into rows
+    g = GraphBuilder()
+    x = g.input("x", (2, 2, 2, 3), "UINT8", scale=0.1, zero_point=128)
+    w = g.constant("w", r.integers(0, 256, (5, 12)).astype(np.uint8), scale=0.02,
+                   zero_point=128)
+    y = g.tensor("y", (2, 5), "UINT8", scale=0.3, zero_point=120)
+    g.operator("FULLY_CONNECTED", [x, w], y)
+    g.output(y)
+    zoo["fc_uint8"] = g.build()
     zoo.update(_movement_zoo())
     return zoo
 

@@ -173,3 +173,28 @@ def graphs(draw, max_ops: int = 7, kinds=KINDS):
             outputs.append(more)
     g.output(*outputs)
     return Graph(g.build(), inputs, "; ".join(log))
+
+
+def late_consumer_model() -> bytes:
+    """A large tensor made first but read last: the 32-channel output of
+    operator 0 waits for a chain of three 1x1 convolutions before its own
+    consumer; running operator 0 later lowers the peak (the orders the
+    tflm-optimized planner may choose)."""
+    g = GraphBuilder()
+    rng = np.random.default_rng(5)
+    x = g.input("x", (1, 8, 8, 4), "INT8", **ACT)
+
+    def conv(name, src, ic, oc):
+        w = g.constant(f"w_{name}", rng.integers(-127, 128, size=(oc, 1, 1, ic), dtype=np.int8),
+                       scale=0.01)
+        b = g.constant(f"b_{name}", np.zeros(oc, np.int32), scale=ACT["scale"] * 0.01)
+        y = g.tensor(name, (1, 8, 8, oc), "INT8", **ACT)
+        g.operator("CONV_2D", [src, w, b], y, padding="SAME")
+        return y
+
+    big = conv("big", x, 4, 32)
+    c = conv("c", conv("b", conv("a", x, 4, 16), 16, 16), 16, 4)
+    out = g.tensor("out", (1, 8, 8, 4), "INT8", **ACT)
+    g.operator("ADD", [conv("small", big, 32, 4), c], out)
+    g.output(out)
+    return g.build()

@@ -574,6 +574,10 @@ def operator_cases(types: bool = False) -> dict:
             "concatenation_types": (S.concatenation_cases("UINT8", same_quantization=False), 1),
             "maximum_minimum_types": (st.one_of(S.extremum_cases("MAXIMUM"),
                                                 S.extremum_cases("MINIMUM")), 1),
+            "depthwise_conv_2d_generic": (st.one_of(
+                S.depthwise_conv_2d_cases(), S.depthwise_conv_2d_cases(small_accumulators=True)),
+                1),
+            "fully_connected_types": (S.fully_connected_cases(), 1),
         })
     return cases
 

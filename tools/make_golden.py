@@ -350,7 +350,8 @@ def write_npz(path: Path, arrays: dict) -> None:
     with zipfile.ZipFile(buf, "w") as z:
         for name in sorted(arrays):
             f = io.BytesIO()
-            np.lib.format.write_array(f, np.ascontiguousarray(arrays[name]), allow_pickle=False)
+            # np.array keeps a 0-d tensor 0-d (np.ascontiguousarray makes it 1-d)
+            np.lib.format.write_array(f, np.array(arrays[name], order="C"), allow_pickle=False)
             info = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_LZMA
             info.external_attr = 0o644 << 16

@@ -36,6 +36,8 @@ PUBLISHED = {"squeezenet_v1.0_128_int8_flowers.tflite": 450 * 1024}
 SVGS = {
     "memplan_flowers.svg": ("squeezenet_v1.0_128_int8_flowers.tflite", "optimized"),
     "memplan_flowers_tflm.svg": ("squeezenet_v1.0_128_int8_flowers.tflite", "tflm"),
+    "memplan_flowers_tflm_optimized.svg": ("squeezenet_v1.0_128_int8_flowers.tflite",
+                                           "tflm-optimized"),
 }
 
 

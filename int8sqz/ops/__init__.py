@@ -34,6 +34,7 @@ from . import (
     relu6, reshape, resize_bilinear, shape, softmax, squeeze, strided_slice, sub, tile,
     transpose,
 )
+from . import depthwise_conv_2d, fully_connected
 from .unit import NO_SHARING, NUMERICS, Node, Numerics, OperatorUnit, Sharing
 
 REGISTRY: dict[str, OperatorUnit] = {
@@ -67,6 +68,8 @@ REGISTRY: dict[str, OperatorUnit] = {
         sub.UNIT,
         tile.UNIT,
         transpose.UNIT,
+        depthwise_conv_2d.UNIT,
+        fully_connected.UNIT,
     )
 }
 
@@ -144,6 +147,24 @@ def tflm_scratch(op, model, shapes) -> list:
     if unit is not None:
         return unit.tflm_scratch(op, model, shapes)
     return foreign.tflm_scratch(op, model, shapes)
+
+
+def tflm_persistent(op, model, shapes):
+    """What TFLite Micro's kernel allocates in the arena for the operator
+    (int8sqz.ops.unit.TflmAllocations), or None when it is not known."""
+    unit = REGISTRY.get(op.name)
+    if unit is not None:
+        return unit.tflm_persistent(op, model, shapes)
+    return foreign.tflm_persistent(op, model, shapes)
+
+
+def tflm_sharing(op, k, model, shapes):
+    """How TFLite Micro's reference kernel lets the output share bytes with
+    input ``k`` (int8sqz.ops.unit.AccessTrace or CopySkipped), or None."""
+    unit = REGISTRY.get(op.name)
+    if unit is not None:
+        return unit.tflm_sharing(op, k, model, shapes)
+    return foreign.tflm_sharing(op, k, model, shapes)
 
 
 def per_image(op, model, shapes) -> bool:

@@ -25,7 +25,8 @@ import numpy as np
 from ..kernels import movement as k
 from ._common import INT_RANGES, check_same_quantization, flat, legacy_quantization
 from ._movement import INT32_MAX, bits, check_max_rank, check_same_type, int_values
-from .unit import Node, RowWindow, def_type
+from ._tflm import in_order_trace, temp_inputs, temp_output, usable
+from .unit import CStruct, Node, RowWindow, TflmAllocations, def_type
 
 MAX_DIMS = 5
 _PADDING_TYPES = ("INT32", "INT64", "INT8")
@@ -168,3 +169,40 @@ def rows(op, shapes):
     if len(i) != 4 or len(o) != 4 or i[0] != o[0] or o[1] < i[1]:
         return None
     return RowWindow(filter_height=1, stride=1, dilation=1, pad_top=o[1] - i[1])
+
+
+#: OpData of PAD and PADV2 (micro/kernels/pad.h): PadParams (types.h: two
+#: counted int32[5] paddings, a uint8 resizing category) and the output zero point
+OP_DATA_PAD = CStruct("OpData", (CStruct("PadParams", ("int8", ("int32", 5), "int8",
+                                                      ("int32", 5), "uint8")), "int32"),
+                      "micro/kernels/pad.h, kernels/internal/types.h")
+
+
+def tflm_persistent(op, model, shapes):
+    """micro/kernels/pad_common.cc: PadInit allocates OpData; PadPrepare
+    takes input, paddings, the constant value (PADV2's third input) and the
+    output as temporary tensors. ParsePad and ParsePadV2 allocate
+    nothing."""
+    return TflmAllocations("micro/kernels/pad_common.cc PadInit, PadPrepare", None, OP_DATA_PAD,
+                           temp_inputs(op, 0, 1, 2) + temp_output(op))
+
+
+def tflm_sharing(op, k, model, shapes):
+    """PAD int8 (pad.cc -> reference_ops::Pad / PadImageStyle -> PadImpl):
+    the output written element by element in order; an element inside the
+    input's region copies the input's next element."""
+    if k != 0 or op.name != "PAD" or len(op.inputs) < 2 or op.inputs[1] < 0 or \
+            not usable(op, k, model, shapes) or model.tensors[op.inputs[1]].data is None:
+        return None
+    src, dst = op.inputs[0], op.outputs[0]
+    pads = np.asarray(model.tensors[op.inputs[1]].data).reshape(-1, 2)
+    if len(pads) != len(shapes[src]) or np.any(pads < 0):
+        return None
+    if tuple(int(n + a + b) for (a, b), n in zip(pads, shapes[src])) != tuple(shapes[dst]):
+        return None
+    inside = np.zeros(shapes[dst], bool)
+    inside[tuple(slice(int(a), int(a) + int(n)) for (a, _), n in zip(pads, shapes[src]))] = True
+    inside = inside.reshape(-1)
+    source = np.where(inside, np.cumsum(inside) - 1, -1)
+    return in_order_trace(model, op, shapes, source,
+                          "PAD: output in order, input elements copied in order")

@@ -8,7 +8,8 @@ import numpy as np
 from ..kernels import pool as kp
 from ._common import INT_RANGES, check_scale, check_zero_point, fused_activation_range
 from ._window import padding_height_width, padding_option, positive_option, row_window
-from .unit import Node, Sharing
+from ._tflm import PADDING_VALUES, temp_input_output, usable, window_trace
+from .unit import CStruct, Node, Sharing, TflmAllocations
 
 #: the largest padding TFLite's 2-D pools prepare with (INT16_MAX)
 MAX_POOL_PADDING = (1 << 15) - 1
@@ -103,3 +104,36 @@ def pool_rows(op, shapes):
 #: output written through its strides
 POOL_SHARING = Sharing(kernel="kernels/pool.py", strided_output=True, rows=pool_rows,
                        rows_read_first=True)
+
+
+# -- TFLite Micro's pooling kernels (micro/kernels/pooling.cc, pooling_common.cc) ------
+
+#: TfLitePoolParams (builtin_op_data.h): padding, strides, filter, activation,
+#: and the computed padding; both pools' parser (ParsePool) allocates it
+POOL_PARAMS = CStruct("TfLitePoolParams", ("enum",) * 6 + (PADDING_VALUES,),
+                      "builtin_op_data.h")
+#: OpDataPooling (micro/kernels/pooling.h): padding, int and float activation range
+OP_DATA_POOLING = CStruct("OpDataPooling", (PADDING_VALUES, "int32", "int32", "float", "float"),
+                          "micro/kernels/pooling.h")
+
+
+def pool_tflm_persistent(op, model, shapes):
+    """micro/kernels/pooling.cc (PoolInit: OpDataPooling) and
+    pooling_common.cc (PoolingPrepare: input and output as temporary
+    tensors); ParsePool allocates TfLitePoolParams."""
+    return TflmAllocations("micro/kernels/pooling.cc PoolInit, pooling_common.cc PoolingPrepare",
+                           POOL_PARAMS, OP_DATA_POOLING, temp_input_output(op))
+
+
+def pool_tflm_sharing(op, k, model, shapes):
+    """MAX_POOL_2D, AVERAGE_POOL_2D int8/int16 (pooling.cc ->
+    reference_integer_ops::MaxPool, AveragePool): for batch, out_y, out_x,
+    channel: the channel's window (clipped to the image) read, then one
+    element written."""
+    if k != 0 or not usable(op, k, model, shapes, rank4=True) or \
+            model.tensors[op.inputs[0]].type_name not in ("INT8", "INT16"):
+        return None
+    return window_trace(model, op, shapes, lambda c: c,
+                        int(op.options.get("filter_height", 1)),
+                        int(op.options.get("filter_width", 1)), 1, 1,
+                        f"{op.name}: one channel's window read, then one element written")

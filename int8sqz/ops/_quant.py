@@ -1,6 +1,8 @@
-"""Per-channel requantization of the convolution-like operators (CONV_2D
-now; DEPTHWISE_CONV_2D and FULLY_CONNECTED share it), as TFLite's
-``kernel_util.cc`` ``PopulateConvolutionQuantizationParams`` does it.
+"""Per-channel requantization of the convolutions (CONV_2D and
+DEPTHWISE_CONV_2D), as TFLite's ``kernel_util.cc``
+``PopulateConvolutionQuantizationParams`` does it. (FULLY_CONNECTED's
+reference kernel rescales in double precision instead:
+int8sqz/ops/fully_connected.py.)
 
 Per output channel the effective scale is ``double(input_scale) *
 double(filter_scale) / double(output_scale)`` (each float32 scale widened to

@@ -115,3 +115,38 @@ def row_window(padding, in_h: int, filter_h: int, stride: int, dilation: int):
     if pad is None:
         return None
     return RowWindow(filter_h, stride, dilation, pad[0])
+
+
+#: TFLite keeps strides and dilations of the convolutions in an int16
+INT16_MAX = 32767
+
+
+def window_options(op, ctx):
+    """``(stride, dilation, padding)`` of a convolution, the first two as
+    (height, width), each positive and at most 32767 (TFLite refuses the
+    others)."""
+    stride_h = positive_option(op, ctx, "stride_h")
+    stride_w = positive_option(op, ctx, "stride_w")
+    dil_h = positive_option(op, ctx, "dilation_hfactor")
+    dil_w = positive_option(op, ctx, "dilation_wfactor")
+    padding = padding_option(op, ctx)
+    for key, value in (("stride_h", stride_h), ("stride_w", stride_w),
+                       ("dilation_hfactor", dil_h), ("dilation_wfactor", dil_w)):
+        if value > INT16_MAX:
+            raise ctx.error(
+                op, f"option {key} is {value}, expected at most {INT16_MAX} (TFLite keeps "
+                f"strides and dilations in an int16)"
+            )
+    return (stride_h, stride_w), (dil_h, dil_w), padding
+
+
+def filter_rows(op, shapes):
+    """The :class:`~int8sqz.ops.unit.RowWindow` of a convolution whose
+    filter (input 1) has its height at index 1 (CONV_2D's OHWI,
+    DEPTHWISE_CONV_2D's [1, H, W, O]): the optimized planner's rule."""
+    if len(op.inputs) < 2 or op.inputs[1] < 0 or len(shapes[op.inputs[1]]) != 4 \
+            or len(shapes[op.inputs[0]]) != 4:
+        return None
+    return row_window(op.options.get("padding"), shapes[op.inputs[0]][1],
+                      shapes[op.inputs[1]][1], int(op.options.get("stride_h", 1)),
+                      int(op.options.get("dilation_hfactor", 1)))

@@ -25,7 +25,10 @@ from ._binary import (
 )
 from ._common import fused_activation_range, quantize_multiplier, to_int32
 from ._numerics import f32, xnnpack_activation, xnnpack_bounds
-from .unit import Numerics, OperatorUnit, Sharing, int8_version, no_macs
+from ._tflm import elementwise_trace, temp_inputs, temp_output, usable
+from .unit import (
+    CStruct, Numerics, OperatorUnit, Sharing, TflmAllocations, int8_version, no_macs,
+)
 
 LEFT_SHIFT = 20
 
@@ -162,6 +165,31 @@ def prepare(op, ctx, numerics: str = "reference"):
     return prepare_add_or_sub(op, ctx, "ADD", k.add, numerics=numerics)
 
 
+#: TfLiteAddParams (builtin_op_data.h): activation, pot_scale_int16
+TFLM_PARAMS = CStruct("TfLiteAddParams", ("enum", "bool"), "builtin_op_data.h")
+#: OpDataAdd (micro/kernels/add.h): requires_broadcast, twelve shifts,
+#: multipliers, offsets and the activation range, the float range
+TFLM_OP_DATA = CStruct("OpDataAdd", ("bool",) + ("int32",) * 12 + ("float", "float"),
+                       "micro/kernels/add.h")
+
+
+def tflm_persistent(op, model, shapes):
+    """micro/kernels/add.cc (AddInit: OpDataAdd) and add_common.cc
+    (AddPrepare: both inputs and the output as temporary tensors)."""
+    return TflmAllocations("micro/kernels/add.cc AddInit, add_common.cc AddPrepare",
+                           TFLM_PARAMS, TFLM_OP_DATA, temp_inputs(op, 0, 1) + temp_output(op))
+
+
+def tflm_sharing(op, k, model, shapes):
+    """ADD int8 (add.cc -> reference_integer_ops::Add, ElementWise or
+    BroadcastBinaryOpSimple): element i of each operand read, then element i
+    written, i increasing; an operand with the output's shape is read at the
+    output's own index on both paths: it may be overwritten in place."""
+    if not usable(op, k, model, shapes) or model.tensors[op.inputs[k]].type_name != "INT8":
+        return None
+    return elementwise_trace(model, op, k, shapes, "ADD: element i read, then element i written")
+
+
 UNIT = OperatorUnit(
     "ADD", prepare, options="AddOptions", defaults={"fused_activation_function": "NONE"},
     version=int8_version, per_image=elementwise_per_image, macs=no_macs,
@@ -183,4 +211,5 @@ UNIT = OperatorUnit(
             "table whose output takes the other input's shape",
             functools.partial(prepare, numerics="xnnpack"), delegated=add_delegated),
     },
+    tflm_persistent=tflm_persistent, tflm_sharing=tflm_sharing,
 )

@@ -6,7 +6,9 @@ activation. Input and output must share scale and zero point (TFLite's
 Prepare asserts it; the kernel does not requantize)."""
 
 from ..kernels import pool as k
-from ._pool import POOL_SHARING, pool_per_image, prepare_pool
+from ._pool import (
+    POOL_SHARING, pool_per_image, pool_tflm_persistent, pool_tflm_sharing, prepare_pool,
+)
 from .unit import OperatorUnit, int8_version, no_macs, not_delegated, same_as_reference
 
 
@@ -25,4 +27,5 @@ UNIT = OperatorUnit(
         "xnnpack": not_delegated(
             "XNNPACK has no quantized average pooling: the builtin kernel"),
     },
+    tflm_persistent=pool_tflm_persistent, tflm_sharing=pool_tflm_sharing,
 )

@@ -22,13 +22,19 @@ output only if it is exactly its own slot of the output (same address and
 strides); that input is then not copied. The output may be a strided view.
 """
 
+import math
+
 import numpy as np
 
 from ..kernels import concat as k
 from ._broadcast import c_strides, flat, loop_nest
 from ._common import check_same_quantization, check_scale, check_zero_point
 from ._common import legacy_quantization
-from .unit import Node, OperatorUnit, Sharing, int8_version, no_macs, same_as_reference
+from ._tflm import temp_inputs, temp_output, usable
+from .unit import (
+    AccessTrace, CStruct, Node, OperatorUnit, Sharing, TflmAllocations, int8_version, no_macs,
+    same_as_reference,
+)
 
 _TYPES = ("INT8", "UINT8", "INT32", "FLOAT32")
 
@@ -198,6 +204,59 @@ def per_image(op, model, shapes) -> bool:
     return out_rank > 0 and int(op.options.get("axis", 0)) % out_rank != 0
 
 
+#: TfLiteConcatenationParams (builtin_op_data.h): axis, activation
+TFLM_PARAMS = CStruct("TfLiteConcatenationParams", ("int32", "enum"), "builtin_op_data.h")
+#: OpData (micro/kernels/concatenation.cc): ConcatenationParams (types.h:
+#: axis, zero point and scale pointers, count, output zero point and scale)
+#: and the compression scratch indices of up to kMaxInputNum = 10 inputs
+TFLM_OP_DATA = CStruct("OpData", (CStruct("ConcatenationParams", (
+    "int32", "ptr", "ptr", "int32", "int32", "float")), ("int32", 10)),
+    "micro/kernels/concatenation.cc, kernels/internal/types.h")
+
+
+def tflm_persistent(op, model, shapes):
+    """micro/kernels/concatenation.cc (ConcatenationInit: OpData;
+    ConcatenationPrepare: input 0 and the output as temporary tensors, then
+    every input again, one by one)."""
+    return TflmAllocations(
+        "micro/kernels/concatenation.cc ConcatenationInit, ConcatenationPrepare",
+        TFLM_PARAMS, TFLM_OP_DATA,
+        temp_inputs(op, 0) + temp_output(op) + temp_inputs(op, *range(len(op.inputs))))
+
+
+def tflm_sharing(op, k, model, shapes):
+    """CONCATENATION (concatenation.cc -> reference_ops::Concatenation): for
+    each outer index, for each input in order, one memcpy of that input's
+    block to the output's next bytes. So an input may lie in the part of
+    the output that is written after its last block is read (input j of a
+    channel concatenation in the output's tail)."""
+    if not usable(op, k, model, shapes):
+        return None
+    dst = op.outputs[0]
+    rank = len(shapes[dst])
+    axis = int(op.options.get("axis", 0))
+    axis = axis + rank if axis < 0 else axis
+    ins = list(op.inputs)
+    if not 0 <= axis < rank or any(i < 0 or len(shapes[i]) != rank for i in ins):
+        return None
+    outer = math.prod(shapes[dst][:axis])
+    inner = math.prod(shapes[dst][axis + 1:])
+    blocks = [shapes[i][axis] * inner for i in ins]
+    size = model.tensors[dst].dtype.itemsize
+    total = sum(blocks)
+    if total != shapes[dst][axis] * inner or any(
+            model.tensors[i].dtype is None or model.tensors[i].dtype.itemsize != size
+            for i in ins):
+        return None
+    starts = np.cumsum([0] + blocks[:-1])
+    o = np.arange(outer).reshape(outer, 1)
+    write = ((o * total + starts + np.array(blocks)) * size).reshape(-1)
+    read = np.full((outer, len(ins)), math.inf)
+    read[:, k] = np.arange(outer) * blocks[k] * size
+    return AccessTrace(read.reshape(-1), write, False,
+                       "CONCATENATION: one memcpy per input block, inputs in order")
+
+
 UNIT = OperatorUnit(
     "CONCATENATION", prepare, options="ConcatenationOptions",
     defaults={"fused_activation_function": "NONE"}, version=int8_version,
@@ -210,4 +269,5 @@ UNIT = OperatorUnit(
                                      "quantized unlike the output rescaled as the reference)"),
         "xnnpack": same_as_reference("copies, delegated or not", delegated=delegated),
     },
+    tflm_persistent=tflm_persistent, tflm_sharing=tflm_sharing,
 )

@@ -28,10 +28,12 @@ import numpy as np
 from ..kernels import conv as k
 from ._numerics import sums_requantization, xnnpack_activation
 from ._quant import per_channel_quantization
-from ._window import padding_height_width, padding_option, positive_option, row_window
-from .unit import Node, Numerics, OperatorUnit, Sharing, def_type
+from ._tflm import OP_DATA_CONV, temp_inputs, temp_output, usable, window_trace
+from ._window import filter_rows, padding_height_width, window_options
+from .unit import (
+    CStruct, Node, Numerics, OperatorUnit, PersistentBuffer, Sharing, TflmAllocations, def_type,
+)
 
-INT16_MAX = 32767
 #: the ``sums`` argument of the requantizing kernel: nothing to store
 NO_SUMS = np.zeros((0, 0, 0, 0), np.int32)
 
@@ -40,7 +42,7 @@ def prepare(op, ctx, numerics: str = "reference"):
     """The reference's CONV_2D, or (``numerics``) the sums requantized as
     the optimized builtin kernels ("builtin") or XNNPACK ("xnnpack") do."""
     src, flt, bias_index, dst, type_name, groups = _check_tensors(op, ctx)
-    stride, dilation, padding = _window_options(op, ctx)
+    stride, dilation, padding = window_options(op, ctx)
     out_c = ctx.shape(flt)[0]
     bias = _bias(op, ctx, bias_index, out_c)
     q = per_channel_quantization(ctx, op, src, flt, dst, out_c, type_name)
@@ -138,23 +140,6 @@ def _check_tensors(op, ctx):
     return src, flt, bias_index, dst, in_type, groups
 
 
-def _window_options(op, ctx):
-    """``(stride, dilation, padding)``, the first two as (height, width)."""
-    stride_h = positive_option(op, ctx, "stride_h")
-    stride_w = positive_option(op, ctx, "stride_w")
-    dil_h = positive_option(op, ctx, "dilation_hfactor")
-    dil_w = positive_option(op, ctx, "dilation_wfactor")
-    padding = padding_option(op, ctx)
-    for key, value in (("stride_h", stride_h), ("stride_w", stride_w),
-                       ("dilation_hfactor", dil_h), ("dilation_wfactor", dil_w)):
-        if value > INT16_MAX:
-            raise ctx.error(
-                op, f"option {key} is {value}, expected at most {INT16_MAX} (TFLite keeps "
-                f"strides and dilations in an int16)"
-            )
-    return (stride_h, stride_w), (dil_h, dil_w), padding
-
-
 def _bias(op, ctx, index: int, out_c: int):
     """The int32 bias, one value per output channel."""
     ctx.check_type(op, index, ("INT32",), "bias")
@@ -205,14 +190,45 @@ def macs(op, shapes) -> int:
     return math.prod(shapes[op.outputs[0]]) * math.prod(f[1:]) if len(f) == 4 else 0
 
 
-def rows(op, shapes):
-    """The input rows each output row reads (the optimized planner's rule)."""
-    if len(op.inputs) < 2 or op.inputs[1] < 0 or len(shapes[op.inputs[1]]) != 4 \
-            or len(shapes[op.inputs[0]]) != 4:
+#: TfLiteConvParams (builtin_op_data.h): padding, strides, activation,
+#: dilations, quantized_bias_type
+TFLM_PARAMS = CStruct("TfLiteConvParams", ("enum", "int32", "int32", "enum", "int32", "int32",
+                                           "enum"), "builtin_op_data.h")
+
+
+def tflm_persistent(op, model, shapes):
+    """micro/kernels/conv_common.cc: ConvInit allocates OpDataConv;
+    ConvPrepare takes the output, input and filter as temporary tensors,
+    allocates the per-channel multipliers and shifts (int32, one per filter
+    dimension 0), and CalculateOpDataConv takes input, filter, bias and
+    output again."""
+    filt = shapes[op.inputs[1]] if len(op.inputs) > 1 and op.inputs[1] >= 0 else ()
+    channels = int(filt[0]) if filt else 0
+    return TflmAllocations(
+        "micro/kernels/conv_common.cc ConvInit, ConvPrepare, CalculateOpDataConv",
+        TFLM_PARAMS, OP_DATA_CONV,
+        temp_output(op) + temp_inputs(op, 0, 1)
+        + (PersistentBuffer(4 * channels), PersistentBuffer(4 * channels))
+        + temp_inputs(op, 0, 1, 2) + temp_output(op))
+
+
+def tflm_sharing(op, k, model, shapes):
+    """CONV_2D int8/int16 (conv.cc -> reference_integer_ops::ConvPerChannel):
+    for batch, out_y, out_x, out_channel: the window read (taps inside the
+    image, the channels of the output channel's group), then that one
+    element written. Every output channel re-reads its pixel's window."""
+    if k != 0 or len(op.inputs) < 2 or not usable(op, k, model, shapes, rank4=True) or \
+            model.tensors[op.inputs[0]].type_name not in ("INT8", "INT16"):
         return None
-    return row_window(op.options.get("padding"), shapes[op.inputs[0]][1],
-                      shapes[op.inputs[1]][1], int(op.options.get("stride_h", 1)),
-                      int(op.options.get("dilation_hfactor", 1)))
+    f = shapes[op.inputs[1]]
+    ic, oc = shapes[op.inputs[0]][3], shapes[op.outputs[0]][3]
+    if len(f) != 4 or f[3] <= 0 or ic % f[3] or oc % (ic // f[3]):
+        return None
+    per_group = oc // (ic // f[3])
+    return window_trace(model, op, shapes, lambda c: (c // per_group) * f[3], f[1], f[2],
+                        int(op.options.get("dilation_hfactor", 1)),
+                        int(op.options.get("dilation_wfactor", 1)),
+                        "CONV_2D: window read, then one output element written")
 
 
 UNIT = OperatorUnit(
@@ -223,7 +239,7 @@ UNIT = OperatorUnit(
     # kernels/conv.py, the aliasing rule of its docstring: row blocks in
     # order, each block's input rows read before any of its output is written,
     # the output written through its strides
-    sharing=Sharing(kernel="kernels/conv.py", strided_output=True, rows=rows,
+    sharing=Sharing(kernel="kernels/conv.py", strided_output=True, rows=filter_rows,
                     rows_read_first=True),
     numerics={
         "builtin": Numerics(
@@ -240,4 +256,5 @@ UNIT = OperatorUnit(
             functools.partial(prepare, numerics="xnnpack"),
             delegated=lambda op, ctx: xnnpack_activation(op)),
     },
+    tflm_persistent=tflm_persistent, tflm_sharing=tflm_sharing,
 )

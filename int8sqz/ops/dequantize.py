@@ -7,8 +7,11 @@ from ..kernels import quantize as k
 from ._common import check_scale, check_zero_point, flat
 from ._numerics import f32
 from .quantize import per_image
-from .unit import NO_SHARING, Node, Numerics, OperatorUnit, always, def_type, no_macs
-from .unit import same_as_reference
+from ._tflm import elementwise_trace, temp_input_output, usable
+from .unit import (
+    NO_SHARING, CStruct, Node, Numerics, OperatorUnit, TflmAllocations, always, def_type,
+    no_macs, same_as_reference,
+)
 
 
 def prepare(op, ctx, numerics: str = "reference"):
@@ -41,6 +44,34 @@ def version(op, tensors) -> int:
     return 5 if src.scales is not None and len(src.scales) > 1 else 2
 
 
+#: DequantizeOpData (micro/kernels/dequantize.h): DequantizationParams
+#: (types.h: double scale, int32 zero point), multiplier, shift, zero point
+TFLM_OP_DATA = CStruct("DequantizeOpData", (CStruct("DequantizationParams",
+                                                    ("double", "int32")),) + ("int32",) * 3,
+                       "micro/kernels/dequantize.h")
+
+
+def tflm_persistent(op, model, shapes):
+    """micro/kernels/dequantize.cc (DequantizeInit: DequantizeOpData) and
+    dequantize_common.cc (DequantizePrepare: input and output as temporary
+    tensors); ParseDequantize allocates nothing."""
+    return TflmAllocations(
+        "micro/kernels/dequantize.cc DequantizeInit, dequantize_common.cc DequantizePrepare",
+        None, TFLM_OP_DATA, temp_input_output(op))
+
+
+def tflm_sharing(op, k, model, shapes):
+    """DEQUANTIZE (dequantize.cc -> reference_ops::Dequantize): element i
+    read, then element i written. int8 -> float32 over n elements: the
+    output may end just past its input (bound -3 (n - 1)); per-channel
+    dequantization walks by channel: no rule."""
+    if k != 0 or not usable(op, k, model, shapes) or \
+            model.tensors[op.inputs[0]].quantization.scales.size > 1:
+        return None
+    return elementwise_trace(model, op, k, shapes,
+                             "DEQUANTIZE: element i read, then element i written")
+
+
 UNIT = OperatorUnit(
     "DEQUANTIZE", prepare, options="DequantizeOptions", defaults={}, version=version,
     per_image=per_image, macs=no_macs, sharing=NO_SHARING,
@@ -54,4 +85,5 @@ UNIT = OperatorUnit(
             "xnn_qs8_f32_vcvt: float32(q - zp) * scale, one rounding of an exact product: "
             "the reference's value", delegated=always),
     },
+    tflm_persistent=tflm_persistent, tflm_sharing=tflm_sharing,
 )

@@ -14,7 +14,11 @@ import numpy as np
 
 from ._common import check_same_quantization
 from ._movement import check_same_type, copy_node, int_values
-from .unit import OperatorUnit, Sharing, always, no_macs, same_as_reference, version_1
+from ._tflm import temp_inputs, temp_output
+from .unit import (
+    OperatorUnit, Sharing, TflmAllocations, always, no_macs, no_tflm_sharing,
+    same_as_reference, version_1,
+)
 
 
 def resolve_axis(axis: int, rank: int) -> int:
@@ -49,6 +53,14 @@ def per_image(op, model, shapes) -> bool:
     return resolve_axis(int(data.reshape(-1)[0]), len(shapes[op.inputs[0]])) > 0
 
 
+def tflm_persistent(op, model, shapes):
+    """micro/kernels/expand_dims.cc: no Init; ExpandDimsPrepare takes input,
+    axis and output as temporary tensors; ParseExpandDims allocates
+    nothing."""
+    return TflmAllocations("micro/kernels/expand_dims.cc ExpandDimsPrepare", None, None,
+                           temp_inputs(op, 0, 1) + temp_output(op))
+
+
 UNIT = OperatorUnit(
     "EXPAND_DIMS", prepare, options="ExpandDimsOptions", defaults={}, version=version_1,
     per_image=per_image, macs=no_macs,
@@ -58,4 +70,5 @@ UNIT = OperatorUnit(
         "xnnpack": same_as_reference("a copy (a static reshape in XNNPACK)",
                                      delegated=always),
     },
+    tflm_persistent=tflm_persistent, tflm_sharing=no_tflm_sharing,
 )

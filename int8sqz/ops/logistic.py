@@ -35,8 +35,11 @@ import numpy as np
 
 from ..kernels import activation as k
 from ._common import INT_RANGES, check_scale, check_zero_point, flat, tflite_round
-from .unit import Node, Numerics, OperatorUnit, Sharing, always, int8_version, no_macs
-from .unit import same_as_reference
+from ._tflm import elementwise_trace, temp_input_output, usable
+from .unit import (
+    CStruct, Node, Numerics, OperatorUnit, Sharing, TflmAllocations, always, int8_version,
+    no_macs, same_as_reference,
+)
 
 _INTEGER = ("INT8", "UINT8")
 OUTPUT_SCALE = 1.0 / 256
@@ -143,6 +146,31 @@ def per_image(op, model, shapes) -> bool:
     return True  # element by element
 
 
+#: OpDataLogistic (micro/kernels/logistic.h): zero point, range radius,
+#: multiplier, left shift
+TFLM_OP_DATA = CStruct("OpDataLogistic", ("int32",) * 4, "micro/kernels/logistic.h")
+
+
+def tflm_persistent(op, model, shapes):
+    """micro/kernels/logistic.cc (LogisticInit: OpDataLogistic) and
+    logistic_common.cc (CalculateArithmeticOpDataLogistic: input and output
+    as temporary tensors); ParseLogistic allocates nothing."""
+    return TflmAllocations(
+        "micro/kernels/logistic.cc LogisticInit, "
+        "logistic_common.cc CalculateArithmeticOpDataLogistic",
+        None, TFLM_OP_DATA, temp_input_output(op))
+
+
+def tflm_sharing(op, k, model, shapes):
+    """LOGISTIC int8 (logistic.cc -> reference_integer_ops::Logistic):
+    element i read, then element i written."""
+    if k != 0 or not usable(op, k, model, shapes) or \
+            model.tensors[op.inputs[0]].type_name != "INT8":
+        return None
+    return elementwise_trace(model, op, k, shapes,
+                             "LOGISTIC: element i read, then element i written")
+
+
 UNIT = OperatorUnit(
     "LOGISTIC", prepare, options=None, defaults={},
     version=int8_version, per_image=per_image, macs=no_macs,
@@ -157,4 +185,5 @@ UNIT = OperatorUnit(
             "random input quantizations",
             functools.partial(prepare, numerics="xnnpack"), delegated=always),
     },
+    tflm_persistent=tflm_persistent, tflm_sharing=tflm_sharing,
 )

@@ -6,7 +6,9 @@ it; the kernel does not requantize)."""
 
 from ..kernels import pool as k
 from ._numerics import xnnpack_activation, xnnpack_bounds
-from ._pool import POOL_SHARING, pool_per_image, prepare_pool
+from ._pool import (
+    POOL_SHARING, pool_per_image, pool_tflm_persistent, pool_tflm_sharing, prepare_pool,
+)
 from .unit import Numerics, OperatorUnit, int8_version, no_macs, same_as_reference
 
 
@@ -39,4 +41,5 @@ UNIT = OperatorUnit(
             "half to even (RELU_N1_TO_1 at scale 2, zero point 100: [100, 100], the "
             "reference [99, 101])", prepare_xnnpack, delegated=delegated),
     },
+    tflm_persistent=pool_tflm_persistent, tflm_sharing=pool_tflm_sharing,
 )

@@ -15,8 +15,8 @@ from ..kernels import elementwise as k
 from ._binary import binary_output_shape, binary_run, check_binary_types, elementwise_per_image
 from .sub import broadcast_version
 from .unit import (
-    Numerics, OperatorUnit, Sharing, float_operands, no_macs, not_modelled,
-    same_as_reference,
+    Numerics, OperatorUnit, Sharing, TflmAllocations, float_operands, no_macs, no_tflm_sharing,
+    not_modelled, same_as_reference,
 )
 
 TYPES = ("INT8", "UINT8", "INT32", "FLOAT32")
@@ -42,6 +42,13 @@ def prepare(op, ctx):
 #: input elements at its own position (a broadcast input read in its own place)
 SHARING = Sharing(kernel="kernels/elementwise.py", inplace=True)
 
+
+def tflm_persistent(op, model, shapes):
+    """micro/kernels/maximum_minimum.cc: no Init, no Prepare; ParseMaximum
+    and ParseMinimum allocate nothing."""
+    return TflmAllocations("micro/kernels/maximum_minimum.cc (Eval only)")
+
+
 UNIT = OperatorUnit(
     "MAXIMUM", prepare, options="MaximumMinimumOptions", defaults={},
     version=broadcast_version, per_image=elementwise_per_image, macs=no_macs, sharing=SHARING,
@@ -53,4 +60,5 @@ UNIT = OperatorUnit(
             "(measured): not modelled, refused",
             not_modelled("float32 MAXIMUM in XNNPACK").prepare, delegated=float_operands),
     },
+    tflm_persistent=tflm_persistent, tflm_sharing=no_tflm_sharing,
 )

@@ -21,7 +21,11 @@ from ._common import (
     INT_RANGES, check_left_shift, check_scale, check_zero_point, flat, quantize_multiplier,
 )
 from ._numerics import f32
-from .unit import NO_SHARING, Node, Numerics, OperatorUnit, int8_version, no_macs
+from ._tflm import temp_inputs, temp_output
+from .unit import (
+    NO_SHARING, CStruct, Node, Numerics, OperatorUnit, TflmAllocations, int8_version, no_macs,
+    no_tflm_sharing,
+)
 
 _INTEGER = ("INT8", "UINT8")
 
@@ -218,6 +222,35 @@ def tflm_scratch(op, model, shapes) -> list:
     return requests
 
 
+#: TfLiteReducerParams (builtin_op_data.h): keep_dims (ParseReducer: MEAN,
+#: SUM, REDUCE_MAX, REDUCE_MIN)
+REDUCER_PARAMS = CStruct("TfLiteReducerParams", ("bool",), "builtin_op_data.h")
+#: OpDataReduce (micro/kernels/reduce.h): eleven ints and floats
+OP_DATA_REDUCE = CStruct("OpDataReduce", ("int32",) * 11, "micro/kernels/reduce.h")
+
+
+def prepare_simple_temps(op, model) -> tuple:
+    """The temporary tensors of reduce_common.cc's PrepareSimple (every
+    reduction's Prepare runs it): input and axis, and the output when the
+    input is int8."""
+    temps = temp_inputs(op, 0, 1)
+    if op.inputs and op.inputs[0] >= 0 and model.tensors[op.inputs[0]].type_name == "INT8":
+        temps += temp_output(op)
+    return temps
+
+
+def tflm_persistent(op, model, shapes):
+    """micro/kernels/reduce.cc (InitReduce: OpDataReduce) and
+    reduce_common.cc: PrepareMeanOrSumHelper takes input, output and axis
+    as temporary tensors, then PrepareSimple its own. ParseReducer
+    allocates TfLiteReducerParams. (SUM is prepared the same way.)"""
+    return TflmAllocations(
+        "micro/kernels/reduce.cc InitReduce, reduce_common.cc PrepareMeanOrSumHelper, "
+        "PrepareSimple", REDUCER_PARAMS, OP_DATA_REDUCE,
+        temp_inputs(op, 0) + temp_output(op) + temp_inputs(op, 1)
+        + prepare_simple_temps(op, model))
+
+
 UNIT = OperatorUnit(
     "MEAN", prepare, options="ReducerOptions", defaults={"keep_dims": False},
     version=int8_version, per_image=per_image, macs=no_macs, sharing=NO_SHARING,
@@ -236,4 +269,5 @@ UNIT = OperatorUnit(
             "(1 / count) and z = out_zp - count * in_zp * k in float32",
             functools.partial(prepare, numerics="xnnpack"), delegated=delegated),
     },
+    tflm_persistent=tflm_persistent, tflm_sharing=no_tflm_sharing,
 )

@@ -5,8 +5,9 @@ kernel with ``x < y ? x : y`` (see int8sqz.ops.maximum)."""
 from ._binary import elementwise_per_image
 from .maximum import SHARING, prepare_extremum
 from .sub import broadcast_version
+from .maximum import tflm_persistent
 from .unit import (
-    Numerics, OperatorUnit, float_operands, no_macs, not_modelled,
+    Numerics, OperatorUnit, float_operands, no_macs, no_tflm_sharing, not_modelled,
     same_as_reference,
 )
 
@@ -26,4 +27,5 @@ UNIT = OperatorUnit(
             "(measured): not modelled, refused",
             not_modelled("float32 MINIMUM in XNNPACK").prepare, delegated=float_operands),
     },
+    tflm_persistent=tflm_persistent, tflm_sharing=no_tflm_sharing,
 )

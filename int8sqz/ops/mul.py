@@ -21,7 +21,10 @@ from ._binary import (
 from ._common import check_left_shift, fused_activation_range, quantize_multiplier
 from ._numerics import f32, xnnpack_bounds
 from .add import mul_delegated, xnnpack_lut_shape
-from .unit import Numerics, OperatorUnit, Sharing, def_type, output_elements
+from ._tflm import elementwise_trace, temp_inputs, temp_output, usable
+from .unit import (
+    CStruct, Numerics, OperatorUnit, Sharing, TflmAllocations, def_type, output_elements,
+)
 
 
 def prepare(op, ctx, numerics: str = "reference"):
@@ -88,6 +91,30 @@ def version(op, tensors) -> int:
     return 1
 
 
+#: TfLiteMulParams (builtin_op_data.h): activation
+TFLM_PARAMS = CStruct("TfLiteMulParams", ("enum",), "builtin_op_data.h")
+#: OpDataMul (micro/kernels/mul.h): zero points, activation range,
+#: multiplier and shift, the float range
+TFLM_OP_DATA = CStruct("OpDataMul", ("int32",) * 7 + ("float", "float"), "micro/kernels/mul.h")
+
+
+def tflm_persistent(op, model, shapes):
+    """micro/kernels/mul_common.cc (MulInit: OpDataMul; MulPrepare ->
+    CalculateOpDataMul: both inputs and the output as temporary tensors)."""
+    return TflmAllocations("micro/kernels/mul_common.cc MulInit, CalculateOpDataMul",
+                           TFLM_PARAMS, TFLM_OP_DATA, temp_inputs(op, 0, 1) + temp_output(op))
+
+
+def tflm_sharing(op, k, model, shapes):
+    """MUL int8 (mul.cc -> reference_integer_ops::Mul, ElementWise or
+    BroadcastBinaryOpSimple): as ADD, element i of each operand read, then
+    element i written; an operand with the output's shape may be
+    overwritten in place."""
+    if not usable(op, k, model, shapes) or model.tensors[op.inputs[k]].type_name != "INT8":
+        return None
+    return elementwise_trace(model, op, k, shapes, "MUL: element i read, then element i written")
+
+
 UNIT = OperatorUnit(
     "MUL", prepare, options="MulOptions", defaults={"fused_activation_function": "NONE"},
     version=version, per_image=elementwise_per_image,
@@ -109,4 +136,5 @@ UNIT = OperatorUnit(
             "ADD",
             functools.partial(prepare, numerics="xnnpack"), delegated=mul_delegated),
     },
+    tflm_persistent=tflm_persistent, tflm_sharing=tflm_sharing,
 )

@@ -19,6 +19,8 @@ from ._common import check_same_quantization
 from ._movement import CopyPlan, check_same_type
 from .unit import (
     NO_SHARING, Node, OperatorUnit, int8_version, no_macs, not_delegated, same_as_reference,
+    CStruct, NO_SHARING, Node, OperatorUnit, TflmAllocations, int8_version, no_macs,
+    no_tflm_sharing,
 )
 
 
@@ -72,6 +74,16 @@ def per_image(op, model, shapes) -> bool:
     return axis > 0 and all(not model.tensors[i].is_constant for i in op.inputs)
 
 
+#: TfLitePackParams (builtin_op_data.h): values_count, axis
+TFLM_PARAMS = CStruct("TfLitePackParams", ("int32", "int32"), "builtin_op_data.h")
+
+
+def tflm_persistent(op, model, shapes):
+    """micro/kernels/pack.cc: no Init, no Prepare; ParsePack allocates
+    TfLitePackParams."""
+    return TflmAllocations("micro/kernels/pack.cc (Eval only)", TFLM_PARAMS)
+
+
 UNIT = OperatorUnit(
     "PACK", prepare, options="PackOptions", defaults={"axis": 0}, version=int8_version,
     per_image=per_image, macs=no_macs, sharing=NO_SHARING,
@@ -79,4 +91,5 @@ UNIT = OperatorUnit(
         "builtin": same_as_reference("copies"),
         "xnnpack": not_delegated("not delegated: copies"),
     },
+    tflm_persistent=tflm_persistent, tflm_sharing=no_tflm_sharing,
 )

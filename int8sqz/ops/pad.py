@@ -15,4 +15,5 @@ UNIT = OperatorUnit(
             "xnn_define_static_constant_pad, its padding value 0.0 quantized to the output "
             "zero point: the same copy and border", delegated=always),
     },
+    tflm_persistent=_pad.tflm_persistent, tflm_sharing=_pad.tflm_sharing,
 )

@@ -13,4 +13,5 @@ UNIT = OperatorUnit(
         "builtin": same_as_reference("optimized_ops::Pad: the same copy and border"),
         "xnnpack": not_delegated("not delegated: the same copy and border"),
     },
+    tflm_persistent=_pad.tflm_persistent, tflm_sharing=_pad.tflm_sharing,
 )

@@ -17,7 +17,8 @@ from ._common import (
     INT_RANGES, check_left_shift, check_scale, check_zero_point, flat, quantize_multiplier,
 )
 from ._numerics import f32
-from .unit import Node, Numerics, OperatorUnit, Sharing, no_macs
+from ._tflm import elementwise_trace, temp_input_output, usable
+from .unit import CStruct, Node, Numerics, OperatorUnit, Sharing, TflmAllocations, no_macs
 
 _INTEGER = ("INT8", "UINT8")
 
@@ -117,6 +118,38 @@ def per_image(op, model, shapes) -> bool:
     return True  # elementwise
 
 
+#: QuantizationParams (types.h: int32 zero point, double scale), in the
+#: OpData of QUANTIZE; DEQUANTIZE's DequantizationParams has the same members
+QUANTIZATION_PARAMS = CStruct("QuantizationParams", ("int32", "double"),
+                              "kernels/internal/types.h")
+#: OpDataQuantizeReference (micro/kernels/quantize.h): QuantizationParams,
+#: requantization multiplier and shift, input zero point
+TFLM_OP_DATA = CStruct("OpDataQuantizeReference", (QUANTIZATION_PARAMS,) + ("int32",) * 3,
+                       "micro/kernels/quantize.h")
+
+
+def tflm_persistent(op, model, shapes):
+    """micro/kernels/quantize.cc (InitQuantizeReference:
+    OpDataQuantizeReference) and quantize_common.cc
+    (PrepareQuantizeReference: input and output as temporary tensors);
+    ParseQuantize allocates nothing."""
+    return TflmAllocations(
+        "micro/kernels/quantize.cc InitQuantizeReference, "
+        "quantize_common.cc PrepareQuantizeReference",
+        None, TFLM_OP_DATA, temp_input_output(op))
+
+
+def tflm_sharing(op, k, model, shapes):
+    """QUANTIZE (quantize_common.cc -> reference_ops::AffineQuantize,
+    Requantize): element i read, then element i written; in place between
+    types of one size. Per-channel quantization walks by channel: no rule."""
+    if k != 0 or not usable(op, k, model, shapes) or \
+            model.tensors[op.outputs[0]].quantization.scales.size > 1:
+        return None
+    return elementwise_trace(model, op, k, shapes,
+                             "QUANTIZE: element i read, then element i written")
+
+
 UNIT = OperatorUnit(
     "QUANTIZE", prepare, options="QuantizeOptions", defaults={}, version=version,
     per_image=per_image, macs=no_macs,
@@ -136,4 +169,5 @@ UNIT = OperatorUnit(
             "multiplier lrintf(256 * in_scale / out_scale)",
             functools.partial(prepare, numerics="xnnpack"), delegated=delegated),
     },
+    tflm_persistent=tflm_persistent, tflm_sharing=tflm_sharing,
 )

@@ -18,7 +18,12 @@ import numpy as np
 from ..kernels import reduce as k
 from ._common import flat
 from .mean import per_image, reduction
-from .unit import NO_SHARING, Node, OperatorUnit, always, int8_version, no_macs, same_as_reference
+from ._tflm import temp_inputs, temp_output
+from .mean import OP_DATA_REDUCE, REDUCER_PARAMS, per_image, prepare_simple_temps, reduction
+from .unit import (
+    NO_SHARING, Node, OperatorUnit, TflmAllocations, always, int8_version, no_macs,
+    no_tflm_sharing, same_as_reference,
+)
 
 TYPES = ("INT8", "UINT8", "INT32", "FLOAT32")
 _LOWEST = {"INT8": np.int8(-128), "UINT8": np.uint8(0),
@@ -60,6 +65,19 @@ def tflm_scratch(op, model, shapes) -> list:
     return [4 * len(shapes[op.inputs[0]]), 4 * math.prod(shapes[op.inputs[1]])]
 
 
+def tflm_persistent(op, model, shapes):
+    """micro/kernels/reduce.cc (InitReduce: OpDataReduce) and
+    reduce_common.cc: PrepareMinMaxHelper first runs PrepareSimple
+    (mean.prepare_simple_temps), then takes input, output and axis as
+    temporary tensors again. ParseReducer allocates TfLiteReducerParams.
+    (REDUCE_MIN is prepared the same way.)"""
+    return TflmAllocations(
+        "micro/kernels/reduce.cc InitReduce, reduce_common.cc PrepareMinMaxHelper, "
+        "PrepareSimple", REDUCER_PARAMS, OP_DATA_REDUCE,
+        prepare_simple_temps(op, model) + temp_inputs(op, 0) + temp_output(op)
+        + temp_inputs(op, 1))
+
+
 UNIT = OperatorUnit(
     "REDUCE_MAX", prepare, options="ReducerOptions", defaults={"keep_dims": False},
     version=int8_version, per_image=per_image, macs=no_macs, sharing=NO_SHARING,
@@ -70,4 +88,5 @@ UNIT = OperatorUnit(
             "xnn_define_static_reduce_v2 (max): the maximum, as the reference",
             delegated=always),
     },
+    tflm_persistent=tflm_persistent, tflm_sharing=no_tflm_sharing,
 )

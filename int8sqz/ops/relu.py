@@ -31,7 +31,11 @@ from ._common import (
     INT_RANGES, check_left_shift, check_scale, check_zero_point, flat, quantize_multiplier,
     tflite_round,
 )
-from .unit import Node, OperatorUnit, Sharing, def_type, float_operands, no_macs, same_as_reference
+from ._tflm import temp_input_output
+from .unit import (
+    CStruct, Node, OperatorUnit, Sharing, TflmAllocations, def_type, float_operands, no_macs,
+    no_tflm_sharing, same_as_reference,
+)
 
 TYPES = ("INT8", "UINT8", "FLOAT32")
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
@@ -109,6 +113,21 @@ def per_image(op, model, shapes) -> bool:
 #: kernels/activation.py: x[i] is read before out[i] is written
 SHARING = Sharing(kernel="kernels/activation.py", inplace=True)
 
+
+#: ReluOpData (micro/kernels/activations.h): ReluParams (types.h: a uint8
+#: activation type, the activation range, offsets, multiplier, shift)
+TFLM_OP_DATA = CStruct("ReluOpData", ("uint8",) + ("int32",) * 6, "micro/kernels/activations.h")
+
+
+def tflm_persistent(op, model, shapes):
+    """micro/kernels/activations.cc (ReluInit: ReluOpData) and
+    activations_common.cc (ReluPrepare: input and output as temporary
+    tensors); ParseRelu allocates nothing."""
+    return TflmAllocations(
+        "micro/kernels/activations.cc ReluInit, activations_common.cc ReluPrepare",
+        None, TFLM_OP_DATA, temp_input_output(op))
+
+
 UNIT = OperatorUnit(
     "RELU", prepare, options=None, defaults={},
     version=version, per_image=per_image, macs=no_macs, sharing=SHARING,
@@ -120,4 +139,5 @@ UNIT = OperatorUnit(
             "is, with the reference's values (measured, NaNs included)",
             delegated=float_operands),
     },
+    tflm_persistent=tflm_persistent, tflm_sharing=no_tflm_sharing,
 )

@@ -4,11 +4,28 @@
 int8sqz.ops.relu)."""
 
 from .relu import SHARING, per_image, prepare_relu
-from .unit import OperatorUnit, float_operands, int8_version, no_macs, same_as_reference
+from ._tflm import temp_inputs
+from .unit import (
+    CStruct, OperatorUnit, TflmAllocations, float_operands, int8_version, no_macs,
+    no_tflm_sharing, same_as_reference,
+)
 
 
 def prepare(op, ctx):
     return prepare_relu(op, ctx, "RELU6", 6.0)
+
+
+#: Relu6OpData (micro/kernels/activations.h): six, zero
+TFLM_OP_DATA = CStruct("Relu6OpData", ("int32", "int32"), "micro/kernels/activations.h")
+
+
+def tflm_persistent(op, model, shapes):
+    """micro/kernels/activations.cc (Relu6Init: Relu6OpData) and
+    activations_common.cc (Relu6Prepare: the input alone as a temporary
+    tensor); ParseRelu6 allocates nothing."""
+    return TflmAllocations(
+        "micro/kernels/activations.cc Relu6Init, activations_common.cc Relu6Prepare",
+        None, TFLM_OP_DATA, temp_inputs(op, 0))
 
 
 UNIT = OperatorUnit(
@@ -23,4 +40,5 @@ UNIT = OperatorUnit(
             "is, with the reference's values (measured, NaNs included)",
             delegated=float_operands),
     },
+    tflm_persistent=tflm_persistent, tflm_sharing=no_tflm_sharing,
 )

@@ -24,7 +24,12 @@ input's bytes (``Sharing.alias``).
 import math
 
 from ._movement import INT32_MAX, DATA_TYPES, copy_node, int_values
-from .unit import OperatorUnit, Sharing, always, no_macs, same_as_reference, version_1
+from ._tflm import temp_input_output, usable
+
+from .unit import (
+    CopySkipped, CStruct, OperatorUnit, Sharing, TflmAllocations, always, no_macs,
+    same_as_reference, version_1,
+)
 
 #: TfLiteReshapeParams holds at most this many dimensions
 MAX_OPTION_DIMS = 8
@@ -114,6 +119,33 @@ def per_image(op, model, shapes) -> bool:
     return bool(spec) and spec[0] == -1 and spec.count(-1) == 1
 
 
+#: TfLiteReshapeParams (builtin_op_data.h): shape[8], num_dimensions
+TFLM_PARAMS = CStruct("TfLiteReshapeParams", (("int32", 8), "int32"), "builtin_op_data.h")
+
+
+def tflm_persistent(op, model, shapes):
+    """micro/kernels/reshape_common.cc: no Init; PrepareReshapeReference ->
+    ReshapeOutput takes input and output as temporary tensors; ParseReshape
+    allocates TfLiteReshapeParams."""
+    return TflmAllocations("micro/kernels/reshape_common.cc ReshapeOutput", TFLM_PARAMS, None,
+                           temp_input_output(op))
+
+
+def tflm_sharing(op, k, model, shapes):
+    """RESHAPE (reshape.cc, EvalReshapeReference): one memcpy of the input
+    unless the output's data pointer is the input's, then nothing. So the
+    output may sit exactly on input 0 (a memcpy between partly overlapping
+    buffers is undefined). TFLite Micro's own planner never does that (both
+    are live at the RESHAPE), so it copies."""
+    if k != 0 or not usable(op, k, model, shapes):
+        return None
+    src, dst = op.inputs[0], op.outputs[0]
+    if math.prod(shapes[src]) * model.tensors[src].dtype.itemsize != \
+            math.prod(shapes[dst]) * model.tensors[dst].dtype.itemsize:
+        return None
+    return CopySkipped("RESHAPE: no copy when output and input coincide")
+
+
 UNIT = OperatorUnit(
     "RESHAPE", prepare, options="ReshapeOptions", defaults={}, version=version_1,
     per_image=per_image, macs=no_macs,
@@ -125,4 +157,5 @@ UNIT = OperatorUnit(
         "xnnpack": same_as_reference("a copy (a static reshape in XNNPACK)",
                                      delegated=always),
     },
+    tflm_persistent=tflm_persistent, tflm_sharing=tflm_sharing,
 )

@@ -26,7 +26,11 @@ import numpy as np
 from ..kernels import resize as k
 from ..kernels import xnnpack as kx
 from ._common import flat
-from .unit import NO_SHARING, Node, Numerics, OperatorUnit, def_type, no_macs
+from ._tflm import temp_inputs, temp_output
+from .unit import (
+    NO_SHARING, CStruct, Node, Numerics, OperatorUnit, TflmAllocations, def_type, no_macs,
+    no_tflm_sharing,
+)
 
 TYPES = ("INT8", "UINT8", "FLOAT32")
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
@@ -197,6 +201,18 @@ def per_image(op, model, shapes) -> bool:
     return True  # each image resized on its own
 
 
+#: TfLiteResizeBilinearParams (builtin_op_data.h): align_corners, half_pixel_centers
+TFLM_PARAMS = CStruct("TfLiteResizeBilinearParams", ("bool", "bool"), "builtin_op_data.h")
+
+
+def tflm_persistent(op, model, shapes):
+    """micro/kernels/resize_bilinear.cc: no Init; ResizeBilinearPrepare
+    takes input, size and output as temporary tensors;
+    ParseResizeBilinear allocates TfLiteResizeBilinearParams."""
+    return TflmAllocations("micro/kernels/resize_bilinear.cc ResizeBilinearPrepare",
+                           TFLM_PARAMS, None, temp_inputs(op, 0, 1) + temp_output(op))
+
+
 UNIT = OperatorUnit(
     "RESIZE_BILINEAR", prepare, options="ResizeBilinearOptions",
     defaults={"align_corners": False, "half_pixel_centers": False},
@@ -215,4 +231,5 @@ UNIT = OperatorUnit(
             functools.partial(prepare, numerics="xnnpack"),
             delegated=lambda op, ctx: ctx.model.tensors[op.inputs[1]].is_constant),
     },
+    tflm_persistent=tflm_persistent, tflm_sharing=no_tflm_sharing,
 )

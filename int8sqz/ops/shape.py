@@ -14,6 +14,8 @@ import numpy as np
 from ..model import TENSOR_TYPES
 from .unit import (
     NO_SHARING, Node, OperatorUnit, never_per_image, no_macs, not_delegated, same_as_reference, version_1,
+    CStruct, NO_SHARING, Node, OperatorUnit, TflmAllocations, never_per_image, no_macs,
+    no_tflm_sharing, version_1,
 )
 
 _OUT_TYPES = {2: "INT32", 4: "INT64"}  # TensorType codes
@@ -40,6 +42,16 @@ def prepare(op, ctx):
     return Node(op, run, dict(kernel="copy of the input's shape", shape=shape))
 
 
+#: TfLiteShapeParams (builtin_op_data.h): out_type
+TFLM_PARAMS = CStruct("TfLiteShapeParams", ("enum",), "builtin_op_data.h")
+
+
+def tflm_persistent(op, model, shapes):
+    """micro/kernels/shape.cc: no Init; ShapePrepare only counts inputs and
+    outputs; ParseShape allocates TfLiteShapeParams."""
+    return TflmAllocations("micro/kernels/shape.cc ShapePrepare", TFLM_PARAMS)
+
+
 UNIT = OperatorUnit(
     "SHAPE", prepare, options="ShapeOptions", defaults={"out_type": 2}, version=version_1,
     # the output is the shape of the whole batch
@@ -48,4 +60,5 @@ UNIT = OperatorUnit(
         "builtin": same_as_reference("the input's dimensions"),
         "xnnpack": not_delegated("not delegated: the input's dimensions"),
     },
+    tflm_persistent=tflm_persistent, tflm_sharing=no_tflm_sharing,
 )

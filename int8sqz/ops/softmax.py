@@ -24,7 +24,11 @@ from ..kernels import softmax as k
 from ._common import INT_RANGES, check_scale, check_zero_point, flat, quantize_multiplier
 from ._numerics import f32
 from .logistic import expf
-from .unit import NO_SHARING, Node, Numerics, OperatorUnit, int8_version, no_macs, not_delegated
+from ._tflm import elementwise_trace, temp_input_output, usable
+from .unit import (
+    NO_SHARING, CStruct, Node, Numerics, OperatorUnit, PersistentBuffer, TflmAllocations,
+    int8_version, no_macs, not_delegated,
+)
 
 _INTEGER = ("INT8", "UINT8")
 _SCORE_INTEGER_BITS = 5  # Q5.26 scaled input differences
@@ -134,6 +138,41 @@ def per_image(op, model, shapes) -> bool:
     return True  # rows along the last axis, never the batch axis at rank >= 2
 
 
+#: TfLiteSoftmaxParams (builtin_op_data.h): beta
+TFLM_PARAMS = CStruct("TfLiteSoftmaxParams", ("float",), "builtin_op_data.h")
+#: SoftmaxParams (kernels/internal/types.h): double beta, six int32 and a
+#: float scale, five table pointers
+TFLM_OP_DATA = CStruct("SoftmaxParams", ("double",) + ("int32",) * 6 + ("float",)
+                       + ("ptr",) * 5, "kernels/internal/types.h")
+#: LUTSize<int16_t>() (kernels/internal/common.h): entries of each int16 table
+INT16_LUT_ENTRIES = 513
+
+
+def tflm_persistent(op, model, shapes):
+    """micro/kernels/softmax_common.cc: SoftmaxInit allocates SoftmaxParams;
+    SoftmaxPrepare takes input and output as temporary tensors, and
+    InitializeLutForInt16 allocates two int16 lookup tables of 513 entries
+    for an int16 input."""
+    luts = ()
+    if op.inputs and op.inputs[0] >= 0 and model.tensors[op.inputs[0]].type_name == "INT16":
+        luts = (PersistentBuffer(2 * INT16_LUT_ENTRIES),) * 2
+    return TflmAllocations(
+        "micro/kernels/softmax_common.cc SoftmaxInit, SoftmaxPrepare, InitializeLutForInt16",
+        TFLM_PARAMS, TFLM_OP_DATA, temp_input_output(op) + luts)
+
+
+def tflm_sharing(op, k, model, shapes):
+    """SOFTMAX int8 (softmax.cc -> reference_ops::Softmax): per row, two
+    reading passes, then element c read and written; the row's reads lie at
+    or above its first element, so the element-by-element trace covers
+    them: in place."""
+    if k != 0 or not usable(op, k, model, shapes) or \
+            model.tensors[op.inputs[0]].type_name != "INT8":
+        return None
+    return elementwise_trace(model, op, k, shapes,
+                             "SOFTMAX: element i read, then element i written")
+
+
 UNIT = OperatorUnit(
     "SOFTMAX", prepare, options="SoftmaxOptions", defaults={"beta": 1.0},
     version=int8_version, per_image=per_image, macs=no_macs, sharing=NO_SHARING,
@@ -147,4 +186,5 @@ UNIT = OperatorUnit(
             functools.partial(prepare, numerics="builtin")),
         "xnnpack": not_delegated("quantized softmax is not delegated: the builtin kernel"),
     },
+    tflm_persistent=tflm_persistent, tflm_sharing=tflm_sharing,
 )

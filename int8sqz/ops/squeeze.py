@@ -10,7 +10,11 @@ when the output is the input's bytes (``Sharing.alias``).
 """
 
 from ._movement import check_max_rank, check_same_type, copy_node
-from .unit import OperatorUnit, Sharing, always, no_macs, same_as_reference, version_1
+from ._tflm import temp_input_output
+from .unit import (
+    CStruct, OperatorUnit, Sharing, TflmAllocations, always, no_macs, no_tflm_sharing,
+    same_as_reference, version_1,
+)
 
 MAX_DIMS = 8
 
@@ -54,6 +58,18 @@ def per_image(op, model, shapes) -> bool:
     return bool(shape) and bool(dims) and 0 not in squeezed(shape, dims)
 
 
+#: TfLiteSqueezeParams (builtin_op_data.h): squeeze_dims[8], num_squeeze_dims
+TFLM_PARAMS = CStruct("TfLiteSqueezeParams", (("int32", 8), "int32"), "builtin_op_data.h")
+
+
+def tflm_persistent(op, model, shapes):
+    """micro/kernels/squeeze.cc: no Init; SqueezePrepare's SqueezeContext
+    takes input and output as temporary tensors; ParseSqueeze allocates
+    TfLiteSqueezeParams."""
+    return TflmAllocations("micro/kernels/squeeze.cc SqueezePrepare", TFLM_PARAMS, None,
+                           temp_input_output(op))
+
+
 UNIT = OperatorUnit(
     "SQUEEZE", prepare, options="SqueezeOptions", defaults={}, version=version_1,
     per_image=per_image, macs=no_macs,
@@ -63,4 +79,5 @@ UNIT = OperatorUnit(
         "xnnpack": same_as_reference("a copy (a static reshape in XNNPACK)",
                                      delegated=always),
     },
+    tflm_persistent=tflm_persistent, tflm_sharing=no_tflm_sharing,
 )

@@ -42,7 +42,11 @@ import math
 
 from ._broadcast import c_strides
 from ._movement import INT32_MAX, INT32_MIN, CopyPlan, check_same_type, int_values
-from .unit import NO_SHARING, Node, Numerics, OperatorUnit, def_type, no_macs, same_as_reference
+from ._tflm import temp_inputs, temp_output
+from .unit import (
+    NO_SHARING, CStruct, Node, Numerics, OperatorUnit, TflmAllocations, def_type, no_macs,
+    no_tflm_sharing, same_as_reference,
+)
 
 MAX_INDICES = 31
 #: the masks are uint32 bit sets: TFLite shifts 1 by each effective position
@@ -365,6 +369,24 @@ def per_image(op, model, shapes) -> bool:
             and (end[0] >= n or int(o.get("end_mask", 0)) & 1 == 1))
 
 
+#: TfLiteStridedSliceParams (builtin_op_data.h): five masks, offset
+TFLM_PARAMS = CStruct("TfLiteStridedSliceParams", ("int32",) * 5 + ("bool",),
+                      "builtin_op_data.h")
+#: StridedSliceParams (kernels/internal/types.h): three counted int32[5]
+#: index arrays, five uint16 masks, offset
+TFLM_OP_DATA = CStruct("StridedSliceParams", ("int8", ("int32", 5)) * 3 + ("int16",) * 5
+                       + ("bool",), "kernels/internal/types.h")
+
+
+def tflm_persistent(op, model, shapes):
+    """micro/kernels/strided_slice_common.cc: StridedSliceInit allocates
+    StridedSliceParams; StridedSlicePrepare's StridedSliceContext takes
+    input, begin, end, strides and output as temporary tensors."""
+    return TflmAllocations(
+        "micro/kernels/strided_slice_common.cc StridedSliceInit, StridedSlicePrepare",
+        TFLM_PARAMS, TFLM_OP_DATA, temp_inputs(op, 0, 1, 2, 3) + temp_output(op))
+
+
 UNIT = OperatorUnit(
     "STRIDED_SLICE", prepare, options="StridedSliceOptions",
     defaults={"begin_mask": 0, "end_mask": 0, "ellipsis_mask": 0, "new_axis_mask": 0,
@@ -379,4 +401,5 @@ UNIT = OperatorUnit(
             "output",
             functools.partial(prepare, numerics="xnnpack"), delegated=delegated),
     },
+    tflm_persistent=tflm_persistent, tflm_sharing=no_tflm_sharing,
 )

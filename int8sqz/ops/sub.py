@@ -23,7 +23,11 @@ import functools
 from ..kernels import elementwise as k
 from ._binary import elementwise_per_image
 from .add import add_delegated, prepare_add_or_sub
-from .unit import Numerics, OperatorUnit, Sharing, def_type, no_macs, same_as_reference
+from ._tflm import temp_inputs, temp_output
+from .unit import (
+    CStruct, Numerics, OperatorUnit, Sharing, TflmAllocations, def_type, no_macs,
+    no_tflm_sharing, same_as_reference,
+)
 
 
 def prepare(op, ctx, numerics: str = "reference"):
@@ -50,6 +54,20 @@ def broadcast_version(op, tensors) -> int:
     return 2 if first == "INT8" else 1
 
 
+#: TfLiteSubParams (builtin_op_data.h): activation, pot_scale_int16
+TFLM_PARAMS = CStruct("TfLiteSubParams", ("enum", "bool"), "builtin_op_data.h")
+#: OpDataSub (micro/kernels/sub.h): requires_broadcast, twelve shifts,
+#: multipliers, offsets and the activation range
+TFLM_OP_DATA = CStruct("OpDataSub", ("bool",) + ("int32",) * 12, "micro/kernels/sub.h")
+
+
+def tflm_persistent(op, model, shapes):
+    """micro/kernels/sub.cc (SubInit: OpDataSub) and sub_common.cc
+    (SubPrepare: both inputs and the output as temporary tensors)."""
+    return TflmAllocations("micro/kernels/sub.cc SubInit, sub_common.cc SubPrepare",
+                           TFLM_PARAMS, TFLM_OP_DATA, temp_inputs(op, 0, 1) + temp_output(op))
+
+
 UNIT = OperatorUnit(
     "SUB", prepare, options="SubOptions", defaults={"fused_activation_function": "NONE"},
     version=broadcast_version, per_image=elementwise_per_image, macs=no_macs,
@@ -66,4 +84,5 @@ UNIT = OperatorUnit(
             "scale ratios in [1/1024, 256)",
             functools.partial(prepare, numerics="xnnpack"), delegated=add_delegated),
     },
+    tflm_persistent=tflm_persistent, tflm_sharing=no_tflm_sharing,
 )

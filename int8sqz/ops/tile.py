@@ -21,6 +21,7 @@ from ._broadcast import c_strides
 from ._movement import INT32_MAX, CopyPlan, check_same_type, int_values
 from .unit import (
     NO_SHARING, Node, OperatorUnit, def_type, no_macs, not_delegated, same_as_reference,
+    NO_SHARING, Node, OperatorUnit, TflmAllocations, def_type, no_macs, no_tflm_sharing,
 )
 
 
@@ -77,6 +78,12 @@ def per_image(op, model, shapes) -> bool:
             and int(data.reshape(-1)[0]) == 1)
 
 
+def tflm_persistent(op, model, shapes):
+    """tflite-micro has no TILE kernel (micro_mutable_op_resolver.h has no
+    AddTile; python_ops_resolver.cc registers none): it refuses the model."""
+    return TflmAllocations("no TILE kernel in tflite-micro", registered=False)
+
+
 UNIT = OperatorUnit(
     "TILE", prepare, options="TileOptions", defaults={}, version=version,
     per_image=per_image, macs=no_macs, sharing=NO_SHARING,
@@ -84,4 +91,5 @@ UNIT = OperatorUnit(
         "builtin": same_as_reference("copies"),
         "xnnpack": not_delegated("not delegated: copies"),
     },
+    tflm_persistent=tflm_persistent, tflm_sharing=no_tflm_sharing,
 )

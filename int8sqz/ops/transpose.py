@@ -16,9 +16,15 @@ int32 (TFLite reads its bytes as int32).
 
 import math
 
+import numpy as np
+
 from ._broadcast import c_strides
 from ._movement import CopyPlan, check_max_rank, check_same_type, int_values
-from .unit import NO_SHARING, Node, OperatorUnit, always, def_type, no_macs, same_as_reference
+from ._tflm import in_order_trace, temp_inputs, temp_output, usable
+from .unit import (
+    NO_SHARING, Node, OperatorUnit, TflmAllocations, always, def_type, no_macs,
+    same_as_reference,
+)
 
 MAX_DIMS = 8
 
@@ -79,6 +85,32 @@ def per_image(op, model, shapes) -> bool:
     return data is not None and data.size == rank > 0 and int(data.reshape(-1)[0]) % rank == 0
 
 
+def tflm_persistent(op, model, shapes):
+    """micro/kernels/transpose_common.cc: no Init; TransposePrepare's
+    TransposeContext (transpose.h) takes input, permutation and output as
+    temporary tensors; ParseTranspose allocates nothing."""
+    return TflmAllocations("micro/kernels/transpose_common.cc TransposePrepare", None, None,
+                           temp_inputs(op, 0, 1) + temp_output(op))
+
+
+def tflm_sharing(op, k, model, shapes):
+    """TRANSPOSE (transpose.cc -> reference_ops::Transpose -> TransposeImpl):
+    the output written element by element in order, each from the input
+    element the permutation maps to it."""
+    if k != 0 or len(op.inputs) < 2 or op.inputs[1] < 0 or not usable(op, k, model, shapes) \
+            or model.tensors[op.inputs[1]].data is None:
+        return None
+    src, dst = op.inputs[0], op.outputs[0]
+    perm = [int(p) for p in np.asarray(model.tensors[op.inputs[1]].data).reshape(-1)]
+    if sorted(perm) != list(range(len(shapes[src]))):
+        return None
+    index = np.arange(math.prod(shapes[src])).reshape(shapes[src]).transpose(perm).reshape(-1)
+    if index.size != math.prod(shapes[dst]):
+        return None
+    return in_order_trace(model, op, shapes, index,
+                          "TRANSPOSE: output in order, input in permuted order")
+
+
 UNIT = OperatorUnit(
     "TRANSPOSE", prepare, options="TransposeOptions", defaults={}, version=version,
     per_image=per_image, macs=no_macs, sharing=NO_SHARING,
@@ -87,4 +119,5 @@ UNIT = OperatorUnit(
         "xnnpack": same_as_reference("xnn_define_static_transpose: copies",
                                      delegated=always),
     },
+    tflm_persistent=tflm_persistent, tflm_sharing=tflm_sharing,
 )

@@ -18,7 +18,15 @@ A unit holds
   :class:`Numerics` per runtime): its optimized builtin kernels
   (``"builtin"``) and the XNNPACK delegate (``"xnnpack"``), with which
   operators the delegate takes. ``prepare`` itself is the reference
-  (``"reference"``, TFLite's reference kernels, as TFLite Micro computes).
+  (``"reference"``, TFLite's reference kernels, as TFLite Micro computes);
+* two facts about TFLite Micro's reference kernel for the operator: what it
+  allocates in TFLite Micro's arena besides the tensors (``tflm_persistent``:
+  its options struct, its OpData, the temporary tensors and persistent
+  buffers of its Prepare; int8sqz.planner.tflm_arena adds them up into the
+  arena size TFLite Micro needs) and in which order it reads its inputs and
+  writes its output (``tflm_sharing``: the ``tflm-optimized`` planner,
+  int8sqz.planner.tflm_optimized, lets an output overlap a spent input only
+  as far as that order allows).
 
 Every field is required: a unit that forgets a fact fails when it is built,
 not later with a bigger arena or a batch that silently runs on one thread.
@@ -105,6 +113,138 @@ class Sharing:
 
 #: the output never shares bytes with an input
 NO_SHARING = Sharing()
+
+
+# ---------------------------------------------------------------------------------
+# TFLite Micro's reference kernels: what they allocate, how they read and write
+# ---------------------------------------------------------------------------------
+
+#: bytes and alignment of the C types TFLite Micro's structs are made of, for
+#: a pointer size of 8 (x86-64, LP64) or 4 (32-bit Arm, AAPCS: 64-bit types
+#: are 8-aligned there too); ``enum`` is a C enum (an int)
+_C_TYPES = {
+    "bool": (1, 1), "int8": (1, 1), "uint8": (1, 1), "int16": (2, 2), "int32": (4, 4),
+    "uint32": (4, 4), "enum": (4, 4), "float": (4, 4), "int64": (8, 8), "double": (8, 8),
+}
+
+
+@dataclass(frozen=True)
+class CStruct:
+    """A C struct or class of TFLite Micro, by its members' types in
+    declaration order: a name of ``_C_TYPES``, ``"ptr"`` (a pointer, a
+    ``size_t``, a virtual table pointer), a nested :class:`CStruct`, or
+    ``(member, count)`` for an array. :meth:`layout` gives ``(sizeof,
+    alignof)`` as C lays it out for a pointer size of 8 or 4.
+
+    ``measured``: ``(sizeof, alignof)`` on x86-64 when the installed
+    tflite_micro package was built from a newer source than the one read
+    (tests/engine/test_tflm_arena.py measures it); the 32-bit layout of such
+    a struct is then an estimate (the fields read, padded to the measured
+    growth)."""
+
+    name: str
+    fields: tuple
+    source: str = ""
+    measured: tuple | None = None
+
+    def layout(self, pointer: int = 8) -> tuple:
+        size, align = 0, 1
+        for member in self.fields:
+            count = 1
+            if isinstance(member, tuple):
+                member, count = member
+            if isinstance(member, CStruct):
+                m_size, m_align = member.layout(pointer)
+            elif member == "ptr":
+                m_size = m_align = pointer
+            else:
+                m_size, m_align = _C_TYPES[member]
+            size = -(-size // m_align) * m_align + m_size * count
+            align = max(align, m_align)
+        size = -(-size // align) * align
+        if self.measured is not None:
+            m_size, m_align = self.measured
+            if pointer == 8:
+                return m_size, m_align
+            grown = m_size - CStruct(self.name, self.fields).layout(8)[0]
+            return -(-(size + grown) // align) * align, align
+        return size, align
+
+
+@dataclass(frozen=True)
+class TempTensor:
+    """A ``TfLiteTensor`` that the kernel's Prepare takes for tensor
+    ``tensor`` (``AllocateTempInputTensor`` / ``AllocateTempOutputTensor``):
+    allocated after the head with its quantization (when the tensor has
+    one), released only when Prepare ends."""
+
+    tensor: int
+
+
+@dataclass(frozen=True)
+class PersistentBuffer:
+    """``context->AllocatePersistentBuffer(nbytes)`` during Prepare: from the
+    arena's tail, 16-aligned, kept for the model's lifetime."""
+
+    nbytes: int
+
+
+@dataclass(frozen=True)
+class TflmAllocations:
+    """What TFLite Micro allocates in its arena for one operator, besides
+    the tensors and the scratch buffers of ``tflm_scratch``, in the order it
+    allocates them:
+
+    * ``params``: the builtin options struct the operator's parser allocates
+      from the tail (at the struct's alignment) when the model is read, or
+      None when its parser allocates none;
+    * ``init``: the OpData struct the kernel's Init allocates from the tail
+      (``AllocatePersistentBuffer``: 16-aligned), or None without one;
+    * ``prepare``: what the kernel's Prepare allocates, in order
+      (:class:`TempTensor`, :class:`PersistentBuffer`).
+
+    ``kernel`` names the sources read. ``registered`` is False when
+    tflite-micro has no kernel for the operator (it refuses the model)."""
+
+    kernel: str
+    params: CStruct | None = None
+    init: CStruct | None = None
+    prepare: tuple = ()
+    registered: bool = True
+
+
+@dataclass(frozen=True)
+class AccessTrace:
+    """How TFLite Micro's reference kernel reads one input and writes its
+    output, event by event in execution order: ``read_min[t]`` the lowest
+    byte of the input that event t reads (relative to the input's start;
+    inf: none), ``write_end[t]`` one past the highest byte it writes
+    (relative to the output's start). ``reads_first``: an event reads all it
+    reads before it writes (an element's arithmetic); otherwise its read and
+    write are one ``memcpy``, whose source and destination must not overlap
+    at all. ``rule`` says it in words. The ``tflm-optimized`` planner lets
+    the output start at most :func:`int8sqz.planner.tflm_optimized.trace_bound`
+    bytes above the input (a negative bound: below it)."""
+
+    read_min: object  # np.ndarray of float64
+    write_end: object  # np.ndarray
+    reads_first: bool
+    rule: str
+
+
+@dataclass(frozen=True)
+class CopySkipped:
+    """The kernel copies its input to its output unless both are the same
+    bytes, and then does nothing: the output may sit exactly on the input
+    (offset difference 0), never partly over it."""
+
+    rule: str
+
+
+def no_tflm_sharing(op, k, model, shapes):
+    """No rule: the output never overlaps an input in a ``tflm-optimized``
+    plan (the kernel's order was not read, or it allows none)."""
+    return None
 
 
 def no_macs(op, shapes) -> int:
@@ -203,9 +343,13 @@ class OperatorUnit:
     ``tflm_scratch(op, model, shapes)``: bytes of each scratch buffer TFLite
     Micro's kernel requests in the arena during Prepare, in request order;
     ``version(op_def, tensor_defs)``: the version TFLite's converter gives the
-    operator (``op_version.cc``), for the model writer. ``numerics``: a
-    :class:`Numerics` for ``"builtin"`` and one for ``"xnnpack"`` (see
-    :meth:`numerics_for`)."""
+    operator (``op_version.cc``), for the model writer;
+    ``tflm_persistent(op, model, shapes)``: the :class:`TflmAllocations` of
+    TFLite Micro's reference kernel; ``tflm_sharing(op, k, model, shapes)``:
+    an :class:`AccessTrace` or :class:`CopySkipped` for input ``k`` under
+    TFLite Micro's reference kernel, or None (no overlap allowed);
+    ``numerics``: a :class:`Numerics` for ``"builtin"`` and one for
+    ``"xnnpack"`` (see :meth:`numerics_for`)."""
 
     name: str
     prepare: Callable
@@ -216,6 +360,8 @@ class OperatorUnit:
     macs: Callable
     sharing: Sharing
     numerics: Mapping
+    tflm_persistent: Callable
+    tflm_sharing: Callable
     tflm_scratch: Callable = field(default=no_scratch)
 
     def __post_init__(self):

@@ -9,7 +9,15 @@
 * :mod:`.plan`: :func:`plan_model` and the ``tflm`` plan (TFLite Micro's,
   to the byte);
 * :mod:`.sharing`: the ``optimized`` plan, from the sharing facts each
-  operator's unit states (int8sqz.ops).
+  operator's unit states (int8sqz.ops);
+* :mod:`.tflm_optimized`: the ``tflm-optimized`` plan, which TFLite Micro
+  itself runs once written into the model (int8sqz.offline_plan), from the
+  facts each unit states about TFLite Micro's kernels (``tflm_sharing``);
+* :mod:`.tflm_arena`: the whole arena TFLite Micro needs around a plan
+  (``kTensorArenaSize``), from the units' ``tflm_persistent`` facts.
+
+The last two are imported on use (``from int8sqz.planner.tflm_optimized
+import ...``): they need int8sqz.offline_plan, which imports this package.
 
 Only shapes, types and the operator list are used: planning works on any
 valid model, including one whose operators int8sqz cannot run.

@@ -35,6 +35,7 @@ class BufferRequest:
     size: int
     first_use: int
     last_use: int
+    offline_offset: int | None = None  # a fixed offset (TFLite Micro's offline plan)
 
 
 class Planner:
@@ -51,13 +52,19 @@ class Planner:
         self.buffers: list[BufferRequest] = []
         self._offsets: list[int] | None = None
 
-    def add_buffer(self, size: int, first_use: int, last_use: int) -> int:
+    def add_buffer(self, size: int, first_use: int, last_use: int,
+                   offline_offset: int | None = None) -> int:
+        """``offline_offset``: the buffer's offset is given (TFLite Micro's
+        ``AddBuffer`` with an offline offset); only :class:`GreedyPlanner`
+        takes it."""
         size, first_use, last_use = int(size), int(first_use), int(last_use)
         if size < 0:
             raise ValueError(f"buffer size {size} is negative")
         if last_use < first_use:
             raise ValueError(f"buffer last use {last_use} is before its first use {first_use}")
-        self.buffers.append(BufferRequest(size, first_use, last_use))
+        if offline_offset is not None:
+            offline_offset = int(offline_offset)
+        self.buffers.append(BufferRequest(size, first_use, last_use, offline_offset))
         self._offsets = None
         return len(self.buffers) - 1
 
@@ -95,15 +102,18 @@ class LinearPlanner(Planner):
 
 
 class GreedyPlanner(Planner):
-    """TFLite Micro's ``GreedyMemoryPlanner`` (online-planned buffers only).
+    """TFLite Micro's ``GreedyMemoryPlanner`` (``CalculateOffsetsIfNeeded``).
 
     The decisions it reproduces, each of which changes offsets:
 
-    * Order: TFLite Micro writes the buffer ids into its sort array from the
-      back (the first buffer added lands last), then runs a stable bubble
-      sort by decreasing size. So: largest first, and among equal sizes the
-      buffer added *later* comes first.
-    * The first buffer in that order is put at offset 0.
+    * Buffers with an offline offset (TFLite Micro's offline plan, the
+      ``OfflineMemoryAllocation`` metadata) come first, in the order they
+      were added, each at its given offset.
+    * Order of the others: TFLite Micro writes their ids into its sort array
+      from the back (the first buffer added lands last), then runs a stable
+      bubble sort by decreasing size. So: largest first, and among equal
+      sizes the buffer added *later* comes first.
+    * The first buffer in that order is put at offset 0 (unless it is offline).
     * Each next buffer walks the already placed buffers in increasing offset
       order, looking only at those whose lifetime intersects its own. The
       candidate offset starts at 0 and becomes the highest end seen so far;
@@ -124,13 +134,16 @@ class GreedyPlanner(Planner):
 
     def _plan(self) -> list[int]:
         reqs = self.buffers
-        order = self._order()
+        fixed = [i for i, b in enumerate(reqs) if b.offline_offset is not None]
+        order = fixed + [i for i in self._order() if reqs[i].offline_offset is None]
         offsets = [0] * len(reqs)
         placed: list[int] = []  # buffer ids by increasing offset (insertion after equals)
         for k, bid in enumerate(order):
             want = reqs[bid]
             candidate = 0
-            if k > 0:
+            if want.offline_offset is not None:
+                candidate = want.offline_offset
+            elif k > 0:
                 for other in placed:
                     o = reqs[other]
                     if not lifetimes_overlap(o.first_use, o.last_use,

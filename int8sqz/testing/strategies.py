@@ -739,6 +739,189 @@ def resize_bilinear_cases(draw, type_name: str | None = None):
     return Case("RESIZE_BILINEAR", g.build(), [data], dict(
         type=t, input=(n, h, w, c), size=(out_h, out_w), align_corners=align_corners,
         half_pixel_centers=half_pixel))
+# -- DEPTHWISE_CONV_2D and FULLY_CONNECTED ---------------------------------------------------
+
+def _channel_scales(draw, count: int, exact: bool, spread_choices=(0.0, 1.0, 4.0, 17.0)):
+    """Per-channel (or one) weight scales: powers of two (``exact``), or
+    around a base, spread over up to 17 octaves."""
+    if exact:
+        exps = draw(st.lists(st.integers(-16, 0), min_size=count, max_size=count))
+        return np.exp2(np.array(exps, np.float64)).astype(np.float32)
+    base = draw(log_uniform(1e-5, 1.0))
+    spread = draw(st.sampled_from(spread_choices))
+    exps = draw(st.lists(st.floats(-spread, spread) if spread else st.just(0.0),
+                         min_size=count, max_size=count))
+    return np.clip(base * np.exp2(exps), 1e-5, 1.0).astype(np.float32)
+
+
+def _bias_quantization(in_scale: float, w_scales, count: int):
+    """The converter's bias scales: input scale x each weight scale (double
+    product of the float32 scales, stored as float32)."""
+    full = np.broadcast_to(w_scales, (count,)).astype(np.float64)
+    scales = (np.float64(np.float32(in_scale)) * full).astype(np.float32)
+    return scales if len(w_scales) > 1 else scales[:1]
+
+
+@st.composite
+def depthwise_conv_2d_cases(draw, per_channel: bool | None = None,
+                            small_accumulators: bool = False):
+    """DEPTHWISE_CONV_2D, int8, weights [1, KH, KW, C * M] per channel or per
+    tensor, with or without bias, any depth multiplier (the option sometimes
+    contradicting the shapes: TFLite reads the shapes), filter zero points
+    (TFLite ignores them), stride, dilation, padding, activation, batch;
+    sometimes many channels (several 16-lane blocks, a partial one).
+    ``small_accumulators``: short windows, small weights, inputs near the
+    zero point, multipliers near 1, so that the rounding ties show."""
+    small = small_accumulators
+    n = draw(st.integers(1, 2))
+    kmax = 3 if small else 6
+    kh, kw = draw(st.integers(1, kmax)), draw(st.integers(1, kmax))
+    sh, sw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    dh, dw = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    padding = draw(st.sampled_from(PADDINGS))
+    wide = not small and draw(st.integers(0, 4)) == 0
+    top = 6 if wide else 12
+    if padding == "VALID":
+        h = draw(st.integers((kh - 1) * dh + 1, (kh - 1) * dh + top))
+        w = draw(st.integers((kw - 1) * dw + 1, (kw - 1) * dw + top))
+    else:
+        h, w = draw(st.integers(1, top)), draw(st.integers(1, top))
+    c = draw(st.integers(17, 70)) if wide else draw(st.integers(1, 6))
+    mult = 1 if wide else draw(st.sampled_from([1, 1, 1, 2, 3]))
+    co = c * mult
+    oh, ow = _conv_out(h, kh, sh, dh, padding), _conv_out(w, kw, sw, dw, padding)
+    activation = draw(st.sampled_from(["NONE", "NONE", "RELU_N1_TO_1", "RELU6", "RELU"])
+                      if small else activations())
+    if per_channel is None:
+        per_channel = draw(st.booleans())
+    k_scales = co if per_channel else 1
+    exact = small and draw(st.booleans())
+    in_scale = 2.0 ** draw(st.integers(-12, 0)) if exact else draw(log_uniform(2**-12, 1.0))
+    w_scales = _channel_scales(draw, k_scales, exact,
+                               (0.0, 1.0) if small else (0.0, 1.0, 4.0, 17.0))
+    in_zp = draw(zero_points("INT8"))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    if small:
+        weights = rng.integers(-8, 9, (1, kh, kw, co)).astype(np.int8)
+    else:
+        weights = rng.integers(-128 if draw(st.booleans()) else -127, 128,
+                               (1, kh, kw, co)).astype(np.int8)
+    has_bias = draw(st.integers(0, 3)) > 0
+    bias_bits = draw(st.integers(0, 6 if small else 22))
+    bias = np.clip(np.round(rng.normal(0, 2.0 ** bias_bits, co)), -(1 << 24), 1 << 24)
+    if small:
+        multiplier = 2.0 ** (draw(st.integers(-7, 1)) if exact else draw(st.floats(-7.0, 1.5)))
+        out_scale = float(np.float32(in_scale * float(np.median(w_scales)) / multiplier))
+    else:
+        acc_std = 147.0 * 73.0 * math.sqrt(kh * kw)
+        out_scale = float(np.float32(in_scale * float(np.median(w_scales)) * acc_std / 64.0
+                                     * 2.0 ** draw(st.floats(-4.0, 3.0))))
+    out_zp = draw(zero_points("INT8"))
+    # TFLite reads neither the filter's zero points nor the depth_multiplier option
+    f_zps = [0] * k_scales if draw(st.integers(0, 5)) else \
+        draw(st.lists(st.integers(-128, 127), min_size=k_scales, max_size=k_scales))
+    option_mult = mult if draw(st.integers(0, 5)) else draw(st.integers(0, 4))
+
+    g = GraphBuilder()
+    x = g.input("input", (n, h, w, c), "INT8", scale=in_scale, zero_point=in_zp)
+    f = g.constant("filter", weights, scale=w_scales, zero_point=f_zps, quantized_dimension=3)
+    ins = [x, f]
+    if has_bias:
+        b_scales = _bias_quantization(in_scale, w_scales, co)
+        ins.append(g.constant("bias", bias.astype(np.int32), scale=b_scales,
+                              zero_point=[0] * b_scales.size, quantized_dimension=0))
+    y = g.tensor("output", (n, oh, ow, co), "INT8", scale=out_scale, zero_point=out_zp)
+    g.operator("DEPTHWISE_CONV_2D", ins, y, padding=padding, stride_h=sh, stride_w=sw,
+               dilation_hfactor=dh, dilation_wfactor=dw, depth_multiplier=option_mult,
+               fused_activation_function=activation)
+    g.output(y)
+    data = draw(int_data("INT8", (n, h, w, c), in_zp,
+                         mode="near_zero_point" if small else None))
+    return Case("DEPTHWISE_CONV_2D", g.build(), [data], dict(
+        small_accumulators=small, exact_scales=exact, input=(n, h, w, c),
+        filter=(1, kh, kw, co), multiplier=mult, option_multiplier=option_mult,
+        stride=(sh, sw), dilation=(dh, dw), padding=padding, activation=activation,
+        per_channel=per_channel, bias=has_bias, in_q=(in_scale, in_zp),
+        out_q=(out_scale, out_zp), filter_scales=w_scales.tolist(), filter_zero_points=f_zps,
+        bias_bits=bias_bits))
+
+
+@st.composite
+def fully_connected_cases(draw, type_name: str | None = None, per_channel: bool | None = None):
+    """FULLY_CONNECTED, int8 (weights per channel or per tensor) or uint8
+    (per tensor, weights zero point usually 128), with a bias, without one
+    (2 inputs, or input 2 omitted), keep_num_dims, inputs of rank 1 to 4
+    whose elements are not always a whole number of rows, 1 to ~130 rows
+    (several blocks), depths and unit counts across the GEMM's tiles."""
+    t = type_name or draw(st.sampled_from(["INT8", "INT8", "INT8", "UINT8"]))
+    depth = draw(st.sampled_from([draw(st.integers(1, 40)), draw(st.integers(41, 300))]))
+    units = draw(st.sampled_from([draw(st.integers(1, 40)), draw(st.integers(41, 100))]))
+    keep = draw(st.booleans())
+    rank = draw(st.integers(1, 4))
+    if keep:
+        lead = draw(st.lists(st.integers(1, 5), min_size=rank - 1, max_size=rank - 1))
+        if draw(st.integers(0, 5)) == 0:
+            lead = [draw(st.integers(65, 130))] + lead[1:]
+        in_shape = tuple(lead) + (depth,)
+        out_shape = tuple(lead) + (units,)
+    else:
+        rows = draw(st.integers(1, 130 if draw(st.integers(0, 5)) == 0 else 6))
+        extra = draw(st.integers(1, depth - 1)) if depth > 1 and draw(st.integers(0, 5)) == 0 \
+            else 0
+        total = rows * depth + extra
+        # a shape of ``rank`` dimensions holding ``total`` elements (the first
+        # takes what the others leave)
+        dims = []
+        rest = total
+        for _ in range(rank - 1):
+            d = draw(st.sampled_from([v for v in (1, 2, 3, 4, 5) if rest % v == 0]))
+            dims.append(d)
+            rest //= d
+        in_shape = (rest,) + tuple(dims)
+        out_shape = (total // depth, units)
+    if per_channel is None:
+        per_channel = t == "INT8" and draw(st.booleans())
+    k_scales = units if per_channel else 1
+    in_scale = draw(log_uniform(2**-12, 1.0))
+    w_scales = _channel_scales(draw, k_scales, False)
+    in_zp = draw(zero_points(t))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    if t == "INT8":
+        weights = rng.integers(-128 if draw(st.booleans()) else -127, 128,
+                               (units, depth)).astype(np.int8)
+        w_zp = 0 if per_channel or draw(st.integers(0, 3)) else draw(st.integers(-128, 127))
+    else:
+        weights = rng.integers(0, 256, (units, depth)).astype(np.uint8)
+        w_zp = 128 if draw(st.integers(0, 2)) else draw(st.integers(0, 255))
+    bias_mode = draw(st.sampled_from(["bias", "bias", "none", "omitted"]))
+    bias = np.clip(np.round(rng.normal(0, 2.0 ** draw(st.integers(0, 22)), units)),
+                   -(1 << 24), 1 << 24).astype(np.int32)
+    acc_std = 147.0 * 73.0 * math.sqrt(depth)
+    out_scale = float(np.float32(in_scale * float(np.median(w_scales)) * acc_std / 64.0
+                                 * 2.0 ** draw(st.floats(-4.0, 3.0))))
+    out_zp = draw(zero_points(t))
+    activation = draw(activations())
+
+    g = GraphBuilder()
+    x = g.input("input", in_shape, t, scale=in_scale, zero_point=in_zp)
+    wt = g.constant("weights", weights, scale=w_scales,
+                    zero_point=[w_zp] * k_scales, quantized_dimension=0)
+    ins = [x, wt]
+    if bias_mode == "bias":
+        b_scales = _bias_quantization(in_scale, w_scales, units)
+        ins.append(g.constant("bias", bias, scale=b_scales, zero_point=[0] * b_scales.size))
+    elif bias_mode == "omitted":
+        ins.append(-1)
+    y = g.tensor("output", out_shape, t, scale=out_scale, zero_point=out_zp)
+    g.operator("FULLY_CONNECTED", ins, y, keep_num_dims=keep,
+               fused_activation_function=activation)
+    g.output(y)
+    data = draw(int_data(t, in_shape, in_zp))
+    return Case("FULLY_CONNECTED", g.build(), [data], dict(
+        type=t, input=in_shape, weights=(units, depth), keep_num_dims=keep,
+        per_channel=per_channel, bias=bias_mode, activation=activation,
+        in_q=(in_scale, in_zp), weights_q=(w_scales.tolist(), w_zp),
+        out_q=(out_scale, out_zp)))
 
 
 # -- running -------------------------------------------------------------------------------
@@ -896,6 +1079,8 @@ OPERATOR_CASES = {
     "STRIDED_SLICE": lambda: _movement().strided_slice_cases(),
     "TILE": lambda: _movement().tile_cases(),
     "TRANSPOSE": lambda: _movement().transpose_cases(),
+    "DEPTHWISE_CONV_2D": lambda: depthwise_conv_2d_cases(),
+    "FULLY_CONNECTED": lambda: fully_connected_cases(),
 }
 
 

@@ -253,7 +253,9 @@ def test_svg_is_well_formed_and_complete(flowers_report):
 
 
 @pytest.mark.parametrize("name, planner", [("memplan_flowers.svg", "optimized"),
-                                           ("memplan_flowers_tflm.svg", "tflm")])
+                                           ("memplan_flowers_tflm.svg", "tflm"),
+                                           ("memplan_flowers_tflm_optimized.svg",
+                                            "tflm-optimized")])
 def test_docs_svg_is_current(name, planner):
     """docs/memplan_flowers*.svg are the output of tools/memplan_report.py --svg."""
     path = ROOT / "docs" / name

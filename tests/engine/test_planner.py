@@ -190,7 +190,9 @@ def _simulate(ih, iw, ic, oh, ow, oc, stride, pad, fh, dil, n, own_first, shift)
     padding=st.sampled_from(("SAME", "VALID")),
 )
 def test_overlap_shift_is_safe_and_tight(op, n, h, c, oc, f, stride, dil, padding):
-    if op != "CONV_2D":
+    if op == "DEPTHWISE_CONV_2D":
+        oc = c * (oc % 3 + 1)  # a depth multiplier of 1 to 3
+    elif op != "CONV_2D":
         oc, dil = c, 1
     eff = (f - 1) * dil + 1
     if padding == "VALID" and eff > h:
@@ -202,6 +204,10 @@ def test_overlap_shift_is_safe_and_tight(op, n, h, c, oc, f, stride, dil, paddin
     if op == "CONV_2D":
         w = g.constant("w", np.ones((oc, f, f, c), np.int8), scale=0.1)
         g.operator(op, [x, w, -1], y, padding=padding, stride_h=stride, stride_w=stride,
+                   dilation_hfactor=dil, dilation_wfactor=dil)
+    elif op == "DEPTHWISE_CONV_2D":
+        w = g.constant("w", np.ones((1, f, f, oc), np.int8), scale=0.1)
+        g.operator(op, [x, w], y, padding=padding, stride_h=stride, stride_w=stride,
                    dilation_hfactor=dil, dilation_wfactor=dil)
     else:
         g.operator(op, [x], y, padding=padding, stride_h=stride, stride_w=stride,

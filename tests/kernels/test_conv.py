@@ -202,17 +202,34 @@ def conv_params(**fields):
 
 
 @given(st.integers(-(2**31), 2**31 - 1), st.integers(-(2**31), 2**31 - 1),
-       st.integers(0, 2**31 - 1), st.integers(-31, 30))
-def test_branchless_requantization_matches_fixedpoint(acc, bias, multiplier, shift):
+       st.integers(0, 2**31 - 1), st.integers(-31, 30), st.integers(-128, 127))
+def test_branchless_requantization_matches_fixedpoint(acc, bias, multiplier, shift, offset):
     """The kernel's requantization is MultiplyByQuantizedMultiplier for every
-    multiplier QuantizeMultiplier can produce (0 <= multiplier < 2**31)."""
-    params = conv_params(act_min=-(2**40), act_max=2**40)
+    multiplier QuantizeMultiplier can produce (0 <= multiplier < 2**31), plus
+    the output offset added in int32 as the reference adds it (wrapping)."""
+    params = conv_params(output_offset=offset, act_min=-(2**40), act_max=2**40)
     out32 = np.zeros((1, 1, 1, 1), np.int64)
     kconv._requantize(np.array([[acc]], np.int32), 0, np.array([bias], np.int32),
                       np.array([multiplier], np.int64), np.array([max(shift, 0)], np.int64),
                       np.array([max(-shift, 0)], np.int64), params, out32, 0, 0, 0, 1)
     want = fp.multiply_by_quantized_multiplier(fp.wrap_int32(acc + bias), multiplier, shift)
-    assert out32[0, 0, 0, 0] == want
+    assert out32[0, 0, 0, 0] == fp.wrap_int32(want + offset)
+
+
+def test_offset_wraps_as_the_reference():
+    """The case hypothesis found: (0 + 8) << 28 wraps to INT32_MIN, times a
+    multiplier of 2**31 - 127 is about INT32_MIN, and the offset -128 wraps
+    the sum past it: the reference clamps to act_max (measured with
+    BUILTIN_REF on CONV_2D and DEPTHWISE_CONV_2D models hitting it), and so
+    do the vector and the scalar paths."""
+    params = conv_params(output_offset=-128, act_min=0, act_max=1)
+    for name in ("_requantize", "_requantize_vec"):
+        out = np.full((1, 1, 1, 4), 99, np.int8)
+        lanes = [np.zeros(17, np.int32) for _ in range(4)]
+        for lane, v in zip(lanes, (8, 2147483521, 28, 0)):
+            lane[0] = v
+        getattr(kconv, name)(np.zeros((1, 16), np.int32), 0, *lanes, params, out, 0, 0, 0, 1)
+        assert out[0, 0, 0, 0] == 1, name
 
 
 @given(st.lists(st.tuples(st.integers(-(2**31), 2**31 - 1), st.integers(-(2**31), 2**31 - 1),
@@ -239,8 +256,9 @@ def test_vector_requantization_matches_fixedpoint(lanes, offset, lo, span):
     out = np.full((1, 1, 1, n + 3), 99, np.int8)
     kconv._requantize_vec(acc_buf, 0, padded(bias), padded(mult), padded(np.maximum(shift, 0)),
                           padded(np.maximum(-shift, 0)), params, out, 0, 0, 0, n)
-    want = [min(max(fp.multiply_by_quantized_multiplier(fp.wrap_int32(int(a) + int(b)), int(m),
-                                                         int(s)) + offset, lo), hi)
+    # the output offset is added in int32, as the reference adds it (wrapping)
+    want = [min(max(fp.wrap_int32(fp.multiply_by_quantized_multiplier(
+        fp.wrap_int32(int(a) + int(b)), int(m), int(s)) + offset), lo), hi)
             for a, b, m, s in zip(acc, bias, mult, shift)]
     assert out[0, 0, 0, :n].tolist() == want
     assert out[0, 0, 0, n:].tolist() == [99, 99, 99], "wrote past the channels"

@@ -55,6 +55,25 @@ def _store_bytes(v, out, i, n):
     simd.vstore_bytes(out, i, simd.vload(v, 0), n)
 
 
+@numba.njit
+def _interleave(a, i0, i1, i2, i3, out):
+    simd.vstore(out, 0, simd.vinterleave4(a, i0, i1, i2, i3))
+
+
+@compiled
+@given(st.binary(min_size=40, max_size=120), st.data())
+def test_interleave4(raw, data):
+    """Lane j: byte j of each of the four 16-byte runs, in order."""
+    a = np.frombuffer(raw, np.uint8).copy()
+    idx = [data.draw(st.integers(0, a.size - 16)) for _ in range(4)]
+    want = np.zeros(16, np.int32)
+    _interleave(a, *idx, want)
+    assert np.array_equal(simd.py_vinterleave4(a, *idx), want)
+    b = want.view(np.uint8).reshape(16, 4)
+    for t, i in enumerate(idx):
+        assert np.array_equal(b[:, t], a[i:i + 16])
+
+
 @compiled
 @given(st.binary(min_size=64, max_size=200), st.data())
 def test_load_store_and_broadcast(raw, data):
@@ -124,6 +143,37 @@ def test_requantize(per_lane, bounds):
     assert np.array_equal(got, want)
 
 
+@numba.njit
+def _requantize_many(v, out):
+    n = v.shape[0] // 8
+    for i in range(0, n, 16):
+        r = simd.vrequantize(simd.vload(v, i), simd.vload(v, n + i), simd.vload(v, 2 * n + i),
+                             simd.vload(v, 3 * n + i), simd.vload(v, 4 * n + i),
+                             simd.vload(v, 5 * n + i), simd.vload(v, 6 * n + i),
+                             simd.vload(v, 7 * n + i))
+        simd.vstore(out, i, r)
+
+
+@compiled
+def test_requantize_at_rounding_boundaries():
+    """Every right shift 0..31 on accumulators whose product with the
+    multiplier lies just below, at and above -2**30 (where the rounding's
+    sign term changes), and on runs of consecutive values around 0 and the
+    int32 extremes (every tie of the final shift for the small shifts)."""
+    acc = np.concatenate([np.arange(-4100, 4100), np.arange(-(2**31), -(2**31) + 300),
+                          np.arange(2**31 - 300, 2**31)])
+    for m in (1 << 30, (1 << 31) - 1, 1 << 29, 1518500250):
+        for right in range(32):
+            n = -(-acc.size // 16) * 16
+            lanes = [np.resize(acc, n), np.zeros(n), np.full(n, m), np.zeros(n),
+                     np.full(n, right), np.full(n, -7), np.full(n, -(2**31)), np.full(n, 2**31 - 1)]
+            v = np.concatenate(lanes).astype(np.int64).astype(np.int32)
+            got = np.zeros(n, np.int32)
+            _requantize_many(v, got)
+            want = simd.py_vrequantize(*(v[k * n:(k + 1) * n] for k in range(8)))
+            assert np.array_equal(got, want), (m, right)
+
+
 @compiled
 @given(st.lists(INT32, min_size=16, max_size=16), st.integers(0, 20), st.integers(-2, 18))
 def test_store_bytes(values, i, n):
@@ -154,3 +204,6 @@ def test_python_path_refuses_to_leave_the_array():
         simd.py_vstore_bytes(a[::2], 0, simd.py_vzero(), 1)
     with pytest.raises(ValueError):
         simd.py_vload(np.zeros((4, 40), np.uint8)[:, :20], 0)
+    with pytest.raises(IndexError):
+        simd.py_vinterleave4(a, 0, 0, 55, 0)
+

@@ -198,3 +198,25 @@ def test_aliasing_beyond_the_rules_is_refused(flowers):
     # a tensor past the end of the arena
     with pytest.raises(PlanError):
         validate_plan(_moved(plan, dst, plan.arena_size))
+
+
+def test_optimized_plan_overlaps_depthwise_rows():
+    """On a MobileNet-v2-like network the optimized arena lets depthwise
+    outputs overlap their consumed input rows (kernels/depthwise.py's rule),
+    and the outputs stay the reference's."""
+    from int8sqz.testing.networks import MobileNetV2Spec, mobilenet_v2
+
+    spec = MobileNetV2Spec(seed=31)
+    content = mobilenet_v2(spec)
+    it = Interpreter(model_content=content, arena="optimized")
+    it.allocate_tensors()
+    model = it.model
+    overlapping = [op for op in model.operators if op.name == "DEPTHWISE_CONV_2D"
+                   and np.shares_memory(it.tensor(op.inputs[0])(), it.tensor(op.outputs[0])())]
+    assert overlapping, "no depthwise output shares bytes with its input"
+    x = spec.input_array(np.random.default_rng(4))
+    it.set_tensor(model.inputs[0], x)
+    it.invoke()
+    want = run_reference(content, [x])[0]
+    got = it.get_tensor(model.outputs[0])
+    assert got.dtype == want.dtype and np.array_equal(got, want)

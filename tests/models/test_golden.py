@@ -28,19 +28,6 @@ make_golden = _load_tool()
 
 #: every model with golden data: key -> its file
 MODELS = {**{k: MODELS_DIR / v for k, v in make_golden.ZOO.items()}, **SEED_MODELS}
-#: zoo models whose operators int8sqz does not run yet (issue 10), strictly
-#: expected to fail: each leaves this list as its operators arrive
-PENDING = {
-    "mobilenet_v2-flowers": "DEPTHWISE_CONV_2D, FULLY_CONNECTED",
-    "mobilenet_v2-person": "DEPTHWISE_CONV_2D, FULLY_CONNECTED",
-    "fdmobilenet-flowers": "DEPTHWISE_CONV_2D",
-    "resnet8-cifar10": "FULLY_CONNECTED",
-    "yamnet-esc10": "DEPTHWISE_CONV_2D, FULLY_CONNECTED",
-    "miniresnet-esc10": "FULLY_CONNECTED",
-    "gmp-wisdm": "FULLY_CONNECTED",
-    "ign-wisdm": "FULLY_CONNECTED",
-    "ssd-person": "DEPTHWISE_CONV_2D",
-}
 
 
 def _doc(key):
@@ -50,15 +37,9 @@ def _doc(key):
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _pending(key):
-    if key in PENDING:
-        return [pytest.mark.xfail(strict=True, reason=f"int8sqz does not run {PENDING[key]} yet")]
-    return []
-
-
 DOCS = {key: _doc(key) for key in MODELS}
 CASES = [
-    pytest.param(key, rec["id"], id=f"{key}-{rec['id']}", marks=_pending(key))
+    pytest.param(key, rec["id"], id=f"{key}-{rec['id']}")
     for key, doc in DOCS.items() if doc is not None
     for rec in doc["inputs"]
 ]

@@ -1,5 +1,7 @@
-"""Whole SqueezeNet variants written by int8sqz.testing.networks: every tensor
-int8sqz computes equals TFLite's reference kernels' on random inputs."""
+"""Whole networks written by int8sqz.testing.networks (SqueezeNet variants, a
+MobileNet-v2-like and a ResNet-like family): every tensor int8sqz computes
+equals TFLite's reference kernels' on random inputs, also inside the
+planned arenas."""
 
 import functools
 
@@ -8,7 +10,9 @@ import pytest
 from hypothesis import settings
 
 from int8sqz import Interpreter, load_model
-from int8sqz.testing.networks import SqueezeNetSpec, squeezenet
+from int8sqz.testing.networks import (
+    MobileNetV2Spec, ResNetSpec, SqueezeNetSpec, mobilenet_v2, resnet, squeezenet,
+)
 from int8sqz.testing.reference import run_reference
 from int8sqz.testing.strategies import softmax_sum_of_exps
 
@@ -27,6 +31,23 @@ VARIANTS = [
 ]
 
 
+#: the MobileNet-v2-like and ResNet-like families: small inputs, every input
+#: and output type, other block lists
+OTHERS = [
+    MobileNetV2Spec(seed=11),
+    MobileNetV2Spec(height=40, width=24, num_classes=7, input_type="FLOAT32",
+                    output_type="INT8", seed=12),
+    MobileNetV2Spec(height=17, width=33, num_classes=3, stem=16, last=80, input_type="INT8",
+                    output_type="UINT8", blocks=((1, 16, 1), (6, 16, 1), (6, 24, 2), (6, 24, 1),
+                                                 (6, 40, 2), (6, 40, 1)), seed=13),
+    ResNetSpec(seed=21),
+    ResNetSpec(height=24, width=40, num_classes=5, stem=16, input_type="INT8",
+               output_type="UINT8", blocks=((16, 1), (16, 1), (32, 2), (32, 1), (48, 2)),
+               seed=22),
+]
+ALL = VARIANTS + OTHERS
+
+
 def inputs_per_variant() -> int:
     """2 random inputs per variant; 10x as many under the deep hypothesis profile."""
     return max(2, settings.default.max_examples // 25)
@@ -34,6 +55,10 @@ def inputs_per_variant() -> int:
 
 @functools.lru_cache(maxsize=None)
 def _model(spec):
+    if isinstance(spec, MobileNetV2Spec):
+        return mobilenet_v2(spec)
+    if isinstance(spec, ResNetSpec):
+        return resnet(spec)
     return squeezenet(spec)
 
 
@@ -45,7 +70,7 @@ def _run_int8sqz(content, x):
     return it
 
 
-@pytest.mark.parametrize("spec", VARIANTS, ids=lambda s: s.name)
+@pytest.mark.parametrize("spec", ALL, ids=lambda s: s.name)
 def test_network_is_bit_exact(spec):
     content = _model(spec)
     model = load_model(content)
@@ -114,7 +139,7 @@ def test_networks_are_deterministic():
 
 
 @pytest.mark.parametrize("arena", ["tflm", "optimized"])
-@pytest.mark.parametrize("spec", VARIANTS, ids=lambda s: s.name)
+@pytest.mark.parametrize("spec", ALL, ids=lambda s: s.name)
 def test_network_in_an_arena_is_bit_exact(spec, arena):
     """With the activations in one planned byte array (the expand convolutions
     then write straight into their concatenation's channels, a strided
@@ -130,3 +155,58 @@ def test_network_in_an_arena_is_bit_exact(spec, arena):
         got = it.get_tensor(it.get_output_details()[0]["index"])
         want = run_reference(content, [x])[0]
         assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("spec", OTHERS, ids=lambda s: s.name)
+def test_other_families_are_realistic_quantized_models(spec):
+    """The MobileNet-v2-like and ResNet-like variants have their operators
+    (residual ADDs where shapes match, no PAD), spread activations, per-channel
+    depthwise weights along their last dimension and per-tensor
+    FULLY_CONNECTED weights, as the converter writes them."""
+    content = _model(spec)
+    model = load_model(content)
+    names = [op.name for op in model.operators]
+    if isinstance(spec, MobileNetV2Spec):
+        residual = sum(s == 1 and c == prev for (_, c, s), prev in
+                       zip(spec.blocks, (spec.stem,) + tuple(b[1] for b in spec.blocks)))
+        assert names.count("DEPTHWISE_CONV_2D") == len(spec.blocks)
+        assert names.count("ADD") == residual > 0
+        assert "MEAN" in names and "PAD" not in names
+        dw = next(op for op in model.operators if op.name == "DEPTHWISE_CONV_2D")
+        q = model.tensors[dw.inputs[1]].quantization
+        assert q.quantized_dimension == 3 and q.scales.size == model.tensors[dw.inputs[1]].shape[3]
+    else:
+        assert names.count("ADD") == len(spec.blocks)
+        assert all(op.options["fused_activation_function"] == "RELU"
+                   for op in model.operators if op.name == "ADD")
+        pool = next(op for op in model.operators if op.name == "AVERAGE_POOL_2D")
+        assert model.tensors[pool.outputs[0]].shape[1:3] == (1, 1)
+    fc = next(op for op in model.operators if op.name == "FULLY_CONNECTED")
+    assert model.tensors[fc.inputs[1]].quantization.scales.size == 1
+    assert model.tensors[fc.outputs[0]].shape == (1, spec.num_classes)
+    x = spec.input_array(np.random.default_rng(spec.seed))
+    values = run_reference(content, [x], all_tensors=True)
+    for op in model.operators:
+        if op.name in ("CONV_2D", "DEPTHWISE_CONV_2D", "ADD"):
+            distinct = len(np.unique(values[op.outputs[0]]))
+            assert distinct >= 16, f"{op.describe()}: {distinct} distinct values"
+
+
+@pytest.mark.parametrize("spec", [OTHERS[0], OTHERS[3]], ids=lambda s: s.name)
+def test_invoke_allocates_no_arrays(spec):
+    """DEPTHWISE_CONV_2D and FULLY_CONNECTED size their scratch when they are
+    prepared: invoke() creates a few Python objects, no array."""
+    import tracemalloc
+
+    it = Interpreter(model_content=_model(spec))
+    it.allocate_tensors()
+    it.set_tensor(it.get_input_details()[0]["index"],
+                  spec.input_array(np.random.default_rng(0)))
+    it.invoke()
+    tracemalloc.start()
+    try:
+        it.invoke()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 16_384, f"invoke() allocated up to {peak} bytes"

@@ -5,7 +5,8 @@ plainly, so a kernel and its oracle share no code.
 """
 
 from . import (  # noqa: E402
-    activation, concat, conv, elementwise, movement, pool, quantize, reduce, resize, softmax,
+    activation, concat, conv, dense, elementwise, movement, pool, quantize, reduce, resize,
+    softmax,
 )
 
 #: operator -> its oracle (the conformance test asks every registered unit for one)
@@ -38,4 +39,6 @@ ORACLES = {
     "STRIDED_SLICE": movement.strided_slice,
     "TILE": movement.tile,
     "TRANSPOSE": movement.transpose,
+    "DEPTHWISE_CONV_2D": conv.depthwise_conv,
+    "FULLY_CONNECTED": dense.fully_connected,
 }

@@ -13,13 +13,18 @@ import math
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 
 import fuzzing
 from int8sqz import Interpreter
 from int8sqz.model import load_model
 from int8sqz.ops import REGISTRY
-from int8sqz.ops.unit import NUMERICS, Node, Numerics, OperatorUnit, Sharing
+from int8sqz.ops.unit import (
+    NUMERICS, AccessTrace, CopySkipped, Node, Numerics, OperatorUnit, PersistentBuffer, Sharing,
+    TempTensor, TflmAllocations,
+)
+from int8sqz.planner import plan_model
+from int8sqz.planner.tflm_arena import tflm_arena
 from int8sqz.testing import strategies as S
 from int8sqz.testing.writer import model_def
 from naive import ORACLES
@@ -68,7 +73,8 @@ def test_registry_maps_names_to_their_units():
 @pytest.mark.parametrize("name", UNITS)
 def test_unit_states_every_fact(name):
     unit = REGISTRY[name]
-    for fact in ("prepare", "version", "per_image", "macs", "tflm_scratch"):
+    for fact in ("prepare", "version", "per_image", "macs", "tflm_scratch", "tflm_persistent",
+                 "tflm_sharing"):
         assert callable(getattr(unit, fact)), f"{name}: the unit's {fact} is not a function"
     assert isinstance(unit.sharing, Sharing), f"{name}: the unit's sharing is not a Sharing"
     if unit.sharing != Sharing():
@@ -147,6 +153,72 @@ def test_unit_facts_answer_on_generated_models(name):
             if unit.sharing.rows is not None:
                 window = unit.sharing.rows(op, shapes)
                 assert window is None or window.filter_height >= 1, name
+            fact = unit.tflm_persistent(op, model, shapes)
+            assert isinstance(fact, TflmAllocations) and fact.kernel, (
+                f"{name}: tflm_persistent gave {fact!r}, expected TflmAllocations naming "
+                f"TFLite Micro's kernel")
+            for event in fact.prepare:
+                assert isinstance(event, (TempTensor, PersistentBuffer)), (name, event)
+            for k in range(len(op.inputs)):
+                rule = unit.tflm_sharing(op, k, model, shapes)
+                assert rule is None or isinstance(rule, (AccessTrace, CopySkipped)), (name, rule)
+                if isinstance(rule, AccessTrace):
+                    assert len(rule.read_min) == len(rule.write_end) and rule.rule, name
         assert math.prod(shapes[ops[0].outputs[0]]) >= 0
 
     check()
+
+
+#: units whose strategy draws no model tflite-micro accepts, and why
+TFLM_REFUSES_ALL = {"TILE": "tflite-micro has no TILE kernel"}
+
+
+@pytest.mark.parametrize("name", [n for n in UNITS if n in S.OPERATOR_CASES])
+def test_unit_tflm_allocations_are_tflite_micro_s(name):
+    """What the unit says TFLite Micro's kernel allocates
+    (``tflm_persistent``), added up by int8sqz.planner.tflm_arena, is the
+    persistent tail tflite-micro reports for the models the unit's strategy
+    draws and tflite-micro accepts (its kernels refuse some TFLite accepts:
+    non-constant parameters, other ranks), to the byte; tflite-micro refuses
+    the models whose operator the unit says it has no kernel for."""
+    from int8sqz.testing import tflm
+
+    loaded, refused, decided = [], [], []
+
+    @settings(max_examples=10, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(S.OPERATOR_CASES[name]())
+    def check(case):
+        model = load_model(case.content)
+        shapes = [t.shape for t in model.tensors]
+        op = next(op for op in model.operators if op.name == name)
+        registered = REGISTRY[name].tflm_persistent(op, model, shapes).registered
+        with tflm.captured_stderr():
+            try:
+                usage = tflm.arena_usage(case.content)
+            except RuntimeError:
+                usage = None  # tflite-micro's kernel refuses the case (or has none)
+        assume(usage is not None or not registered)
+        if usage is None:
+            refused.append(case)
+            return
+        assert registered, f"{name}: tflite-micro runs a model with it, the unit says it cannot"
+        predicted = tflm_arena(model, plan_model(model, "tflm").arena_size)
+        assert (predicted.head, predicted.tail) == (usage["head"], usage["tail"]), (
+            f"{name}: predicted head/tail {predicted.head}/{predicted.tail}, tflite-micro "
+            f"{usage['head']}/{usage['tail']} on {case.describe()}")
+        if len(loaded) < 2:
+            # the smallest arena: it works, none of the 16 sizes below does (on
+            # these small models the Prepare's temporary tensors often decide)
+            size = predicted.arena_size
+            works = tflm.allocates_each(case.content, range(size - 16, size + 1))
+            assert works == [False] * 16 + [True], (name, size, predicted.decided_by,
+                                                    case.describe())
+            decided.append(predicted.decided_by)
+        loaded.append(case)
+
+    check()
+    if name in TFLM_REFUSES_ALL:
+        assert refused and not loaded, f"{name}: listed as refused, yet tflite-micro ran it"
+    else:
+        assert loaded, f"{name}: tflite-micro refused every case drawn: nothing was compared"

@@ -4,23 +4,27 @@ A plan here is plain data: an operator order (a permutation of the main
 subgraph's operators) and an arena offset for every tensor TFLite Micro
 plans. :func:`int8sqz.offline_plan.write_offline_plan` writes it into the
 model; TFLite Micro then uses those offsets and plans only its kernels'
-scratch buffers itself, around them (:func:`tflm_head` predicts where).
+scratch buffers itself, around them (:func:`tflm_head` predicts where, with
+TFLite Micro's greedy planner, :class:`int8sqz.planner.GreedyPlanner`,
+given the offline offsets).
 
 Sharing rules. TFLite Micro runs an operator's kernel with the input and
 output at their planned addresses. An output may share bytes with an input
 that dies at that operator when every byte the kernel writes lies below
 every byte of that input it reads afterwards. For each kernel that is a
 bound ``D`` on ``offset(output) - offset(input)``, computed from the order
-in which the kernel reads and writes (:func:`access_trace`: one event per
-output element or copied block, the lowest input byte it reads and the
-end of the bytes it writes; :func:`trace_bound`). The traces follow TFLite
-Micro's reference kernels (tensorflow/lite/micro/kernels/*.cc and the
-TFLite reference functions they call, tensorflow/lite/kernels/internal/
-reference/); docs/tflm_plan.md states each rule with its source and says
-which also hold for CMSIS-NN's optimized kernels. A plan using them is
-proven for the reference kernels (those of the ``tflite_micro`` Python
-package). ``no_overlap=True`` drops them all: only operator order and
-packing remain, which are safe with any kernels.
+in which the kernel reads and writes. Each operator's unit states that
+order for TFLite Micro's reference kernel (``OperatorUnit.tflm_sharing``:
+an :class:`~int8sqz.ops.unit.AccessTrace`, one event per output element or
+copied block, the lowest input byte it reads and the end of the bytes it
+writes; int8sqz.ops.foreign for operators without a unit); this module
+applies those facts to a graph (:func:`trace_bound`, :func:`sharing_rules`),
+as int8sqz.planner.sharing applies the units' ``sharing`` facts for
+int8sqz's own kernels. docs/tflm_plan.md states each rule with its source
+and says which also hold for CMSIS-NN's optimized kernels. A plan using
+them is proven for the reference kernels (those of the ``tflite_micro``
+Python package). ``no_overlap=True`` drops them all: only operator order
+and packing remain, which are safe with any kernels.
 
 Time is counted in TFLite Micro's allocation scopes (0: graph start,
 operator at position j of the order: j + 1), as int8sqz.planner does.
@@ -34,69 +38,23 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .offline_plan import ONLINE, operator_order_problems
-from .ops._window import padding_height_width
-from .planner import (
-    ALIGNMENT, OverlapPlanner, align_up, lifetimes_overlap, needs_allocating, plan_model,
-    tensor_nbytes, tflm_lifetimes, tflm_scratch_requests,
-)
+from .. import ops
+from ..errors import UnsupportedError
+from ..offline_plan import ONLINE, operator_order_problems
+from ..ops.unit import AccessTrace, CopySkipped
+from .lifetimes import needs_allocating, tensor_nbytes, tflm_lifetimes, tflm_scratch_requests
+from .plan import plan_model
+from .planners import ALIGNMENT, GreedyPlanner, OverlapPlanner, align_up, lifetimes_overlap
 
 _INF = math.inf
-
-
-# ---------------------------------------------------------------------------------
-# TFLite Micro's greedy planner with offline-planned buffers
-# ---------------------------------------------------------------------------------
-
-def tflm_greedy(requests, offline=None):
-    """TFLite Micro's ``GreedyMemoryPlanner::CalculateOffsetsIfNeeded``.
-
-    ``requests``: ``(size, first_use, last_use)`` in the order TFLite Micro
-    adds them (planned tensors by index, then scratch buffers). ``offline``:
-    per request an offset, or None (``kOnlinePlannedBuffer``). Returns
-    ``(offsets, head)``; the head is ``GetMaximumMemorySize``: the highest
-    end of any buffer.
-
-    Offline buffers come first, in the order added, each at its offset;
-    then the online ones, largest first (equal sizes: the one added later
-    first), each at the first gap in the offset-ordered list of placed
-    buffers that overlap it in time (int8sqz.planner.GreedyPlanner gives
-    the same offsets when nothing is offline).
-    """
-    n = len(requests)
-    offline = list(offline) if offline is not None else [None] * n
-    fixed = [i for i in range(n) if offline[i] is not None]
-    online = [i for i in range(n) if offline[i] is None][::-1]
-    online.sort(key=lambda i: -requests[i][0])  # stable, as TFLite Micro's bubble sort
-    offsets = [0] * n
-    placed = []  # request ids by offset; a new one goes after those of equal offset
-    for k, i in enumerate(fixed + online):
-        size, first, last = requests[i]
-        if offline[i] is not None:
-            candidate = offline[i]
-        else:
-            candidate = 0
-            if k > 0:
-                for other in placed:
-                    o_size, o_first, o_last = requests[other]
-                    if not lifetimes_overlap(o_first, o_last, first, last):
-                        continue
-                    if offsets[other] - candidate >= size:
-                        break
-                    candidate = max(candidate, offsets[other] + o_size)
-        offsets[i] = candidate
-        pos = next((j for j, other in enumerate(placed) if offsets[other] > candidate),
-                   len(placed))
-        placed.insert(pos, i)
-    head = max((offsets[i] + requests[i][0] for i in range(n)), default=0)
-    return offsets, head
 
 
 def reordered(model, order):
     """The model with its operators in ``order`` (renumbered 0..n-1 in that
     order), for the lifetime and scratch rules of int8sqz.planner."""
-    ops = tuple(dataclasses.replace(model.operators[k], index=j) for j, k in enumerate(order))
-    return dataclasses.replace(model, operators=ops)
+    operators = tuple(dataclasses.replace(model.operators[k], index=j)
+                      for j, k in enumerate(order))
+    return dataclasses.replace(model, operators=operators)
 
 
 def tflm_requests(model, offsets=None):
@@ -122,35 +80,31 @@ def tflm_requests(model, offsets=None):
     return requests, offline, ids
 
 
+def tflm_greedy(model, offsets=None) -> GreedyPlanner:
+    """TFLite Micro's planner for ``model`` (in its operator order) with the
+    offline ``offsets`` (tensor index -> offset): the buffers of
+    :func:`tflm_requests` in a :class:`GreedyPlanner`, whose ``offsets``
+    are where TFLite Micro puts every tensor and scratch buffer."""
+    requests, offline, _ = tflm_requests(model, offsets)
+    planner = GreedyPlanner()
+    for (size, first, last), off in zip(requests, offline):
+        planner.add_buffer(size, first, last, off)
+    return planner
+
+
 def tflm_head(model, offsets=None, order=None) -> int:
     """The arena head TFLite Micro will report for ``model`` written with
-    ``offsets`` (tensor index -> offset) and ``order``."""
+    ``offsets`` (tensor index -> offset) and ``order``: its planner's
+    ``GetMaximumMemorySize``, the highest end of any buffer."""
     m = reordered(model, order) if order is not None else model
-    requests, offline, _ = tflm_requests(m, offsets)
-    return tflm_greedy(requests, offline)[1]
+    return tflm_greedy(m, offsets).arena_size
 
 
 # ---------------------------------------------------------------------------------
-# Kernel access traces
+# Sharing rules: the units' tflm_sharing facts, applied to a graph
 # ---------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Trace:
-    """How a kernel reads one input and writes its output, event by event in
-    execution order: ``read_min[t]`` the lowest byte of the input event t
-    reads (relative to the input's start; inf: none), ``write_end[t]`` one
-    past the highest byte it writes (relative to the output's start).
-    ``reads_first``: an event reads all it reads before it writes (an
-    element's arithmetic); otherwise its read and write are one ``memcpy``,
-    whose source and destination must not overlap at all."""
-
-    read_min: np.ndarray
-    write_end: np.ndarray
-    reads_first: bool
-    rule: str
-
-
-def trace_bound(trace: Trace) -> float:
+def trace_bound(trace: AccessTrace) -> float:
     """The largest ``offset(output) - offset(input)`` at which no write of
     the kernel lands on an input byte it still reads: the minimum over events
     t of (the lowest input byte read after t, or at t for a memcpy) - (the
@@ -161,253 +115,11 @@ def trace_bound(trace: Trace) -> float:
     later = np.minimum.accumulate(r[::-1])[::-1]
     if trace.reads_first:
         later = np.append(later[1:], _INF)
-    d = float(np.min(later - np.asarray(trace.write_end, np.float64)))
-    return d
-
-
-def _first_tap(out_n, stride, pad, filt, dilation, in_n):
-    """For each output position along one axis, the first input position
-    its window reads inside the image, or -1 when none is inside."""
-    origin = np.arange(out_n) * stride - pad
-    # the smallest tap k with origin + k * dilation >= 0
-    k0 = np.where(origin >= 0, 0, (-origin + dilation - 1) // dilation)
-    first = origin + k0 * dilation
-    ok = (k0 < filt) & (first < in_n)
-    return np.where(ok, first, -1)
-
-
-def _itemsize(model, i):
-    return model.tensors[i].dtype.itemsize
-
-
-def _window_trace(model, op, shapes, channel_of_output, fh, fw, dh, dw, rule):
-    src, dst = op.inputs[0], op.outputs[0]
-    n, ih, iw, ic = shapes[src]
-    _, oh, ow, oc = shapes[dst]
-    sh, sw = int(op.options.get("stride_h", 1)), int(op.options.get("stride_w", 1))
-    win = padding_height_width(sh, sw, dh, dw, ih, iw, fh, fw, op.options.get("padding"))
-    if (win.out_height, win.out_width) != (oh, ow):
-        return None
-    ys = _first_tap(oh, sh, win.pad_height, fh, dh, ih)
-    xs = _first_tap(ow, sw, win.pad_width, fw, dw, iw)
-    b = np.arange(n).reshape(n, 1, 1, 1)
-    y = ys.reshape(1, oh, 1, 1)
-    x = xs.reshape(1, 1, ow, 1)
-    c = channel_of_output(np.arange(oc)).reshape(1, 1, 1, oc)
-    first = ((b * ih + y) * iw + x) * ic + c
-    inside = (y >= 0) & (x >= 0)
-    read = np.where(np.broadcast_to(inside, first.shape), first * _itemsize(model, src), _INF)
-    write = (np.arange(n * oh * ow * oc) + 1) * _itemsize(model, dst)
-    return Trace(read.reshape(-1).astype(np.float64), write, True, rule)
-
-
-def _conv_trace(model, op, k, shapes):
-    # CONV_2D (micro/kernels/conv.cc -> reference_integer_ops::ConvPerChannel):
-    # for batch, out_y, out_x, out_channel: read the window (rows and columns
-    # inside the image, the channels of the output channel's group), then
-    # write that one output element.
-    if k != 0 or len(op.inputs) < 2 or model.tensors[op.inputs[0]].type_name not in ("INT8", "INT16"):
-        return None
-    f = shapes[op.inputs[1]]
-    ic, oc = shapes[op.inputs[0]][3], shapes[op.outputs[0]][3]
-    if len(f) != 4 or f[3] <= 0 or ic % f[3] or oc % (ic // f[3]):
-        return None
-    per_group = oc // (ic // f[3])
-    return _window_trace(model, op, shapes, lambda c: (c // per_group) * f[3], f[1], f[2],
-                         int(op.options.get("dilation_hfactor", 1)),
-                         int(op.options.get("dilation_wfactor", 1)),
-                         "CONV_2D: window read, then one output element written")
-
-
-def _depthwise_trace(model, op, k, shapes):
-    # DEPTHWISE_CONV_2D (micro/kernels/depthwise_conv.cc ->
-    # reference_integer_ops::DepthwiseConvPerChannel): for batch, out_y,
-    # out_x, in_channel, m: read the window of in_channel, write output
-    # channel in_channel * multiplier + m.
-    if k != 0 or len(op.inputs) < 2 or model.tensors[op.inputs[0]].type_name not in ("INT8", "INT16"):
-        return None
-    f = shapes[op.inputs[1]]
-    ic, oc = shapes[op.inputs[0]][3], shapes[op.outputs[0]][3]
-    if len(f) != 4 or ic <= 0 or oc % ic:
-        return None
-    mult = oc // ic
-    return _window_trace(model, op, shapes, lambda c: c // mult, f[1], f[2],
-                         int(op.options.get("dilation_hfactor", 1)),
-                         int(op.options.get("dilation_wfactor", 1)),
-                         "DEPTHWISE_CONV_2D: one channel's window read, then one element written")
-
-
-def _pool_trace(model, op, k, shapes):
-    # MAX_POOL_2D / AVERAGE_POOL_2D (micro/kernels/pooling_common.cc ->
-    # reference_integer_ops::MaxPool / AveragePool): for batch, out_y, out_x,
-    # channel: read the channel's window clipped to the image, write one
-    # element.
-    if k != 0 or model.tensors[op.inputs[0]].type_name not in ("INT8", "INT16"):
-        return None
-    return _window_trace(model, op, shapes, lambda c: c,
-                         int(op.options.get("filter_height", 1)),
-                         int(op.options.get("filter_width", 1)), 1, 1,
-                         f"{op.name}: one channel's window read, then one element written")
-
-
-def _elementwise_trace(model, op, k, shapes):
-    # Element i of the input is read, then element i of the output written,
-    # in increasing i: ADD and MUL int8 (reference_integer_ops::Add/Mul
-    # ElementWise, and BroadcastBinaryOpSimple for the operand that has the
-    # output's shape), QUANTIZE (reference_ops::AffineQuantize, Requantize),
-    # DEQUANTIZE (reference_ops::Dequantize), LOGISTIC int8
-    # (reference_integer_ops::Logistic), SOFTMAX int8 (reference_ops::
-    # Softmax: each row is read twice before its first write, then element
-    # c is read and written; the row's reads lie at or above its first
-    # element, so the per-element trace covers them).
-    src, dst = op.inputs[k], op.outputs[0]
-    if tuple(shapes[src]) != tuple(shapes[dst]):
-        return None
-    if op.name in ("ADD", "MUL", "LOGISTIC", "SOFTMAX") and \
-            model.tensors[src].type_name != "INT8":
-        return None
-    if op.name == "QUANTIZE" and model.tensors[dst].quantization.scales.size > 1 or \
-            op.name == "DEQUANTIZE" and model.tensors[src].quantization.scales.size > 1:
-        return None  # per-channel (de)quantization walks the tensor by channel
-    if op.name in ("QUANTIZE", "DEQUANTIZE", "LOGISTIC", "SOFTMAX") and k != 0:
-        return None
-    count = math.prod(shapes[dst])
-    i = np.arange(count, dtype=np.float64)
-    return Trace(i * _itemsize(model, src), (i + 1) * _itemsize(model, dst), True,
-                 f"{op.name}: element i read, then element i written")
-
-
-def _concat_trace(model, op, k, shapes):
-    # CONCATENATION (micro/kernels/concatenation.cc -> reference_ops::
-    # Concatenation): for each outer index, for each input in order, one
-    # memcpy of that input's block to the output's next bytes.
-    dst = op.outputs[0]
-    rank = len(shapes[dst])
-    axis = int(op.options.get("axis", 0))
-    axis = axis + rank if axis < 0 else axis
-    ins = list(op.inputs)
-    if not 0 <= axis < rank or any(len(shapes[i]) != rank for i in ins):
-        return None
-    outer = math.prod(shapes[dst][:axis])
-    inner = math.prod(shapes[dst][axis + 1:])
-    blocks = [shapes[i][axis] * inner for i in ins]
-    size = _itemsize(model, dst)
-    total = sum(blocks)
-    if total != shapes[dst][axis] * inner or any(_itemsize(model, i) != size for i in ins):
-        return None
-    starts = np.cumsum([0] + blocks[:-1])
-    o = np.arange(outer).reshape(outer, 1)
-    write = ((o * total + starts + np.array(blocks)) * size).reshape(-1)
-    read = np.full((outer, len(ins)), _INF)
-    read[:, k] = (np.arange(outer) * blocks[k] * size)
-    return Trace(read.reshape(-1), write, False,
-                 "CONCATENATION: one memcpy per input block, inputs in order")
-
-
-def _pad_trace(model, op, k, shapes):
-    # PAD (micro/kernels/pad.cc -> reference_ops::Pad / PadImageStyle ->
-    # PadImpl): the output is written element by element in order; an
-    # element inside the input's region copies the input's next element.
-    if k != 0 or len(op.inputs) < 2 or model.tensors[op.inputs[1]].data is None:
-        return None
-    src, dst = op.inputs[0], op.outputs[0]
-    pads = np.asarray(model.tensors[op.inputs[1]].data).reshape(-1, 2)
-    if len(pads) != len(shapes[src]) or np.any(pads < 0):
-        return None
-    inside = np.zeros(shapes[dst], bool)
-    region = tuple(slice(int(a), int(a) + int(n)) for (a, _), n in zip(pads, shapes[src]))
-    if tuple(int(n + a + b) for (a, b), n in zip(pads, shapes[src])) != tuple(shapes[dst]):
-        return None
-    inside[region] = True
-    inside = inside.reshape(-1)
-    k_in = np.cumsum(inside) - 1
-    read = np.where(inside, k_in * _itemsize(model, src), _INF).astype(np.float64)
-    write = (np.arange(inside.size) + 1) * _itemsize(model, dst)
-    return Trace(read, write, True, "PAD: output in order, input elements copied in order")
-
-
-def _transpose_trace(model, op, k, shapes):
-    # TRANSPOSE (micro/kernels/transpose.cc -> reference_ops::Transpose ->
-    # TransposeImpl): the output is written element by element in order,
-    # each from the input element the permutation maps to it.
-    if k != 0 or len(op.inputs) < 2 or model.tensors[op.inputs[1]].data is None:
-        return None
-    src, dst = op.inputs[0], op.outputs[0]
-    perm = [int(p) for p in np.asarray(model.tensors[op.inputs[1]].data).reshape(-1)]
-    if sorted(perm) != list(range(len(shapes[src]))):
-        return None
-    index = np.arange(math.prod(shapes[src])).reshape(shapes[src]).transpose(perm).reshape(-1)
-    if index.size != math.prod(shapes[dst]):
-        return None
-    read = (index * _itemsize(model, src)).astype(np.float64)
-    write = (np.arange(index.size) + 1) * _itemsize(model, dst)
-    return Trace(read, write, True, "TRANSPOSE: output in order, input in permuted order")
-
-
-def _fully_connected_trace(model, op, k, shapes):
-    # FULLY_CONNECTED int8 (micro/kernels/fully_connected.cc ->
-    # reference_integer_ops::FullyConnected[PerChannel]): for batch b, for
-    # output channel: read the whole input row b, write one element.
-    if k != 0 or len(op.inputs) < 2 or model.tensors[op.inputs[0]].type_name != "INT8":
-        return None
-    src, dst = op.inputs[0], op.outputs[0]
-    depth = shapes[op.inputs[1]][-1]
-    count = math.prod(shapes[src])
-    out_depth = shapes[dst][-1] if shapes[dst] else 1
-    if depth <= 0 or count % depth or math.prod(shapes[dst]) != (count // depth) * out_depth:
-        return None
-    batches = count // depth
-    b = np.repeat(np.arange(batches), out_depth)
-    read = (b * depth * _itemsize(model, src)).astype(np.float64)
-    write = (np.arange(batches * out_depth) + 1) * _itemsize(model, dst)
-    return Trace(read, write, True, "FULLY_CONNECTED: input row read, then one element written")
-
-
-TRACES = {
-    "CONV_2D": _conv_trace,
-    "DEPTHWISE_CONV_2D": _depthwise_trace,
-    "MAX_POOL_2D": _pool_trace,
-    "AVERAGE_POOL_2D": _pool_trace,
-    "ADD": _elementwise_trace,
-    "MUL": _elementwise_trace,
-    "QUANTIZE": _elementwise_trace,
-    "DEQUANTIZE": _elementwise_trace,
-    "LOGISTIC": _elementwise_trace,
-    "SOFTMAX": _elementwise_trace,
-    "CONCATENATION": _concat_trace,
-    "PAD": _pad_trace,
-    "TRANSPOSE": _transpose_trace,
-    "FULLY_CONNECTED": _fully_connected_trace,
-}
-
-#: RESHAPE (micro/kernels/reshape.cc, EvalReshapeReference): copies with one
-#: memcpy unless the output's data pointer is the input's, then does
-#: nothing. So the output may sit exactly on the input (a memcpy between
-#: partly overlapping buffers would be undefined): offset difference 0.
-ALIAS_OPERATORS = ("RESHAPE",)
-
-
-def access_trace(model, op, k, shapes=None):
-    """The trace of ``op``'s kernel for its input number ``k``, or None
-    when no rule is known for it."""
-    shapes = shapes if shapes is not None else [t.shape for t in model.tensors]
-    fn = TRACES.get(op.name)
-    if fn is None or len(op.outputs) != 1 or not 0 <= k < len(op.inputs) or op.inputs[k] < 0:
-        return None
-    dst = op.outputs[0]
-    if any(model.tensors[i].dtype is None for i in (op.inputs[k], dst)):
-        return None
-    if math.prod(shapes[dst]) == 0:
-        return None
-    if op.name in ("CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D") and (
-            len(shapes[op.inputs[0]]) != 4 or len(shapes[dst]) != 4
-            or shapes[op.inputs[0]][0] != shapes[dst][0]):
-        return None
-    return fn(model, op, k, shapes)
+    return float(np.min(later - np.asarray(trace.write_end, np.float64)))
 
 
 @dataclass(frozen=True)
-class Sharing:
+class TflmRule:
     """An input and the output of one operator may share bytes when
     ``lo <= offset(output) - offset(input) <= hi``."""
 
@@ -431,29 +143,21 @@ def sharing_rules(model, shapes=None) -> list:
         if len(op.outputs) != 1:
             continue
         dst = op.outputs[0]
-        if op.name in ALIAS_OPERATORS and op.inputs and op.inputs[0] >= 0:
-            src = op.inputs[0]
-            if src in graph_outputs:
-                continue
-            if all(model.tensors[i].dtype is not None for i in (src, dst)) and \
-                    tensor_nbytes(model, src, shapes) == tensor_nbytes(model, dst, shapes):
-                rules.append(Sharing(op.index, src, dst, 0, 0,
-                                     "RESHAPE: no copy when output and input coincide"))
-            continue
         for k, src in enumerate(op.inputs):
             # a graph output is read after the last operator: never overwritten
             if src < 0 or list(op.inputs).count(src) != 1 or src in graph_outputs:
                 continue
-            trace = access_trace(model, op, k, shapes)
-            if trace is None:
-                continue
-            d = trace_bound(trace)
-            hi = d if d == _INF else (int(d) // ALIGNMENT) * ALIGNMENT
-            rules.append(Sharing(op.index, src, dst, -_INF, hi, trace.rule))
+            fact = ops.tflm_sharing(op, k, model, shapes)
+            if isinstance(fact, CopySkipped):
+                rules.append(TflmRule(op.index, src, dst, 0, 0, fact.rule))
+            elif isinstance(fact, AccessTrace):
+                d = trace_bound(fact)
+                hi = d if d == _INF else (int(d) // ALIGNMENT) * ALIGNMENT
+                rules.append(TflmRule(op.index, src, dst, -_INF, hi, fact.rule))
     return rules
 
 
-def applicable(rule: Sharing, lifetimes: dict, position: dict) -> bool:
+def applicable(rule: TflmRule, lifetimes: dict, position: dict) -> bool:
     """A rule applies when the input dies at the operator and the output is
     born there (so they meet at that scope only), both planned."""
     if rule.input not in lifetimes or rule.output not in lifetimes:
@@ -549,7 +253,7 @@ class TflmPlan:
     head: int
     greedy_head: int
     no_overlap: bool
-    shared: list = field(default_factory=list)  # Sharing rules whose bytes do meet
+    shared: list = field(default_factory=list)  # TflmRule rules whose bytes do meet
     tried_orders: int = 1
 
     @property
@@ -590,7 +294,6 @@ def plan_tflm_optimized(model, *, no_overlap=False, reorder=True, max_orders=24)
     orders the graph allows (:func:`candidate_orders`). Never larger than
     TFLite Micro's greedy head."""
     if model.num_subgraphs > 1:
-        from .errors import UnsupportedError
         raise UnsupportedError(f"{model.source}: the model has {model.num_subgraphs} subgraphs; "
                                f"tflm-optimized plans only single-subgraph models")
     identity = list(range(len(model.operators)))
@@ -763,3 +466,82 @@ def plan_problems(model, offsets, order=None, rules=None) -> list:
                 problems.append(f"{model.tensor_label(i)} at {oi} and {model.tensor_label(j)} "
                                 f"at {oj} are live together and share bytes")
     return problems
+
+
+# ---------------------------------------------------------------------------------
+# Plans made explicit: TFLite Micro's own, one a model carries, as a MemoryPlan
+# ---------------------------------------------------------------------------------
+
+def greedy_plan(model) -> TflmPlan:
+    """TFLite Micro's greedy plan of ``model`` made explicit (the offsets it
+    chooses itself, operators in their order)."""
+    if model.num_subgraphs > 1:
+        raise UnsupportedError(f"{model.source}: the model has {model.num_subgraphs} subgraphs; "
+                               f"TFLite Micro plans them together, int8sqz only the main one")
+    greedy = plan_model(model, "tflm")
+    offsets = {i: pl.offset for i, pl in greedy.placements.items()}
+    return TflmPlan(model, list(range(len(model.operators))), offsets, greedy.arena_size,
+                    greedy.arena_size, True)
+
+
+def carried_plan(model):
+    """The offline plan ``model`` carries (its ``OfflineMemoryAllocation``
+    metadata), as TFLite Micro runs it, or None without one. TFLite Micro
+    refuses a plan whose count of offsets is not the count of tensors."""
+    from ..errors import ModelError
+    from ..offline_plan import read_offline_plan
+
+    found = read_offline_plan(model.content, label=model.source)
+    if found is None:
+        return None
+    if len(found.offsets) != len(model.tensors) or model.num_subgraphs > 1:
+        raise ModelError(
+            f"{model.source}: its offline plan has {len(found.offsets)} offsets for "
+            f"{len(model.tensors)} tensors of the main subgraph ({model.num_subgraphs} "
+            f"subgraph(s)); TFLite Micro refuses a plan without one offset per tensor")
+    lifetimes = tflm_lifetimes(model)
+    offsets = {i: found.offsets[i] for i in lifetimes if found.offsets[i] != ONLINE}
+    greedy = plan_model(model, "tflm").arena_size
+    plan = TflmPlan(model, list(range(len(model.operators))), offsets,
+                    tflm_head(model, offsets), greedy, False)
+    rules = sharing_rules(model)
+    shared = []
+    for r in rules:
+        if r.input in offsets and r.output in offsets and _meet(
+                offsets[r.input], align_up(tensor_nbytes(model, r.input)),
+                offsets[r.output], align_up(tensor_nbytes(model, r.output))):
+            shared.append(r)
+    plan.shared = shared
+    return plan
+
+
+def memory_plan(plan: TflmPlan, name: str = "tflm-optimized", notes=()):
+    """``plan`` as TFLite Micro runs it, as an int8sqz.planner.MemoryPlan
+    (for memplan's report and picture): the model with its operators in the
+    plan's order (renumbered), every tensor at its offset (a tensor the plan
+    leaves to TFLite Micro where its planner puts it), the kernels' scratch
+    buffers where TFLite Micro's planner puts them around the plan."""
+    from .plan import MemoryPlan, Placement, Scratch, c_strides
+    from .lifetimes import Lifetime
+
+    model = reordered(plan.model, plan.order) if plan.reordered else plan.model
+    shapes = [t.shape for t in model.tensors]
+    lifetimes = tflm_lifetimes(model)
+    greedy = tflm_greedy(model, plan.offsets)
+    requests, _, ids = tflm_requests(model, plan.offsets)
+    offsets = greedy.offsets
+    overlaps = {r.output: r.input for r in plan.shared}
+    placements, scratch = {}, []
+    scratch_ops = iter(tflm_scratch_requests(model))
+    for k, i in enumerate(ids):
+        if i is None:
+            op_index, size = next(scratch_ops)
+            scratch.append(Scratch(op_index, size, offsets[k],
+                                   Lifetime(op_index + 1, op_index + 1)))
+            continue
+        t = model.tensors[i]
+        placements[i] = Placement(i, tensor_nbytes(model, i), offsets[k],
+                                  c_strides(shapes[i], t.dtype.itemsize), k,
+                                  overlaps=overlaps.get(i))
+    return MemoryPlan(model, name, shapes, lifetimes, placements, list(greedy.buffers), offsets,
+                      greedy.arena_size, set(), list(notes), scratch)
