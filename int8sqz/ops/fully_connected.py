@@ -117,6 +117,11 @@ def prepare(op, ctx, numerics: str = "reference"):
             raise ctx.unsupported(
                 op, f"a {type_name} FULLY_CONNECTED with weight zero point {weight_zp} under "
                 f"numerics {numerics!r}: what that runtime computes for it is not modelled")
+        if numerics == "xnnpack" and math.prod(in_shape) % depth:
+            raise ctx.error(
+                op, f"under numerics 'xnnpack': the input's {math.prod(in_shape)} elements are "
+                f"not rows of {depth}; XNNPACK fails to reshape the operator and TFLite's "
+                f"default interpreter refuses the model (measured)")
         # ruy, the custom GEMV and XNNPACK requantize with the multipliers of
         # the convolutions (kernel_util.cc), not the reference's double scale
         q = per_channel_quantization(ctx, op, src, flt, dst, units, type_name)
