@@ -138,9 +138,10 @@ NUMERICS_HELP = ("reference: TFLite's reference kernels, what TFLite Micro compu
 
 
 def _add_model_options(p: argparse.ArgumentParser, *, top_k_help: str,
-                       threads_help: str) -> None:
+                       threads_help: str, numerics_pair: bool = False) -> None:
     """The options ``run`` and ``eval`` share: those of
-    :func:`_add_input_options`, top-k, batches and threads, the numerics."""
+    :func:`_add_input_options`, top-k, batches and threads, the numerics
+    (``numerics_pair``: one name or two, ``A,B``)."""
     _add_input_options(p)
     p.add_argument("--top-k", metavar="K", type=_positive_int, default=DEFAULT_TOP_K,
                    help=top_k_help)
@@ -149,8 +150,12 @@ def _add_model_options(p: argparse.ArgumentParser, *, top_k_help: str,
                         f"the results are those of one input at a time")
     p.add_argument("--threads", metavar="N", type=_positive_int, default=None,
                    help=threads_help)
-    p.add_argument("--numerics", metavar="NAME", type=_numerics, default=NUMERICS[0],
-                   help=f"the arithmetic (default {NUMERICS[0]}): {NUMERICS_HELP}; with "
+    pair = (" (A,B: classify every image with both, count the images whose top-1 class "
+            "differs)") if numerics_pair else ""
+    p.add_argument("--numerics", metavar="A,B" if numerics_pair else "NAME",
+                   type=_numerics_pair if numerics_pair else _numerics,
+                   default=(NUMERICS[0],) if numerics_pair else NUMERICS[0],
+                   help=f"the arithmetic{pair} (default {NUMERICS[0]}): {NUMERICS_HELP}; with "
                         f"builtin, --threads is also the runtime's thread count, which its "
                         f"int8 MEAN depends on")
 
@@ -184,6 +189,15 @@ def _numerics(text: str) -> str:
     return text
 
 
+def _numerics_pair(text: str) -> tuple:
+    """``eval --numerics``: one name, or two (``A,B``), different."""
+    names = tuple(_numerics(t.strip()) for t in text.split(","))
+    if len(names) > 2 or len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(
+            f"expected one numerics or two different ones (A,B), got {text!r}")
+    return names
+
+
 def _add_eval_arguments(p: argparse.ArgumentParser) -> None:
     from .evaluate import REPORT_FILES
 
@@ -196,7 +210,7 @@ def _add_eval_arguments(p: argparse.ArgumentParser) -> None:
         p, top_k_help=f"also count the images whose class is among the K best (default "
                       f"{DEFAULT_TOP_K}; top-1 and top-5 are always counted)",
         threads_help="threads sharing a batch's images, and as many decoding the next "
-                     "images beside them (default: one per CPU)")
+                     "images beside them (default: one per CPU)", numerics_pair=True)
     p.add_argument("--limit", metavar="N", type=_positive_int, default=None,
                    help="at most N files, taken in turn from each class folder")
     p.add_argument("--json", action="store_true",
@@ -579,15 +593,16 @@ def _eval(args) -> int:
     from .classify import Classifier, resolve_labels
     from .errors import Int8sqzError, InternalError, InterpreterError
     from .evaluate import (
-        class_names, evaluate, load_dataset, result_json, summary_text, write_report,
+        against, class_names, evaluate, load_dataset, result_json, summary_text, write_report,
     )
 
     threads = args.threads or default_threads()
     notice = _CompileNotice().start()
     try:
         try:
-            clf = Classifier(args.model, max_activation_bytes=args.max_activation_bytes,
-                             threads=threads, numerics=args.numerics)
+            clf, *others = [Classifier(args.model, max_activation_bytes=args.max_activation_bytes,
+                                       threads=threads, numerics=name)
+                            for name in args.numerics]
             names = class_names(resolve_labels(args.model, clf.num_classes, args.labels,
                                                max_bytes=args.max_labels_bytes),
                                 clf.num_classes)
@@ -630,6 +645,11 @@ def _eval(args) -> int:
         finally:
             if bar is not None:
                 bar.close()
+        if others:  # the same files in the second numerics: counted, not reported again
+            result["against"] = against(result, evaluate(
+                others[0], dataset, k=args.top_k, resize=args.resize,
+                max_pixels=args.max_pixels or None, batch_size=args.batch_size,
+                decoders=threads, max_bytes=args.max_input_bytes))
     finally:
         notice.stop()
     result["threads"] = threads

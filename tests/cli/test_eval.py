@@ -374,11 +374,41 @@ def test_numerics_chooses_the_arithmetic(capsys, flowers_data):
             assert row["predicted"] == names[int(np.argmax(scores.reshape(-1)))], row["file"]
             predicted += 1
     assert predicted == 16
-    for value, what in [("reference,builtin", "int8sqz compare MODEL INPUT --numerics A B"),
+    for value, what in [("reference,reference", "two different ones (A,B)"),
+                        ("reference,builtin,xnnpack", "two different ones (A,B)"),
                         ("fast", "unknown numerics 'fast', expected one of reference, "
                                  "builtin, xnnpack")]:
         status, out, err = _eval(capsys, FLOWERS, flowers_data, "--numerics", value)
         assert status == 2 and out == "" and what in err
+
+
+def test_two_numerics_count_the_images_whose_top1_differs(capsys, flowers_data, tmp_path):
+    """--numerics reference,xnnpack: the first's accuracy, the second's, and
+    the images whose top-1 class differs, which are those whose predicted
+    class differs between two single runs' reports."""
+    predicted = {}
+    for name in ("reference", "xnnpack"):
+        status, _, _ = _eval(capsys, FLOWERS, flowers_data, "--numerics", name, "--json",
+                             "--report", tmp_path / name)
+        assert status == 0
+        rows = csv.DictReader(io.StringIO((tmp_path / name / "images.csv").read_text()))
+        predicted[name] = {r["file"]: r["predicted"] for r in rows if not r["error"]}
+    differ = sorted(f for f in predicted["reference"]
+                    if predicted["reference"][f] != predicted["xnnpack"][f])
+    status, out, _ = _eval(capsys, FLOWERS, flowers_data, "--numerics", "reference,xnnpack",
+                           "--json")
+    got = json.loads(out)
+    a = got["against"]
+    assert status == 0 and got["numerics"] == "reference" and a["numerics"] == "xnnpack"
+    assert a["top1_differs"] == len(differ)
+    names = _labels(FLOWERS)
+    assert sorted(d["file"] for d in a["differing_files"]) == differ
+    for d in a["differing_files"]:
+        assert names[d["predicted"]] == predicted["reference"][d["file"]]
+        assert names[d["other"]] == predicted["xnnpack"][d["file"]]
+    status, out, _ = _eval(capsys, FLOWERS, flowers_data, "--numerics", "reference,xnnpack")
+    line = next(x for x in out.splitlines() if x.startswith("against xnnpack: "))
+    assert f"top-1 differs on {len(differ)} image" in line
 
 
 def test_pillows_settings_are_the_callers_after_eval(capsys, monkeypatch, flowers_data):
