@@ -510,29 +510,45 @@ class _InputReader:
                            max_bytes=args.max_input_bytes)]
 
 
+def _set_up(notice, make):
+    """``make()``: a command's set-up (the model, its labels). An input it
+    cannot use (an Int8sqzError other than a bug's) is said in one line and
+    gives None; anything else stops the compile notice and propagates."""
+    from .errors import Int8sqzError, InternalError, InterpreterError
+
+    try:
+        return make()
+    except (InternalError, InterpreterError):
+        raise
+    except Int8sqzError as exc:
+        notice.stop()
+        _error(str(exc))
+        return None
+    except BaseException:
+        notice.stop()
+        raise
+
+
 def run(args) -> int:
     """The ``run`` subcommand; returns the exit status."""
     from .errors import ComputeError, Int8sqzError, InternalError, InterpreterError
     from .predict import Predictor, output_kind
 
     notice = _CompileNotice().start()
-    try:
+
+    def load():
         source = _Sources(args.model)
         predictor = Predictor(source.model, max_activation_bytes=args.max_activation_bytes,
                               threads=args.threads or default_threads(),
                               numerics=args.numerics)
-        model = predictor.model
-        kind = output_kind(model)
-        labels = _labels_for(kind, args, model, source)
-    except (InternalError, InterpreterError):
-        raise
-    except Int8sqzError as exc:
-        notice.stop()
-        _error(str(exc))
+        kind = output_kind(predictor.model)
+        return source, predictor, kind, _labels_for(kind, args, predictor.model, source)
+
+    loaded = _set_up(notice, load)
+    if loaded is None:
         return EXIT_BAD_INPUT
-    except BaseException:
-        notice.stop()
-        raise
+    source, predictor, kind, labels = loaded
+    model = predictor.model
     show = _Printer(kind, predictor.outputs, labels, args.top_k, args.json)
     example = _InputReader(args, source, model, predictor.inputs)
 
@@ -717,7 +733,8 @@ def _compare(args) -> int:
                    "(pip install ai-edge-litert)")
             return EXIT_BAD_INPUT
     notice = _CompileNotice().start()
-    try:
+
+    def load():
         source = _Sources(args.model)
         kw = dict(num_threads=args.threads, max_activation_bytes=args.max_activation_bytes)
         ours = Interpreter(model_path=source.model, numerics=names[0], **kw)
@@ -730,15 +747,13 @@ def _compare(args) -> int:
         for it in (ours, other):
             if it is not None:
                 it.allocate_tensors()
-    except (InternalError, InterpreterError):
-        raise
-    except Int8sqzError as exc:
-        notice.stop()
-        _error(str(exc))
+        return source, ours, other, labels
+
+    loaded = _set_up(notice, load)
+    if loaded is None:
         return EXIT_BAD_INPUT
-    except BaseException:
-        notice.stop()
-        raise
+    source, ours, other, labels = loaded
+    model = ours.model
     read = _InputReader(args, source, model, [model.tensors[i] for i in model.inputs])
     sides = (names[0], display(args.tensors) if args.tensors is not None else names[1])
     status = EXIT_OK

@@ -113,33 +113,35 @@ def mean(x, dims, out_strides, k, z, qmin, qmax, out):
 
 
 @kernel
-def add(out, a, b, shape, strides, bias, multiplier_a, multiplier_b, shift, zero_point, lo,
-        hi):
-    """``xnn_qs8_vadd_minmax_ukernel__avx512skx_mul32_ld128`` (and ``vaddc``
-    for a constant operand: the same arithmetic), over a loop nest:
-    bias + a * multiplier_a + b * multiplier_b in int32, arithmetic shift
-    right by ``shift`` (one rounding, half up: ``bias`` holds 2**(shift - 1)
-    and the zero points' terms), then :func:`pack_int8`. SUB is this with a
-    negative ``multiplier_b``."""
-    last = shape.size - 1
-    n = shape[last]
-    so, sa, sb = strides[0, last], strides[1, last], strides[2, last]
-    for r in range(num_rows(shape)):
-        o0 = row_offset(r, shape, strides, 0)
-        x0 = row_offset(r, shape, strides, 1)
-        y0 = row_offset(r, shape, strides, 2)
-        for j in range(n):
-            acc = wrap_int32(bias + np.int64(a[x0 + j * sa]) * multiplier_a
-                             + np.int64(b[y0 + j * sb]) * multiplier_b)
-            out[o0 + j * so] = pack_int8(acc >> shift, zero_point, lo, hi)
+def _add_one(u, v, p, scale):
+    """``xnn_qs8_vadd_minmax_ukernel__avx512skx_mul32_ld128`` (``vaddc`` for a
+    constant operand: the same arithmetic) on one element, ``p`` = (bias,
+    multiplier_a, multiplier_b, shift, zero point, lo, hi): bias + u *
+    multiplier_a + v * multiplier_b in int32, arithmetic shift right by
+    ``shift`` (one rounding, half up: ``bias`` holds 2**(shift - 1) and the
+    zero points' terms), then :func:`pack_int8`. SUB is this with a negative
+    multiplier_b."""
+    acc = wrap_int32(p[0] + u * p[1] + v * p[2])
+    return pack_int8(acc >> p[3], p[4], p[5], p[6])
 
 
 @kernel
-def mul(out, a, b, shape, strides, zero_point_a, zero_point_b, scale, zero_point, lo, hi):
+def _mul_one(u, v, p, scale):
     """``xnn_qs8_vmul_minmax_fp32_ukernel__avx_mul16_ld64`` (``vmulc``
-    alike), over a loop nest: (a - a_zp) * (b - b_zp) in int32, to float32,
-    times the float32 ``scale`` (a_scale * b_scale / out_scale), rounded half
-    to even, then :func:`pack_int8`."""
+    alike) on one element, ``p`` = (a_zp, b_zp, -, -, zero point, lo, hi):
+    (u - a_zp) * (v - b_zp) in int32, to float32, times the float32
+    ``scale`` (a_scale * b_scale / out_scale), rounded half to even, then
+    :func:`pack_int8`."""
+    prod = np.float32(np.float32((u - p[0]) * (v - p[1])) * scale)
+    return pack_int8(float_to_int32(np.rint(prod)), p[4], p[5], p[6])
+
+
+@kernel
+def binary(out, a, b, shape, strides, is_mul, p, scale):
+    """XNNPACK's int8 ADD/SUB (:func:`_add_one`) or MUL (``is_mul``,
+    :func:`_mul_one`) over a loop nest (kernels/elementwise.py's: operand 0
+    the output, 1 and 2 the inputs); ``p`` the seven integers of the one,
+    ``scale`` MUL's float32 scale."""
     last = shape.size - 1
     n = shape[last]
     so, sa, sb = strides[0, last], strides[1, last], strides[2, last]
@@ -148,10 +150,9 @@ def mul(out, a, b, shape, strides, zero_point_a, zero_point_b, scale, zero_point
         x0 = row_offset(r, shape, strides, 1)
         y0 = row_offset(r, shape, strides, 2)
         for j in range(n):
-            prod = (np.int64(a[x0 + j * sa]) - zero_point_a) * (np.int64(b[y0 + j * sb])
-                                                                 - zero_point_b)
-            p = np.float32(np.float32(prod) * scale)
-            out[o0 + j * so] = pack_int8(float_to_int32(np.rint(p)), zero_point, lo, hi)
+            u = np.int64(a[x0 + j * sa])
+            v = np.int64(b[y0 + j * sb])
+            out[o0 + j * so] = _mul_one(u, v, p, scale) if is_mul else _add_one(u, v, p, scale)
 
 
 @kernel

@@ -110,11 +110,13 @@ def xnnpack_add_run(op, ctx, out_shape, s1, z1, sign2, s2, z2, so, zo):
     bias = to_int32(2 ** (shift - 1) - m1 * z1 - m2 * z2)
     lo, hi = xnnpack_bounds(op, so, zo, "INT8")
 
-    def call(o, x, y, shape, strides):
-        kx.add(o, x, y, shape, strides, bias, m1, m2, shift, zo, lo, hi)
+    p = (bias, m1, m2, shift, zo, lo, hi)
 
-    params = dict(kernel="xnnpack.add", bias=bias, multiplier1=m1, multiplier2=m2, shift=shift,
-                  output_zero_point=zo, act_min=lo, act_max=hi)
+    def call(o, x, y, shape, strides):
+        kx.binary(o, x, y, shape, strides, False, p, f32(0))
+
+    params = dict(kernel="xnnpack.binary (add)", bias=bias, multiplier1=m1, multiplier2=m2,
+                  shift=shift, output_zero_point=zo, act_min=lo, act_max=hi)
     xnnpack_lut_shape(op, ctx)
     return (constant_lut_run(op, ctx, out_shape, call, params)
             or binary_run(op, ctx, out_shape, call, params))

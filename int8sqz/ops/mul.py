@@ -68,10 +68,12 @@ def _xnnpack(op, ctx, out_shape, s1, z1, s2, z2, so, zo):
     scale = f32(f32(f32(s1) * f32(s2)) / f32(so))
     lo, hi = xnnpack_bounds(op, so, zo, "INT8")
 
-    def call(o, x, y, shape, strides):
-        kx.mul(o, x, y, shape, strides, z1, z2, scale, zo, lo, hi)
+    p = (z1, z2, 0, 0, zo, lo, hi)
 
-    params = dict(kernel="xnnpack.mul", scale=scale, output_zero_point=zo, act_min=lo,
+    def call(o, x, y, shape, strides):
+        kx.binary(o, x, y, shape, strides, True, p, scale)
+
+    params = dict(kernel="xnnpack.binary (mul)", scale=scale, output_zero_point=zo, act_min=lo,
                   act_max=hi)
     xnnpack_lut_shape(op, ctx)
     return (constant_lut_run(op, ctx, out_shape, call, params)
