@@ -55,6 +55,11 @@ class Interpreter:
     microcontroller would: a tensor's bytes are reused once it is consumed,
     the graph input's too. Intermediates are then not all readable after
     ``invoke()``, and the input must be set again before every ``invoke()``.
+    ``arena="streaming"`` also runs stages of operators a band of rows at a
+    time, their large tensors never whole (int8sqz.planner.streaming,
+    int8sqz.streaming): the tensors inside a stage have no array after
+    ``allocate_tensors()``. ``arena=plan`` runs inside a plan made for this
+    model and its current shapes (``int8sqz.planner``), checked first.
 
     ``numerics`` chooses the arithmetic: ``"reference"`` (the default) is
     TFLite's reference kernels, as TFLite Micro computes on a
@@ -117,14 +122,19 @@ class Interpreter:
             raise InterpreterError(
                 f"max_activation_bytes={max_activation_bytes!r}: expected an integer >= 0"
             )
-        if arena not in (None, "tflm", "optimized"):
-            raise InterpreterError(f"arena={arena!r}: expected None, 'tflm' or 'optimized'")
+        from .planner import MemoryPlan
+
+        if not (arena in (None, "tflm", "optimized", "streaming")
+                or isinstance(arena, MemoryPlan)):
+            raise InterpreterError(f"arena={arena!r}: expected None, 'tflm', 'optimized', "
+                                   f"'streaming' or a memory plan of this model")
         if not isinstance(numerics, str) or numerics not in NUMERICS:
             raise InterpreterError(
                 f"numerics={numerics!r}: expected one of {', '.join(map(repr, NUMERICS))}")
         if arena is not None and numerics != "reference":
+            given = repr(arena) if isinstance(arena, str) else "a memory plan"
             raise InterpreterError(
-                f"arena={arena!r} with numerics={numerics!r}: the memory plans follow the "
+                f"arena={given} with numerics={numerics!r}: the memory plans follow the "
                 f"reference kernels' order of reads and writes; the desktop runtimes' "
                 f"numerics run with an array per tensor (arena=None)"
             )
@@ -139,6 +149,8 @@ class Interpreter:
         self._arena = arena
         self._numerics = numerics
         self._skip = frozenset()
+        self._stream = None  # int8sqz.streaming.StreamingRun of a plan with stages
+        self._plan = None  # the memory plan the arena follows
         # a path given as bytes is a path, not the model's content
         source = model_content if model_content is not None else (
             os.fsdecode(model_path) if isinstance(model_path, bytes) else model_path)
@@ -243,11 +255,23 @@ class Interpreter:
         if self._arena is not None:
             from .arena import place_activations
 
-            plan, _ = place_activations(self._model, self._shapes, self._arena, arrays)
+            planner = self._arena
+            if isinstance(planner, str) and planner == "streaming":
+                from .planner.streaming import cached_plan
+
+                planner = cached_plan(self._model, self._shapes)
+            plan, arena = place_activations(self._model, self._shapes, planner, arrays)
+            self._plan = plan
             self._skip = frozenset(plan.skip_ops)  # copy-free concatenations
+            self._stream = None
+            if getattr(plan, "stages", None):
+                from .streaming import StreamingRun
+
+                self._stream = StreamingRun(plan, self._nodes, arrays, arena)
+        streamed = self._stream.streamed if self._stream is not None else {}
         try:
             for i in self._activation_indices():
-                if arrays[i] is None:
+                if arrays[i] is None and i not in streamed:  # a stage's tensors: bands only
                     arrays[i] = np.zeros(self._shapes[i], dtype=self._model.tensors[i].dtype)
         except MemoryError:
             raise ModelError(
@@ -276,6 +300,9 @@ class Interpreter:
     def invoke(self) -> None:
         if self._arrays is None:
             raise InterpreterError("invoke() called before allocate_tensors()")
+        if self._stream is not None:
+            self._stream.invoke(self._arrays)  # stages run band by band (not traced)
+            return
         if self._debug:
             debug.run_traced(self._nodes, self._arrays, self._model, self._shapes, self._debug,
                              self._skip, self._debug_shown)
@@ -362,6 +389,13 @@ class Interpreter:
         if self._arrays is None:
             raise InterpreterError("tensors are not allocated: call allocate_tensors() first")
         a = self._arrays[i]
+        if a is None and self._stream is not None and i in self._stream.streamed:
+            first, last = self._stream.streamed[i]
+            raise InterpreterError(
+                f"tensor {i} '{self._model.tensors[i].name}' is made and read inside the "
+                f"streamed stage of operators {first}..{last}: with arena='streaming' it only "
+                f"ever exists a band of rows at a time"
+            )
         if a is None:
             t = self._model.tensors[i]
             raise InterpreterError(

@@ -48,6 +48,9 @@ PLANNER_HELP = {
                       "model (--write-plan): outputs over spent inputs as far as TFLite "
                       "Micro's reference kernels read and write, operators reordered "
                       "where that lowers the peak",
+    "streaming": "the optimized plan, with stages of operators run a band of "
+                 "output rows at a time so that their inner tensors never exist whole "
+                 "(int8sqz runs it: Interpreter(arena='streaming'))",
 }
 #: the planners whose plan TFLite Micro runs: TFLite Micro's own, made
 #: explicit, and tflm-optimized (--write-plan writes either into the model)
@@ -100,8 +103,18 @@ def live_bytes(plan: MemoryPlan) -> list:
         for sc in plan.scratch:
             if sc.lifetime.first <= t <= sc.lifetime.last:
                 mask[sc.offset:sc.offset + sc.nbytes] = True
+        for lo, hi, off, nbytes in _blocks(plan):
+            if lo <= t <= hi:
+                mask[off:off + nbytes] = True
         result.append(int(mask.sum()))
     return result
+
+
+def _blocks(plan) -> list:
+    """A streaming plan's blocks of band buffers: (first scope, last scope,
+    offset, bytes)."""
+    return [(*s.scopes, off, s.block_size)
+            for s, off in zip(getattr(plan, "stages", ()), getattr(plan, "block_offsets", ()))]
 
 
 def _live_extents(plan: MemoryPlan) -> list:
@@ -118,6 +131,7 @@ def _live_extents(plan: MemoryPlan) -> list:
         for sc in plan.scratch:
             if sc.lifetime.first <= t <= sc.lifetime.last:
                 spans.append((sc.offset, sc.offset + sc.nbytes))
+        spans += [(off, off + n) for lo, hi, off, n in _blocks(plan) if lo <= t <= hi]
         total, reach = 0, None
         for lo, hi in sorted(s for s in spans if s[1] > s[0]):
             if reach is None or lo >= reach:
@@ -137,23 +151,31 @@ def _mark(mask, pl, shape, itemsize):
 
 
 def report(model, planner: str = "tflm", *, no_overlap: bool = False,
-           write_plan: bool = False) -> dict:
+           write_plan: bool = False, max_extra_macs: float | None = None) -> dict:
     """Everything ``memplan`` prints, as one JSON-ready dict. A plan TFLite
     Micro runs (see the module docstring) also gets a ``tflm`` entry
-    (:func:`tflm_report`)."""
-    return report_and_plan(model, planner, no_overlap=no_overlap, write_plan=write_plan)[0]
+    (:func:`tflm_report`); a streaming plan a ``streaming`` entry
+    (int8sqz.memplan_streaming; ``max_extra_macs``: its budget, a
+    fraction)."""
+    return report_and_plan(model, planner, no_overlap=no_overlap, write_plan=write_plan,
+                           max_extra_macs=max_extra_macs)[0]
 
 
 def report_and_plan(model, planner: str = "tflm", *, no_overlap: bool = False,
-                    write_plan: bool = False):
+                    write_plan: bool = False, max_extra_macs: float | None = None):
     """(:func:`report`, the plan TFLite Micro runs (a
     int8sqz.planner.tflm_optimized.TflmPlan, for ``--write-plan``) or None)."""
     if planner not in MEMPLAN_PLANNERS:
         raise ValueError(f"unknown planner {planner!r}; expected one of "
                          f"{', '.join(MEMPLAN_PLANNERS)}")
-    problem = option_problem(planner, no_overlap, write_plan)
+    problem = option_problem(planner, no_overlap, write_plan, max_extra_macs is not None)
     if problem:
         raise ValueError(problem)
+    if planner == "streaming":
+        from .planner.streaming import DEFAULT_MAX_EXTRA_MACS, plan_streaming
+
+        budget = DEFAULT_MAX_EXTRA_MACS if max_extra_macs is None else max_extra_macs
+        return plan_report(plan_streaming(model, None, budget)), None
     carried = None
     if planner == "tflm":
         from .planner.tflm_optimized import carried_plan
@@ -164,8 +186,12 @@ def report_and_plan(model, planner: str = "tflm", *, no_overlap: bool = False,
     return plan_report(plan_model(model, planner)), None
 
 
-def option_problem(planner: str, no_overlap: bool, write_plan: bool) -> str | None:
+def option_problem(planner: str, no_overlap: bool, write_plan: bool,
+                   max_extra_macs: bool = False) -> str | None:
     """Why these options do not go together, or None."""
+    if max_extra_macs and planner != "streaming":
+        return (f"--max-extra-macs is an option of --planner streaming, not of "
+                f"--planner {planner}")
     if no_overlap and planner != "tflm-optimized":
         return "--no-overlap applies to --planner tflm-optimized only"
     if write_plan and planner not in TFLM_PLANNERS:
@@ -216,7 +242,7 @@ def plan_report(plan: MemoryPlan) -> dict:
         if op.index in plan.skip_ops:
             row["no_copy"] = True
         ops.append(row)
-    return {
+    rep = {
         "model": model.source,
         "planner": plan.planner,
         "arena_bytes": plan.arena_size,
@@ -232,6 +258,11 @@ def plan_report(plan: MemoryPlan) -> dict:
         "scratch": scratch,
         "notes": list(plan.notes),
     }
+    if hasattr(plan, "stages"):  # a streaming plan
+        from .memplan_streaming import section
+
+        rep["streaming"] = section(plan, live)
+    return rep
 
 
 def tflm_report(model, planner: str, no_overlap: bool, carried=None):
@@ -341,6 +372,10 @@ def format_text(rep: dict) -> str:
         )
     for note in rep["notes"]:
         lines.append(f"note:            {note}")
+    if "streaming" in rep:
+        from .memplan_streaming import format_section
+
+        lines += format_section(rep)
     lines += ["", "operators (live = bytes of the arena in use while the operator runs)"]
     lines.append(f"{'op':>4}  {'operator':<18} {'MACs':>14}  {'live bytes':>11}")
     for o in rep["operators"]:
@@ -391,10 +426,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --planner tflm or tflm-optimized: write the model with the "
                         "plan in its OfflineMemoryAllocation metadata (and the chosen operator "
                         "order) to OUT; TFLite Micro then uses it")
+    parser.add_argument("--max-extra-macs", metavar="PERCENT", type=_percent, default=None,
+                        help="with --planner streaming: the most multiply-accumulates the "
+                        "stages may add by recomputing halos, in percent of the model's "
+                        "(default 10; 0: every halo kept, none recomputed)")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object instead of text")
     parser.add_argument("--svg", metavar="FILE",
                         help="also draw the arena over time into FILE")
+
+
+def _percent(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (0 <= value <= 1e6):
+        raise argparse.ArgumentTypeError(f"{text} is not a percentage >= 0")
+    return value
 
 
 #: exit statuses, as the ``int8sqz`` command uses them
@@ -414,13 +463,15 @@ def run(args) -> int:
     source = STDIN if args.model == "-" else args.model
     write_plan = getattr(args, "write_plan", None)
     no_overlap = getattr(args, "no_overlap", False)
-    problem = option_problem(args.planner, no_overlap, bool(write_plan))
+    budget = getattr(args, "max_extra_macs", None)
+    problem = option_problem(args.planner, no_overlap, bool(write_plan), budget is not None)
     if problem:
         return _fail(problem)
     try:
         model = load_model(source)
         rep, tp = report_and_plan(model, args.planner, no_overlap=no_overlap,
-                                  write_plan=bool(write_plan))
+                                  write_plan=bool(write_plan),
+                                  max_extra_macs=None if budget is None else budget / 100)
         content = None
         if write_plan:
             from .offline_plan import write_offline_plan

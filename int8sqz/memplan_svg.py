@@ -57,6 +57,10 @@ def format_svg(rep: dict, title: str | None = None) -> str:
     out.append(f'<text x="{left}" y="60" fill="#444">Label: tensor number, the operator '
                f'that writes it, its size. Dashed outline: a slice of a concatenation\'s '
                f'output, written there directly. Hover for tensor names.</text>')
+    if "streaming" in rep:
+        out.append(f'<text x="{left}" y="76" fill="#2e6b5e">Streaming stages: the outlined '
+                   f'block holds the band buffers, drawn once per step (left to right); '
+                   f'darker: rows kept from step to step.</text>')
     # peak
     pk = rep["peak"]
     if pk is not None:
@@ -109,6 +113,10 @@ def format_svg(rep: dict, title: str | None = None) -> str:
             cx, cy = x0 + 5, y0 + 12 * written + 6
             labels.append(f'<text x="{cx:.2f}" y="{cy:.2f}" transform="rotate(90 {cx:.2f} '
                           f'{cy:.2f})">{html.escape(rest)}</text>')
+    if "streaming" in rep:  # each stage's band buffers, once per step
+        from .memplan_streaming import svg_bands
+
+        out.extend(svg_bands(rep, x, y))
     for sc in rep.get("scratch", ()):
         x0, x1 = x(sc["first_op"]), x(sc["last_op"] + 1)
         y0, y1 = y(sc["end"]), y(sc["offset"])

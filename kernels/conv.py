@@ -35,6 +35,7 @@ the blocks run one after the other (one thread): the operator runs an
 overlapping input and output on one thread.
 """
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -66,17 +67,19 @@ class ConvParams(NamedTuple):
 
 
 @kernel
-def _fill_padded(x, b, iy_begin, iy_end, params, xpad):
-    """Input rows iy_begin..iy_end - 1 of image b into the padded image:
-    xpad[(pad_h + iy) * Wp + pad_w + ix, c] = x[b, iy, ix, c] + 128."""
+def _fill_padded(x, b, iy_begin, iy_end, params, xpad, x_row0, p_row0):
+    """Input rows iy_begin..iy_end - 1 of image b into the padded image,
+    where ``x``'s row 0 is the image's row ``x_row0`` and ``xpad``'s row 0
+    the padded image's row ``p_row0``:
+    xpad[(pad_h + iy - p_row0) * Wp + pad_w + ix, c] = x[b, iy - x_row0, ix, c] + 128."""
     in_w = x.shape[2]
     channels = x.shape[3]
     wp_ = params.padded_w
     # int8 + 128 in 0..255 (the byte x ^ 0x80), added in int64 (an int8 scalar
     # + 128 overflows in NumPy: numba widens it anyway)
     for iy in range(iy_begin, iy_end):
-        src = x[b, iy]
-        p0 = (params.pad_h + iy) * wp_ + params.pad_w
+        src = x[b, iy - x_row0]
+        p0 = (params.pad_h + iy - p_row0) * wp_ + params.pad_w
         if channels == 3:
             # RGB: the channel loop written out, so that the pixels vectorize
             for ix in range(in_w):
@@ -92,10 +95,11 @@ def _fill_padded(x, b, iy_begin, iy_end, params, xpad):
 
 
 @kernel
-def _pack(xpad, oy0, n_rows, out_w, c0, cin_g, params, a):
+def _pack(xpad, p_row0, oy0, n_rows, out_w, c0, cin_g, params, a):
     """a[p, (ky * KW + kx) * cin_g + c] = the padded image's pixel under tap
     (ky, kx) of output pixel p (rows oy0..oy0 + n_rows - 1, row-major),
-    channels c0..c0 + cin_g - 1.
+    channels c0..c0 + cin_g - 1; ``xpad``'s row 0 is the padded image's row
+    ``p_row0``.
 
     A filter row's taps that are adjacent in the padded image (no dilation,
     one group) are copied 64 bytes at a time, the last copy running up to
@@ -120,7 +124,7 @@ def _pack(xpad, oy0, n_rows, out_w, c0, cin_g, params, a):
     for oy in range(oy0, oy0 + n_rows):
         for ox in range(out_w):
             for ky in range(filt_h):
-                pix = (oy * stride_h + ky * dil_h) * wp_ + ox * stride_w
+                pix = (oy * stride_h + ky * dil_h - p_row0) * wp_ + ox * stride_w
                 d = p * kp + ky * run
                 if adjacent:
                     s = pix * channels
@@ -248,17 +252,9 @@ def conv_2d(x, out, wp, bias, multiplier, left, right, fields, xpad, a, acc, fir
     params = ConvParams(*fields)
     in_h = x.shape[1]
     out_h = out.shape[1]
-    out_w = out.shape[2]
-    groups = wp.shape[0]
-    per_group = out.shape[3] // groups
-    cin_g = x.shape[3] // groups
     block_rows = params.block_rows
     per_image = (out_h + block_rows - 1) // block_rows
     last_row = (params.filter_h - 1) * params.dilation_h - params.pad_h
-    direct = params.direct != 0
-    # the vector requantization stores 16 adjacent channels at once
-    unit_channels = out.strides[3] == 1
-    raw = sums.size > 0
     image = -1
     filled = 0
     # the blocks of the images the arrays hold (a range past them is cut)
@@ -272,24 +268,93 @@ def conv_2d(x, out, wp, bias, multiplier, left, right, fields, xpad, a, acc, fir
             filled = max(0, oy0 * params.stride_h - params.pad_h)
         need = min(in_h, (oy0 + n_rows - 1) * params.stride_h + last_row + 1)
         if need > filled:
-            _fill_padded(x, b, filled, need, params, xpad)
+            _fill_padded(x, b, filled, need, params, xpad, 0, 0)
             filled = need
-        for g in range(groups):
-            if direct:
-                gemm_u8s8(xpad[oy0 * out_w:], n_rows * out_w, wp[g], acc, per_group)
+        _block(xpad, 0, oy0, n_rows, out, b, 0, wp, bias, multiplier, left, right, params,
+               a, acc, sums)
+
+
+@kernel
+def _block(xpad, p_row0, oy0, n_rows, out, b, out_row0, wp, bias, multiplier, left, right,
+           params, a, acc, sums):
+    """Output rows oy0..oy0 + n_rows - 1 of image b (at most a block) from
+    the padded image in ``xpad`` (its row 0 the padded image's row
+    ``p_row0``), written to ``out`` (its row 0 the output's row
+    ``out_row0``): pack, GEMM, requantize, one group at a time; or, when
+    ``sums`` is not empty, the sums stored there instead (:func:`conv_2d`)."""
+    out_w = out.shape[2]
+    groups = wp.shape[0]
+    per_group = out.shape[3] // groups
+    cin_g = xpad.shape[1] // groups
+    # the vector requantization stores 16 adjacent channels at once
+    unit_channels = out.strides[3] == 1
+    raw = sums.size > 0
+    for g in range(groups):
+        if params.direct != 0:
+            gemm_u8s8(xpad[(oy0 - p_row0) * out_w:], n_rows * out_w, wp[g], acc, per_group)
+        else:
+            _pack(xpad, p_row0, oy0, n_rows, out_w, g * cin_g, cin_g, params, a)
+            gemm_u8s8(a, n_rows * out_w, wp[g], acc, per_group)
+        for r in range(n_rows):
+            oy = oy0 + r - out_row0
+            if raw:
+                _store_sums(acc, r * out_w, bias, sums, b, oy, g * per_group, per_group)
+            elif unit_channels:
+                _requantize_vec(acc, r * out_w, bias, multiplier, left, right, params, out,
+                                b, oy, g * per_group, per_group)
             else:
-                _pack(xpad, oy0, n_rows, out_w, g * cin_g, cin_g, params, a)
-                gemm_u8s8(a, n_rows * out_w, wp[g], acc, per_group)
-            for r in range(n_rows):
-                if raw:
-                    _store_sums(acc, r * out_w, bias, sums, b, oy0 + r, g * per_group,
-                                per_group)
-                elif unit_channels:
-                    _requantize_vec(acc, r * out_w, bias, multiplier, left, right, params, out,
-                                    b, oy0 + r, g * per_group, per_group)
-                else:
-                    _requantize(acc, r * out_w, bias, multiplier, left, right, params, out,
-                                b, oy0 + r, g * per_group, per_group)
+                _requantize(acc, r * out_w, bias, multiplier, left, right, params, out,
+                            b, oy, g * per_group, per_group)
+
+
+@kernel
+def band_padding(flat, p_lo, p_hi, pad_h, in_h, row_bytes, pad_value):
+    """A band's padded image (``flat``, its row 0 the padded image's row
+    ``p_lo``, ``row_bytes`` a row): its rows ``p_lo..p_hi - 1`` that lie in
+    the padding above or below the image (``pad_h`` rows above an image of
+    ``in_h`` rows) set to ``pad_value``. Returns the image rows the band
+    holds, ``(iy_lo, iy_hi)`` (none when ``iy_lo >= iy_hi``), for the caller
+    to copy in (conv_2d_rows, kernels/depthwise.py depthwise_conv_2d_rows)."""
+    iy_lo = max(0, p_lo - pad_h)
+    iy_hi = min(in_h, p_hi - pad_h)
+    top_end = min(pad_h + iy_lo, p_hi) if iy_lo < iy_hi else p_hi
+    for p in range(p_lo, top_end):
+        flat[(p - p_lo) * row_bytes:(p - p_lo + 1) * row_bytes] = pad_value
+    if iy_lo < iy_hi:
+        for p in range(pad_h + iy_hi, p_hi):
+            flat[(p - p_lo) * row_bytes:(p - p_lo + 1) * row_bytes] = pad_value
+    return iy_lo, iy_hi
+
+
+@kernel
+def conv_2d_rows(x, x_row0, in_h, out, out_row0, first, last, wp, bias, multiplier, left,
+                 right, fields, xpad, a, acc, pad_value):
+    """:func:`conv_2d` for output rows ``first..last - 1`` of image 0 only
+    (streaming execution): ``x`` holds the input rows from ``x_row0`` on
+    (every row from the first tap of row ``first`` to the last tap of row
+    ``last - 1`` that lies in the image of ``in_h`` rows), ``out`` the
+    output rows from ``out_row0`` on. ``xpad`` holds the padded rows of this
+    band only, from padded row ``first * stride_h`` on (at least
+    ``(last - first - 1) * stride_h + (filter_h - 1) * dilation_h + 1`` rows
+    of ``padded_w`` pixels, then the spare rows): the band's image rows are
+    copied in and its rows of padding above or below the image are set to
+    ``pad_value`` (the input zero point + 128), so the same scratch serves
+    every band. The same blocks, windows and sums as :func:`conv_2d`: the
+    same integers.
+
+    Aliasing: every input row of the band is read before any output row is
+    written."""
+    params = ConvParams(*fields)
+    p_lo = first * params.stride_h
+    p_hi = (last - 1) * params.stride_h + (params.filter_h - 1) * params.dilation_h + 1
+    iy_lo, iy_hi = band_padding(xpad.reshape(-1), p_lo, p_hi, params.pad_h, in_h,
+                                params.padded_w * xpad.shape[1], pad_value)
+    if iy_lo < iy_hi:
+        _fill_padded(x, 0, iy_lo, iy_hi, params, xpad, x_row0, p_lo)
+    for oy0 in range(first, last, params.block_rows):
+        n_rows = min(params.block_rows, last - oy0)
+        _block(xpad, p_lo, oy0, n_rows, out, 0, out_row0, wp, bias, multiplier, left, right,
+               params, a, acc, np.empty((0, 0, 0, 0), np.int32))
 
 
 # -- set-up at prepare time (plain Python) ----------------------------------------------
@@ -359,11 +424,41 @@ class ConvLayout(NamedTuple):
     xpad_shape: tuple  # uint8
     a_shape: tuple  # uint8
     acc_shape: tuple  # int32
+    out_width: int  # output pixels per row
 
     def scratch(self, input_zero_point: int):
         """``(xpad, a, acc)``, ``xpad`` filled with the padding's value."""
         return (aligned_full(self.xpad_shape, 128 + input_zero_point, np.uint8),
                 aligned_full(self.a_shape, 0, np.uint8), aligned_full(self.acc_shape, 0, np.int32))
+
+    @property
+    def scratch_bytes(self) -> int:
+        """Bytes of :meth:`scratch` (int8sqz's own, beyond TFLite's reference
+        kernel, which needs none)."""
+        return (math.prod(self.xpad_shape) + math.prod(self.a_shape)
+                + 4 * math.prod(self.acc_shape))
+
+    def band(self, max_rows: int) -> "ConvLayout":
+        """The layout of :func:`conv_2d_rows` for bands of at most
+        ``max_rows`` output rows: blocks of at most that many rows, and a
+        padded image of one band's rows (``blocks`` is 0: the caller names
+        the rows)."""
+        p = self.params
+        max_rows = max(1, int(max_rows))
+        rows = min(max_rows, p.block_rows)
+        channels, kp = self.xpad_shape[1], self.a_shape[1]
+        band_h = (max_rows - 1) * p.stride_h + (p.filter_h - 1) * p.dilation_h + 1
+        acc_shape = gemm.acc_shape(rows * self.out_width, self.acc_shape[1])
+        a_rows = 0 if p.direct else acc_shape[0] + -(-64 // kp)
+        return ConvLayout(p._replace(block_rows=rows), 0,
+                          (band_h * p.padded_w + _spare(channels), channels), (a_rows, kp),
+                          acc_shape, self.out_width)
+
+
+def _spare(channels: int) -> int:
+    """Pixels of ``xpad`` past the padded image: a GEMM tile's rows past the
+    image (direct), 64-byte copies past a window."""
+    return gemm.MR + -(-64 // max(channels, 1))
 
 
 def layout(x_shape, out_shape, filter_shape, stride, dilation, pad, output_offset: int,
@@ -387,8 +482,7 @@ def layout(x_shape, out_shape, filter_shape, stride, dilation, pad, output_offse
     # a 1x1 filter with stride 1 (so no padding) reads its windows in place
     direct = (filt_h == 1 and filt_w == 1 and stride[0] == 1 and stride[1] == 1 and groups == 1
               and in_c == kp)
-    # spare rows: a tile's rows past the image (direct), 64-byte copies past a window
-    spare = gemm.MR + -(-64 // max(in_c, 1))
+    spare = _spare(in_c)
     a_rows = 0 if direct else acc_shape[0] + -(-64 // kp)
     params = ConvParams(
         stride_h=stride[0], stride_w=stride[1], dilation_h=dilation[0],
@@ -398,4 +492,4 @@ def layout(x_shape, out_shape, filter_shape, stride, dilation, pad, output_offse
     # an empty output (no column or no row): nothing to run, nothing to read
     blocks = batches * (-(-out_h // block_rows)) if out_w else 0
     return ConvLayout(ConvParams(*map(int, params)), blocks,
-                      (padded_h * padded_w + spare, in_c), (a_rows, kp), acc_shape)
+                      (padded_h * padded_w + spare, in_c), (a_rows, kp), acc_shape, out_w)

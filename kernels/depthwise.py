@@ -43,12 +43,13 @@ rows 0..y never clobbers an input row that a later output row reads
 its strides (it may be a slice of a larger buffer).
 """
 
+import math
 from typing import NamedTuple
 
 import numpy as np
 
 from ._jit import kernel
-from .conv import _requantize, _store_sums
+from .conv import _requantize, _store_sums, band_padding
 from .simd import (
     aligned_copy, aligned_full, vdot4, vinterleave4, vload, vrequantize, vsplat, vstore,
     vstore_bytes, vzero,
@@ -83,10 +84,12 @@ class DepthwiseParams(NamedTuple):
 
 
 @kernel
-def _fill_rows(x, b, iy_begin, iy_end, params, xpad):
+def _fill_rows(x, b, iy_begin, iy_end, params, xpad, x_row0, p_row0):
     """Input rows iy_begin..iy_end - 1 of image b into the padded image:
-    xpad[((pad_h + iy) * Wp + pad_w + ix) * Co + c * M + m] = x[b, iy, ix, c] + 128,
-    ``x`` the input's bytes, flat."""
+    xpad[((pad_h + iy - p_row0) * Wp + pad_w + ix) * Co + c * M + m] =
+    x[b, iy - x_row0, ix, c] + 128, ``x`` the input's bytes, flat, from the
+    image's row ``x_row0`` on, ``xpad`` from the padded image's row ``p_row0``
+    on (both 0 for the whole image)."""
     in_h = params.in_h
     in_w = params.in_w
     channels = params.in_c
@@ -94,8 +97,8 @@ def _fill_rows(x, b, iy_begin, iy_end, params, xpad):
     co = channels * mult
     n = in_w * channels
     for iy in range(iy_begin, iy_end):
-        src = x[(b * in_h + iy) * n:(b * in_h + iy + 1) * n]
-        p0 = ((params.pad_h + iy) * params.padded_w + params.pad_w) * co
+        src = x[(b * in_h + iy - x_row0) * n:(b * in_h + iy - x_row0 + 1) * n]
+        p0 = ((params.pad_h + iy - p_row0) * params.padded_w + params.pad_w) * co
         dst = xpad[p0:p0 + in_w * co]
         # slices indexed from 0 by range variables: no negative-index fix-ups,
         # so the loops vectorize; the byte of int8 v, xor 0x80, is v + 128
@@ -171,8 +174,10 @@ def _lanes(bias, multiplier, left, right, c0):
 
 
 @kernel
-def _row(ring, oy, params, w, bias, multiplier, left, right, out, b, slots, acc, sums):
-    """Output row oy of image b: for every output pixel and channel block,
+def _row(ring, oy, params, w, bias, multiplier, left, right, out, b, out_row, slots, acc,
+         sums):
+    """Output row oy of image b, written to ``out[b, out_row]``: for every
+    output pixel and channel block,
     the sum over its window of xpad * w, four taps a lane at a time
     (``vdot4``: VPDPBUSD where the CPU has AVX-512 VNNI), requantized
     (kernels/simd.py ``vrequantize``, as kernels/conv.py's vector path)
@@ -192,7 +197,7 @@ def _row(ring, oy, params, w, bias, multiplier, left, right, out, b, slots, acc,
     filt_h = params.filter_h
     out_w = out.shape[2]
     co = out.shape[3]
-    orow = out[b, oy]
+    orow = out[b, out_row]
     # the ring slot of each filter row (first + ky * dilation stays below 2
     # span: one subtraction wraps it, no division in the loops)
     first = (oy * params.stride_h) % span
@@ -207,9 +212,9 @@ def _row(ring, oy, params, w, bias, multiplier, left, right, out, b, slots, acc,
                 vstore(flat, ox * cols + c0,
                        _window_sum(ring, ox * pixel + 4 * c0, w, 4 * c0, params, slots))
         if sums.size > 0:
-            _store_sums(acc, 0, bias, sums, b, oy, 0, co)
+            _store_sums(acc, 0, bias, sums, b, out_row, 0, co)
         else:
-            _requantize(acc, 0, bias, multiplier, left, right, params, out, b, oy, 0, co)
+            _requantize(acc, 0, bias, multiplier, left, right, params, out, b, out_row, 0, co)
         return
     if out_w >= 8:
         whole = out_w - out_w % 8
@@ -320,7 +325,7 @@ def depthwise_conv_2d(x, out, w, bias, multiplier, left, right, fields, xpad, ri
             # read every input row output row oy needs before writing any of it
             need = min(in_h, oy * params.stride_h + last_row + 1)
             if need > filled:
-                _fill_rows(x, b, filled, need, params, xpad)
+                _fill_rows(x, b, filled, need, params, xpad, 0, 0)
                 filled = need
             # the padded rows its window covers, interleaved into the ring (a
             # row's slot is free again: the rows before this window are done)
@@ -328,7 +333,45 @@ def depthwise_conv_2d(x, out, w, bias, multiplier, left, right, fields, xpad, ri
             for r in range(max(built, top), top + span):
                 _interleave_row(xpad, r, r % span, params, co, ring)
             built = top + span
-            _row(ring, oy, params, w, bias, multiplier, left, right, out, b, slots, acc, sums)
+            _row(ring, oy, params, w, bias, multiplier, left, right, out, b, oy, slots, acc,
+                 sums)
+
+
+@kernel
+def depthwise_conv_2d_rows(x, x_row0, out, out_row0, first, last, w, bias, multiplier, left,
+                           right, fields, xpad, ring, acc, slots, pad_value):
+    """:func:`depthwise_conv_2d` for output rows ``first..last - 1`` of image
+    0 only (streaming execution): ``x`` holds the input's bytes, flat, from
+    the image's row ``x_row0`` on (every row from the first tap of row
+    ``first`` to the last tap of row ``last - 1`` that lies in the image),
+    ``out`` the output rows from ``out_row0`` on. ``xpad`` holds this band's
+    padded rows only, from padded row ``first * stride_h`` on (at least
+    ``(last - first - 1) * stride_h + span`` rows, then 16 spare bytes):
+    the band's image rows are copied in and its rows of padding above or
+    below the image are set to ``pad_value`` (the input zero point + 128),
+    so one scratch serves every band. The same ring, windows and sums as
+    :func:`depthwise_conv_2d`: the same integers.
+
+    Aliasing: every input row of the band is read before any output row is
+    written."""
+    params = _params(fields)
+    co = out.shape[3]
+    span = params.span
+    p_lo = first * params.stride_h
+    p_hi = (last - 1) * params.stride_h + span
+    iy_lo, iy_hi = band_padding(xpad, p_lo, p_hi, params.pad_h, params.in_h,
+                                params.padded_w * co, pad_value)
+    if iy_lo < iy_hi:
+        _fill_rows(x, 0, iy_lo, iy_hi, params, xpad, x_row0, p_lo)
+    built = p_lo
+    no_sums = np.empty((0, 0, 0, 0), np.int32)
+    for oy in range(first, last):
+        top = oy * params.stride_h
+        for r in range(max(built, top), top + span):
+            _interleave_row(xpad, r - p_lo, r % span, params, co, ring)
+        built = top + span
+        _row(ring, oy, params, w, bias, multiplier, left, right, out, 0, oy - out_row0, slots,
+             acc, no_sums)
 
 
 # -- set-up at prepare time (plain Python) ----------------------------------------------
@@ -361,6 +404,20 @@ class DepthwiseLayout(NamedTuple):
         return (aligned_full(self.xpad_size, 128 + input_zero_point, np.uint8),
                 aligned_full(self.ring_size, 0, np.uint8), aligned_full(self.acc_shape, 0, np.int32),
                 np.zeros(self.params.filter_h, np.int64))
+
+    @property
+    def scratch_bytes(self) -> int:
+        """Bytes of :meth:`scratch` (int8sqz's own, beyond TFLite's reference
+        kernel, which needs none)."""
+        return (self.xpad_size + self.ring_size + 4 * math.prod(self.acc_shape)
+                + 8 * self.params.filter_h)
+
+    def band(self, max_rows: int) -> "DepthwiseLayout":
+        """The layout of :func:`depthwise_conv_2d_rows` for bands of at most
+        ``max_rows`` output rows: a padded image of one band's rows."""
+        p = self.params
+        band_h = (max(1, int(max_rows)) - 1) * p.stride_h + p.span
+        return self._replace(xpad_size=band_h * p.padded_w * p.in_c * p.depth_multiplier + 16)
 
 
 def layout(x_shape, out_shape, filter_shape, stride, dilation, pad, output_offset: int,

@@ -48,13 +48,12 @@ def _write_row(row, out, b, oy, act_min, act_max):
 
 
 @kernel
-def max_pool_2d(x, out, fields, row):
-    """Follows ``reference_integer_ops::MaxPool`` (int8) and
-    ``reference_ops::MaxPool`` (uint8): the maximum over the window's pixels
-    inside the image, starting from the type's lowest value
-    (``params.lowest``), then the activation clamp."""
+def max_pool_rows(x, x_row0, in_h, out, out_row0, b, first, last, fields, row):
+    """Output rows ``first..last - 1`` of image b of :func:`max_pool_2d`:
+    ``x``'s row 0 is the input's row ``x_row0`` (it holds every row those
+    windows read), ``out``'s row 0 the output's row ``out_row0``; windows are
+    clamped to the image of ``in_h`` rows (streaming runs a band this way)."""
     params = PoolParams(*fields)
-    in_h = x.shape[1]
     in_w = x.shape[2]
     channels = x.shape[3]
     stride_h = params.stride_h
@@ -62,25 +61,79 @@ def max_pool_2d(x, out, fields, row):
     filt_h = params.filter_h
     filt_w = params.filter_w
     lowest = params.lowest
+    for oy in range(first, last):
+        y0 = oy * stride_h - params.pad_h
+        fy0 = max(0, -y0)
+        fy1 = min(filt_h, in_h - y0)
+        for ox in range(out.shape[2]):
+            x0 = ox * stride_w - params.pad_w
+            fx0 = max(0, -x0)
+            fx1 = min(filt_w, in_w - x0)
+            r = row[ox]
+            for c in range(channels):
+                r[c] = lowest
+            for fy in range(fy0, fy1):
+                src = x[b, y0 + fy - x_row0]
+                for fx in range(fx0, fx1):
+                    s = src[x0 + fx]
+                    for c in range(channels):
+                        r[c] = max(r[c], s[c])
+        _write_row(row, out, b, oy - out_row0, params.act_min, params.act_max)
+
+
+@kernel
+def max_pool_2d(x, out, fields, row):
+    """Follows ``reference_integer_ops::MaxPool`` (int8) and
+    ``reference_ops::MaxPool`` (uint8): the maximum over the window's pixels
+    inside the image, starting from the type's lowest value
+    (``params.lowest``), then the activation clamp."""
     for b in range(out.shape[0]):
-        for oy in range(out.shape[1]):
-            y0 = oy * stride_h - params.pad_h
-            fy0 = max(0, -y0)
-            fy1 = min(filt_h, in_h - y0)
-            for ox in range(out.shape[2]):
-                x0 = ox * stride_w - params.pad_w
-                fx0 = max(0, -x0)
-                fx1 = min(filt_w, in_w - x0)
-                r = row[ox]
-                for c in range(channels):
-                    r[c] = lowest
-                for fy in range(fy0, fy1):
-                    src = x[b, y0 + fy]
-                    for fx in range(fx0, fx1):
-                        s = src[x0 + fx]
-                        for c in range(channels):
-                            r[c] = max(r[c], s[c])
-            _write_row(row, out, b, oy, params.act_min, params.act_max)
+        max_pool_rows(x, 0, x.shape[1], out, 0, b, 0, out.shape[1], fields, row)
+
+
+@kernel
+def average_pool_rows(x, x_row0, in_h, out, out_row0, b, first, last, fields, row):
+    """Output rows ``first..last - 1`` of image b of :func:`average_pool_2d`,
+    the arrays' rows counted from ``x_row0`` and ``out_row0`` as in
+    :func:`max_pool_rows`."""
+    params = PoolParams(*fields)
+    in_w = x.shape[2]
+    channels = x.shape[3]
+    stride_h = params.stride_h
+    stride_w = params.stride_w
+    filt_h = params.filter_h
+    filt_w = params.filter_w
+    for oy in range(first, last):
+        y0 = oy * stride_h - params.pad_h
+        fy0 = max(0, -y0)
+        fy1 = min(filt_h, in_h - y0)
+        for ox in range(out.shape[2]):
+            x0 = ox * stride_w - params.pad_w
+            fx0 = max(0, -x0)
+            fx1 = min(filt_w, in_w - x0)
+            r = row[ox]
+            for c in range(channels):
+                r[c] = 0
+            for fy in range(fy0, fy1):
+                src = x[b, y0 + fy - x_row0]
+                for fx in range(fx0, fx1):
+                    s = src[x0 + fx]
+                    for c in range(channels):
+                        # the int32 sum wraps: added in int64 (as numba
+                        # does), cast back (so that NumPy wraps too)
+                        r[c] = np.int32(np.int64(r[c]) + s[c])
+            count = max(fy1 - fy0, 0) * max(fx1 - fx0, 0)
+            if count == 0:
+                continue
+            half = count // 2
+            for c in range(channels):
+                acc = np.int64(r[c])
+                # the reference's C division truncates toward zero
+                if acc > 0:
+                    r[c] = (acc + half) // count
+                else:
+                    r[c] = -((half - acc) // count)
+        _write_row(row, out, b, oy - out_row0, params.act_min, params.act_max)
 
 
 @kernel
@@ -90,43 +143,5 @@ def average_pool_2d(x, out, fields, row):
     inside the image divided by their count, rounded half away from zero,
     then the activation clamp. Prepare guarantees every window holds a pixel
     (the reference fails at run time otherwise)."""
-    params = PoolParams(*fields)
-    in_h = x.shape[1]
-    in_w = x.shape[2]
-    channels = x.shape[3]
-    stride_h = params.stride_h
-    stride_w = params.stride_w
-    filt_h = params.filter_h
-    filt_w = params.filter_w
     for b in range(out.shape[0]):
-        for oy in range(out.shape[1]):
-            y0 = oy * stride_h - params.pad_h
-            fy0 = max(0, -y0)
-            fy1 = min(filt_h, in_h - y0)
-            for ox in range(out.shape[2]):
-                x0 = ox * stride_w - params.pad_w
-                fx0 = max(0, -x0)
-                fx1 = min(filt_w, in_w - x0)
-                r = row[ox]
-                for c in range(channels):
-                    r[c] = 0
-                for fy in range(fy0, fy1):
-                    src = x[b, y0 + fy]
-                    for fx in range(fx0, fx1):
-                        s = src[x0 + fx]
-                        for c in range(channels):
-                            # the int32 sum wraps: added in int64 (as numba
-                            # does), cast back (so that NumPy wraps too)
-                            r[c] = np.int32(np.int64(r[c]) + s[c])
-                count = max(fy1 - fy0, 0) * max(fx1 - fx0, 0)
-                if count == 0:
-                    continue
-                half = count // 2
-                for c in range(channels):
-                    acc = np.int64(r[c])
-                    # the reference's C division truncates toward zero
-                    if acc > 0:
-                        r[c] = (acc + half) // count
-                    else:
-                        r[c] = -((half - acc) // count)
-            _write_row(row, out, b, oy, params.act_min, params.act_max)
+        average_pool_rows(x, 0, x.shape[1], out, 0, b, 0, out.shape[1], fields, row)

@@ -62,3 +62,48 @@ def pytest_collection_modifyitems(config, items):
         path = Path(str(item.fspath))
         if path.parent.name == "cli" or path.name == "test_photos.py":
             item.add_marker(pytest.mark.usefixtures("warm_kernels"))
+
+
+_MAKE_GOLDEN = []
+
+
+def load_make_golden():
+    """tools/make_golden.py as a module (its model lists, input recipes and
+    specs), loaded once."""
+    if not _MAKE_GOLDEN:
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("make_golden",
+                                                      ROOT / "tools" / "make_golden.py")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        _MAKE_GOLDEN.append(mod)
+    return _MAKE_GOLDEN[0]
+
+
+def golden_doc(key: str) -> dict:
+    """golden/<key>.json (golden/zoo/<key>.json for a zoo model)."""
+    import json
+
+    name = load_make_golden().golden_name(key)
+    return json.loads((GOLDEN_DIR / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def golden_input(key: str, doc: dict, rec: dict, spec):
+    """The exact input the reference saw for record ``rec`` of ``doc``:
+    photos from their stored pixels, synthetic inputs rebuilt from their
+    recipe; it must have the recorded SHA-256."""
+    import hashlib
+
+    import numpy as np
+
+    if rec["recipe"]["kind"] == "photo":
+        with np.load(GOLDEN_DIR / doc["photo_inputs"]) as z:
+            value = z[rec["id"]]
+    else:
+        value = load_make_golden().make_input(rec["recipe"], spec, SHARED)
+    digest = hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()
+    assert digest == rec["input_sha256"], (
+        f"{key} {rec['id']}: the input from {rec['recipe']} does not have the recorded "
+        f"SHA-256: the generator or golden/ changed")
+    return value

@@ -69,7 +69,7 @@ import sys
 import tempfile
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -887,7 +887,7 @@ def _run_cli(content: bytes, workdir: Path, limit: int, file_kind: str | None = 
     # the memory planner reads any model the loader accepts
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        planner = "optimized" if len(content) % 2 else "tflm"
+        planner = ("tflm", "optimized", "streaming")[len(content) % 3]
         code = cli.main(["memplan", "--planner", planner, str(path)])
     result["memplan"] = {"code": code, "stderr": err.getvalue(), "stdout": out.getvalue(),
                          "planner": planner}

@@ -69,3 +69,31 @@ def run_single(content, x, index=0, out=None):
     tensors[dst] = out
     run(tensors)
     return tensors[dst]
+
+
+def run_single_bands(content, x, heights, index=0):
+    """Operator ``index`` (a windowed one: its unit's ``bands``) run a band
+    of output rows at a time on one image ``x``, band heights taken in turn
+    from ``heights``, each band given a copy of only the input rows its
+    window names; returns the output put together from the bands."""
+    from int8sqz.ops.unit import band_rows
+
+    model, op, ctx, node = prepare_op(content, index)
+    shapes = list(ctx.shapes)
+    windows = ops.REGISTRY[op.name].bands.windows(op, model, shapes)
+    dst = op.outputs[0]
+    out_shape = tuple(ctx.shape(dst))
+    run_rows = node.rows(max(heights))
+    tensors = [t.data for t in model.tensors]
+    got = np.zeros(out_shape, model.tensors[dst].dtype)
+    first, k = 0, 0
+    while first < out_shape[1]:
+        last = min(out_shape[1], first + heights[k % len(heights)])
+        k += 1
+        lo, hi = band_rows(windows[0], x.shape[1], first, last)
+        tensors[op.inputs[0]] = np.ascontiguousarray(x[:, lo:hi])
+        tensors[dst] = np.zeros((1, last - first) + out_shape[2:], got.dtype)
+        run_rows(tensors, {op.inputs[0]: lo, dst: first}, first, last)
+        got[:, first:last] = tensors[dst]
+        first = last
+    return got

@@ -35,7 +35,8 @@ from . import (
     transpose,
 )
 from . import depthwise_conv_2d, fully_connected
-from .unit import NO_SHARING, NUMERICS, Node, Numerics, OperatorUnit, Sharing
+from .unit import NUMERICS as NUMERICS
+from .unit import NO_SHARING, Node, Numerics, OperatorUnit, Sharing
 
 REGISTRY: dict[str, OperatorUnit] = {
     unit.name: unit

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..kernels import builtin as kb
 from ..kernels.elementwise import lut_gather
-from .unit import Node
+from .unit import Bands, Node, row_band_windows
 from ._broadcast import (
     MAX_BROADCAST_RANK, broadcast_shape, c_strides, five_fold, flat, loop_nest,
     needs_broadcast,
@@ -84,14 +84,22 @@ def binary_run(op, ctx, out_shape, call, params):
     again from the actual strides."""
     a, b = op.inputs
     dst = op.outputs[0]
-    sa, sb = ctx.shape(a), ctx.shape(b)
+    sa, sb = tuple(ctx.shape(a)), tuple(ctx.shape(b))
+    out_shape = tuple(out_shape)
     shape, strides = loop_nest(
         out_shape, [(out_shape, c_strides(out_shape)), (sa, c_strides(sa)), (sb, c_strides(sb))]
     )
 
+    # the output array's own shape: out_shape, or the one a desktop runtime
+    # gives it (add.py xnnpack_lut_shape), of as many elements
+    whole = tuple(ctx.shape(dst))
+
     def run(t):
         o, x, y = t[dst], t[a], t[b]
-        if o.flags.c_contiguous and x.flags.c_contiguous and y.flags.c_contiguous:
+        # the nest made here is for the whole tensors; a band of rows
+        # (streaming) takes the general path below
+        if (o.flags.c_contiguous and x.flags.c_contiguous and y.flags.c_contiguous
+                and o.shape == whole and x.shape == sa and y.shape == sb):
             call(o.reshape(-1), x.reshape(-1), y.reshape(-1), shape, strides)
             return
         (of, os), (xf, xs), (yf, ys) = flat(o), flat(x), flat(y)
@@ -125,6 +133,7 @@ def constant_lut_run(op, ctx, out_shape, call, params):
         return None
     const, act = (a, b) if tensors[a].is_constant else (b, a)
     dst = op.outputs[0]
+    out_shape = tuple(out_shape)
     c_shape = tuple(ctx.shape(const))
     n_const = math.prod(c_shape)
     if n_const == 0 or n_const > LUT_MAX_CONSTANT or n_const * LUT_MIN_REUSE > math.prod(out_shape):
@@ -154,9 +163,11 @@ def constant_lut_run(op, ctx, out_shape, call, params):
         out_shape, [(out_shape, c_strides(out_shape)), (sx, c_strides(sx)), (c_shape, c_str)]
     )
 
+    whole = tuple(ctx.shape(dst))  # as in binary_run
+
     def run(t):
         o, x = t[dst], t[act]
-        if o.flags.c_contiguous and x.flags.c_contiguous:
+        if o.flags.c_contiguous and x.flags.c_contiguous and o.shape == whole:
             lut_gather(o.reshape(-1).view(np.uint8), x.reshape(-1).view(np.uint8), lut, shape,
                        strides)
             return
@@ -219,3 +230,22 @@ def elementwise_per_image(op, model, shapes) -> bool:
             return False
     return True
 
+
+
+def binary_band_windows(op, model, shapes):
+    """Streaming a binary elementwise operator (``Bands.views``): row y of
+    the output from row y of each input of its height; a constant must be
+    broadcast over the rows (the lookup table walks a constant from its
+    first element, whatever band runs)."""
+    windows = row_band_windows(op, model, shapes)
+    if windows is None:
+        return None
+    for i, w in zip(op.inputs, windows):
+        if w is not None and model.tensors[i].is_constant and shapes[op.outputs[0]][1] > 1:
+            return None
+    return windows
+
+
+#: kernels/elementwise.py: the node's run on views of a band's rows (each
+#: output element from the input elements at its own position)
+BINARY_BANDS = Bands(kernel="kernels/elementwise.py", windows=binary_band_windows, views=True)

@@ -26,7 +26,7 @@ from ..kernels import movement as k
 from ._common import INT_RANGES, check_same_quantization, flat, legacy_quantization
 from ._movement import INT32_MAX, bits, check_max_rank, check_same_type, int_values
 from ._tflm import in_order_trace, temp_inputs, temp_output, usable
-from .unit import CStruct, Node, RowWindow, TflmAllocations, def_type
+from .unit import Bands, CStruct, Node, RowWindow, TflmAllocations, band_rows, check_band, def_type
 
 MAX_DIMS = 5
 _PADDING_TYPES = ("INT32", "INT64", "INT8")
@@ -89,7 +89,40 @@ def prepare(op, ctx):
     params = dict(kernel="pad", before=before, after=after,
                   value="the constant input" if fill is None else
                   np.array([fill]).view(ctx.tensor(dst).dtype)[0].item())
-    return ctx.fold(Node(op, run, params))
+    rows = None
+    if rank == 4 and out_shape[0] == 1 and before[0] == 0 and not empty:
+        rows = _band_rows(op, src, dst, value_t, fill, tuple(shape), out_shape, before, after)
+    return ctx.fold(Node(op, run, params, rows))
+
+
+def _band_rows(op, src, dst, value_t, fill, in_shape, out_shape, before, after):
+    """Node.rows of a 4-D PAD (batch 1): the band's output rows are its rows
+    of top padding, the input rows ``first - top..last - 1 - top`` padded at
+    the sides, and its rows of bottom padding: the kernel pads that band as
+    an image of its own (the same elements, in the same order)."""
+    top = before[1]
+    window = RowWindow(1, 1, 1, top)
+
+    def rows(max_rows):
+        def run_rows(t, origins, first, last):
+            x, y = t[src], t[dst]
+            x0, y0 = origins.get(src, 0), origins.get(dst, 0)
+            check_band(op, window, in_shape, x, x0, out_shape, y, y0, first, last, max_rows)
+            lo, hi = band_rows(window, in_shape[1], first, last)
+            lead = min(max(top - first, 0), last - first)
+            band_in = (1, hi - lo) + tuple(in_shape[2:])
+            in5, left5, out5 = kernel_geometry(
+                band_in, (0, lead) + tuple(before[2:]),
+                (0, last - first - lead - (hi - lo)) + tuple(after[2:]))
+            value = fill if value_t is None else bits(
+                np.ascontiguousarray(t[value_t]).reshape(-1)[:1])[0]
+            xb = x[:, lo - x0:hi - x0] if hi > lo else x[:, :0]
+            if not xb.flags.c_contiguous:
+                xb = np.ascontiguousarray(xb)
+            k.pad(bits(flat(y[:, first - y0:last - y0])), bits(flat(xb)), value, in5, left5,
+                  out5)
+        return run_rows
+    return rows
 
 
 def kernel_geometry(shape, before, after):
@@ -169,6 +202,23 @@ def rows(op, shapes):
     if len(i) != 4 or len(o) != 4 or i[0] != o[0] or o[1] < i[1]:
         return None
     return RowWindow(filter_height=1, stride=1, dilation=1, pad_top=o[1] - i[1])
+
+
+def bands(op, model, shapes):
+    """Streaming a 4-D PAD with constant paddings and batch 1: output row y
+    reads input row ``y - top`` only (none in the padding); the paddings and
+    the constant value are read whole."""
+    p = _constant_paddings(op, model)
+    if len(op.inputs) < 2 or not op.outputs or p is None or len(p) != 8:
+        return None
+    i, o = shapes[op.inputs[0]], shapes[op.outputs[0]]
+    if len(i) != 4 or len(o) != 4 or o[0] != 1 or p[0] != 0 or p[1] != 0 or min(p) < 0:
+        return None
+    return (RowWindow(1, 1, 1, p[2]),) + (None,) * (len(op.inputs) - 1)
+
+
+#: kernels/movement.py ``pad`` on a band: the band padded as an image of its own
+BANDS = Bands(kernel="int8sqz/ops/_pad.py", windows=bands)
 
 
 #: OpData of PAD and PADV2 (micro/kernels/pad.h): PadParams (types.h: two

@@ -9,7 +9,7 @@ from ..kernels import pool as kp
 from ._common import INT_RANGES, check_scale, check_zero_point, fused_activation_range
 from ._window import padding_height_width, padding_option, positive_option, row_window
 from ._tflm import PADDING_VALUES, temp_input_output, usable, window_trace
-from .unit import CStruct, Node, Sharing, TflmAllocations
+from .unit import Bands, CStruct, Node, RowWindow, Sharing, TflmAllocations, check_band
 
 #: the largest padding TFLite's 2-D pools prepare with (INT16_MAX)
 MAX_POOL_PADDING = (1 << 15) - 1
@@ -84,7 +84,21 @@ def prepare_pool(op, ctx, kernel, what: str, xnnpack_bounds=None):
     def run(t):
         kernel(t[src], t[dst], params, row)
 
-    return Node(op, run, dict(kernel=kernel.__name__, geometry=named))
+    in_shape, out_shape = tuple(ctx.shape(src)), tuple(ctx.shape(dst))
+    window = RowWindow(filt_h, stride_h, 1, win.pad_height)
+    band_kernel = kp.max_pool_rows if kernel is kp.max_pool_2d else kp.average_pool_rows
+
+    def rows(max_rows):
+        def run_rows(t, origins, first, last):
+            x, y = t[src], t[dst]
+            x0, y0 = origins.get(src, 0), origins.get(dst, 0)
+            check_band(op, window, in_shape, x, x0, out_shape, y, y0, first, last, max_rows)
+            band_kernel(x, x0, in_h, y, y0, 0, first, last, params, row)
+        run_rows.scratch_bytes = row.nbytes  # the one row of sums, shared with run
+        return run_rows
+
+    return Node(op, run, dict(kernel=kernel.__name__, geometry=named,
+                              scratch_bytes=row.nbytes), rows)
 
 
 def pool_per_image(op, model, shapes) -> bool:
@@ -98,6 +112,19 @@ def pool_rows(op, shapes):
     return row_window(op.options.get("padding"), shapes[op.inputs[0]][1],
                       int(op.options.get("filter_height", 1)), int(op.options.get("stride_h", 1)), 1)
 
+
+def pool_bands(op, model, shapes):
+    """Streaming: the input's rows through the window (batch 1)."""
+    window = pool_rows(op, shapes)
+    out = shapes[op.outputs[0]] if op.outputs else ()
+    if window is None or len(out) != 4 or out[0] != 1:
+        return None
+    return (window,)
+
+
+#: kernels/pool.py max_pool_rows / average_pool_rows: any band of output
+#: rows, windows clamped to the whole image's height
+POOL_BANDS = Bands(kernel="kernels/pool.py", windows=pool_bands)
 
 #: kernels/pool.py: output rows in order, every input row an output row needs
 #: read (into a scratch row) before any element of that row is written; the

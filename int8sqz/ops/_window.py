@@ -150,3 +150,14 @@ def filter_rows(op, shapes):
     return row_window(op.options.get("padding"), shapes[op.inputs[0]][1],
                       shapes[op.inputs[1]][1], int(op.options.get("stride_h", 1)),
                       int(op.options.get("dilation_hfactor", 1)))
+
+
+def filter_bands(op, model, shapes):
+    """``Bands.windows`` of CONV_2D and DEPTHWISE_CONV_2D (batch 1): the
+    input's rows through :func:`filter_rows`'s window; filter and bias read
+    whole."""
+    window = filter_rows(op, shapes)
+    out = shapes[op.outputs[0]] if op.outputs else ()
+    if window is None or len(out) != 4 or out[0] != 1:
+        return None
+    return (window,) + (None,) * (len(op.inputs) - 1)

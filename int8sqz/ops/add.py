@@ -21,7 +21,8 @@ import numpy as np
 from ..kernels import elementwise as k
 from ..kernels import xnnpack as kx
 from ._binary import (
-    binary_run, builtin_run, constant_lut_run, elementwise_per_image, prepare_binary,
+    BINARY_BANDS, binary_run, builtin_run, constant_lut_run, elementwise_per_image,
+    prepare_binary,
 )
 from ._common import fused_activation_range, quantize_multiplier, to_int32
 from ._numerics import f32, xnnpack_activation, xnnpack_bounds
@@ -214,4 +215,5 @@ UNIT = OperatorUnit(
             functools.partial(prepare, numerics="xnnpack"), delegated=add_delegated),
     },
     tflm_persistent=tflm_persistent, tflm_sharing=tflm_sharing,
+    bands=BINARY_BANDS,
 )

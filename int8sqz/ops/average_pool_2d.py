@@ -7,7 +7,8 @@ Prepare asserts it; the kernel does not requantize)."""
 
 from ..kernels import pool as k
 from ._pool import (
-    POOL_SHARING, pool_per_image, pool_tflm_persistent, pool_tflm_sharing, prepare_pool,
+    POOL_BANDS, POOL_SHARING, pool_per_image, pool_tflm_persistent, pool_tflm_sharing,
+    prepare_pool,
 )
 from .unit import OperatorUnit, int8_version, no_macs, not_delegated, same_as_reference
 
@@ -28,4 +29,5 @@ UNIT = OperatorUnit(
             "XNNPACK has no quantized average pooling: the builtin kernel"),
     },
     tflm_persistent=pool_tflm_persistent, tflm_sharing=pool_tflm_sharing,
+    bands=POOL_BANDS,
 )

@@ -32,8 +32,8 @@ from ._common import check_same_quantization, check_scale, check_zero_point
 from ._common import legacy_quantization
 from ._tflm import temp_inputs, temp_output, usable
 from .unit import (
-    AccessTrace, CStruct, Node, OperatorUnit, Sharing, TflmAllocations, int8_version, no_macs,
-    same_as_reference,
+    AccessTrace, Bands, CStruct, Node, OperatorUnit, Sharing, TflmAllocations, int8_version,
+    no_macs, row_band_windows, same_as_reference,
 )
 
 _TYPES = ("INT8", "UINT8", "INT32", "FLOAT32")
@@ -151,7 +151,7 @@ def prepare(op, ctx):
                     view[...] = src
                 continue
             f_scale, f_bias, start, (shape, strides) = rescale
-            if o.flags.c_contiguous and src.flags.c_contiguous:
+            if o.flags.c_contiguous and src.flags.c_contiguous and o.shape == out_shape:
                 k.rescale_uint8(o.reshape(-1)[start:], src.reshape(-1), shape, strides,
                                 f_scale, f_bias, out_zp)
             else:
@@ -202,6 +202,15 @@ def per_image(op, model, shapes) -> bool:
     joined along the batch axis."""
     out_rank = len(shapes[op.outputs[0]])
     return out_rank > 0 and int(op.options.get("axis", 0)) % out_rank != 0
+
+
+def bands(op, model, shapes):
+    """Streaming along the width or the channels (4-D, batch 1): output row
+    y is row y of every input."""
+    out = shapes[op.outputs[0]] if len(op.outputs) == 1 else ()
+    if len(out) != 4 or int(op.options.get("axis", 0)) % 4 not in (2, 3):
+        return None
+    return row_band_windows(op, model, shapes)
 
 
 #: TfLiteConcatenationParams (builtin_op_data.h): axis, activation
@@ -270,4 +279,6 @@ UNIT = OperatorUnit(
         "xnnpack": same_as_reference("copies, delegated or not", delegated=delegated),
     },
     tflm_persistent=tflm_persistent, tflm_sharing=tflm_sharing,
+    # run() on views of a band's rows: each input's slot of those rows
+    bands=Bands(kernel="int8sqz/ops/concatenation.py", windows=bands, views=True),
 )

@@ -29,9 +29,10 @@ from ..kernels import conv as k
 from ._numerics import sums_requantization, xnnpack_activation
 from ._quant import per_channel_quantization
 from ._tflm import OP_DATA_CONV, temp_inputs, temp_output, usable, window_trace
-from ._window import filter_rows, padding_height_width, window_options
+from ._window import filter_bands, filter_rows, padding_height_width, window_options
 from .unit import (
-    CStruct, Node, Numerics, OperatorUnit, PersistentBuffer, Sharing, TflmAllocations, def_type,
+    Bands, CStruct, Node, Numerics, OperatorUnit, PersistentBuffer, RowWindow, Sharing,
+    TflmAllocations, check_band, def_type,
 )
 
 #: the ``sums`` argument of the requantizing kernel: nothing to store
@@ -53,35 +54,59 @@ def prepare(op, ctx, numerics: str = "reference"):
                                               q.input_zero_point)
     layout = k.layout(ctx.shape(src), ctx.shape(dst), ctx.shape(flt), stride, dilation, pad,
                       q.output_zero_point, q.act_min, q.act_max)
-    xpad, a, acc = layout.scratch(q.input_zero_point)
     params, blocks = tuple(layout.params), layout.blocks
     kernel = k.conv_2d
     info = dict(kernel="conv_2d", groups=groups, geometry=layout.params,
                 multiplier=q.multiplier, shift=q.shift, input_zero_point=q.input_zero_point,
                 output_zero_point=q.output_zero_point, act_min=q.act_min, act_max=q.act_max,
-                folded_bias=bias, blocks=blocks)
+                folded_bias=bias, blocks=blocks, scratch_bytes=layout.scratch_bytes)
     if numerics == "xnnpack" and groups != 1:
         raise ctx.unsupported(
             op, f"a grouped convolution ({groups} groups) under numerics 'xnnpack': what "
             f"XNNPACK computes for it is not modelled")
-    if numerics == "reference" or groups != 1:
-        # the optimized builtin kernels run grouped convolutions with the
-        # reference kernel (conv.cc: effective_kernel_type = kReference)
-        def run(t):
-            kernel(t[src], t[dst], wp, bias, mult, left, right, params, xpad, a, acc, 0, blocks,
-                   NO_SUMS)
+    # the optimized builtin kernels run grouped convolutions with the
+    # reference kernel (conv.cc: effective_kernel_type = kReference)
+    raw = numerics != "reference" and groups == 1
+    sums = np.zeros(ctx.shape(dst), np.int32) if raw else NO_SUMS
+    scratch = []  # (xpad, a, acc), made on the first whole run (never, when streamed)
 
-        return Node(op, run, info)
+    def run(t):
+        if not scratch:
+            scratch.extend(layout.scratch(q.input_zero_point))
+        xpad, a, acc = scratch
+        kernel(t[src], t[dst], wp, bias, mult, left, right, params, xpad, a, acc, 0, blocks,
+               sums)
 
-    requantize, extra = sums_requantization(op, ctx, numerics, q, src, flt, dst, q.multiplier.size,
-                                            type_name)
-    sums = np.zeros(ctx.shape(dst), np.int32)
+    if raw:
+        requantize, extra = sums_requantization(op, ctx, numerics, q, src, flt, dst,
+                                                q.multiplier.size, type_name)
 
-    def run_sums(t):
-        kernel(t[src], t[dst], wp, bias, mult, left, right, params, xpad, a, acc, 0, blocks, sums)
-        requantize(sums, t[dst])
+        def run_sums(t):
+            run(t)
+            requantize(sums, t[dst])
 
-    return Node(op, run_sums, dict(info, **extra))
+        return Node(op, run_sums, dict(info, **extra))
+
+    in_shape, out_shape = tuple(ctx.shape(src)), tuple(ctx.shape(dst))
+    in_h = in_shape[1]
+    pad_value = 128 + q.input_zero_point
+    window = RowWindow(layout.params.filter_h, stride[0], dilation[0], pad[0])
+
+    def rows(max_rows):
+        band = layout.band(max_rows)
+        band_params = tuple(band.params)
+        xpad, a, acc = band.scratch(q.input_zero_point)
+
+        def run_rows(t, origins, first, last):
+            x, y = t[src], t[dst]
+            x0, y0 = origins.get(src, 0), origins.get(dst, 0)
+            check_band(op, window, in_shape, x, x0, out_shape, y, y0, first, last, max_rows)
+            k.conv_2d_rows(x, x0, in_h, y, y0, first, last, wp, bias, mult, left, right,
+                           band_params, xpad, a, acc, pad_value)
+        run_rows.scratch_bytes = xpad.nbytes + a.nbytes + acc.nbytes
+        return run_rows
+
+    return Node(op, run, info, rows)
 
 
 def _check_tensors(op, ctx):
@@ -257,4 +282,7 @@ UNIT = OperatorUnit(
             delegated=lambda op, ctx: xnnpack_activation(op)),
     },
     tflm_persistent=tflm_persistent, tflm_sharing=tflm_sharing,
+    # kernels/conv.py conv_2d_rows: any band of output rows, its padding
+    # rows made in a band-sized padded image
+    bands=Bands(kernel="kernels/conv.py", windows=filter_bands),
 )

@@ -38,10 +38,13 @@ from ..kernels import depthwise as k
 from ._common import flat
 from ._numerics import sums_requantization, xnnpack_activation
 from ._quant import per_channel_quantization
-from ._window import INT16_MAX, filter_rows, out_size, padding_with_offset, window_options
+from ._window import (
+    INT16_MAX, filter_bands, filter_rows, out_size, padding_with_offset, window_options,
+)
 from ._tflm import OP_DATA_CONV, temp_inputs, temp_output, usable, window_trace
 from .unit import (
-    CStruct, Node, Numerics, OperatorUnit, PersistentBuffer, Sharing, TflmAllocations, def_type,
+    Bands, CStruct, Node, Numerics, OperatorUnit, PersistentBuffer, RowWindow, Sharing,
+    TflmAllocations, check_band, def_type,
 )
 
 
@@ -88,11 +91,11 @@ def prepare(op, ctx, numerics: str = "reference"):
             f"interleaved rows of the window), more than the limit of {limit} bytes "
             f"(max_activation_bytes)"
         )
-    xpad, ring, acc, slots = layout.scratch(q.input_zero_point)
     fields = np.array(layout.params, np.int64)
     kernel = k.depthwise_conv_2d
     # the input's bytes, flat: made again only when the input is another array
     seen = [None, None]
+    info["scratch_bytes"] = layout.scratch_bytes
     requantize, sums = None, NO_SUMS
     if numerics != "reference":
         _check_desktop(op, ctx, numerics, bias_index, co // in_c)
@@ -103,17 +106,44 @@ def prepare(op, ctx, numerics: str = "reference"):
                                                 half_up)
         info.update(extra)
         sums = np.zeros((batches, out_h, out_w, co), np.int32)
+    scratch = []  # (xpad, ring, acc, slots), made on the first whole run (never, when streamed)
 
     def run(t):
         x = t[src]
         if x is not seen[0]:
             seen[:] = x, flat(x).view(np.uint8)
+        if not scratch:
+            scratch.extend(layout.scratch(q.input_zero_point))
+        xpad, ring, acc, slots = scratch
         kernel(seen[1], t[dst], w, bias_lanes, mult, left, right, fields, xpad, ring, acc,
                slots, sums)
-        if requantize is not None:
+
+    if requantize is not None:
+        def run_sums(t):
+            run(t)
             requantize(sums, t[dst])
 
-    return Node(op, run, info)
+        return Node(op, run_sums, info)
+
+    in_shape, out_shape = tuple(ctx.shape(src)), tuple(ctx.shape(dst))
+    window = RowWindow(filt_h, stride[0], dilation[0], pad[0])
+    pad_value = 128 + q.input_zero_point
+
+    def rows(max_rows):
+        band = layout.band(max_rows)
+        b_xpad, b_ring, b_acc, b_slots = band.scratch(q.input_zero_point)
+        band_kernel = k.depthwise_conv_2d_rows
+
+        def run_rows(t, origins, first, last):
+            x, y = t[src], t[dst]
+            x0, y0 = origins.get(src, 0), origins.get(dst, 0)
+            check_band(op, window, in_shape, x, x0, out_shape, y, y0, first, last, max_rows)
+            band_kernel(flat(x).view(np.uint8), x0, y, y0, first, last, w, bias_lanes, mult,
+                        left, right, fields, b_xpad, b_ring, b_acc, b_slots, pad_value)
+        run_rows.scratch_bytes = band.scratch_bytes
+        return run_rows
+
+    return Node(op, run, info, rows)
 
 
 def _check_desktop(op, ctx, numerics: str, bias_index, multiplier: int) -> None:
@@ -320,4 +350,7 @@ UNIT = OperatorUnit(
             "interpreter refuse the model",
             functools.partial(prepare, numerics="xnnpack"), delegated=delegated),
     },
+    # kernels/depthwise.py depthwise_conv_2d_rows: any band of output rows,
+    # its padding rows made in a band-sized padded image
+    bands=Bands(kernel="kernels/depthwise.py", windows=filter_bands),
 )

@@ -9,8 +9,8 @@ from ._numerics import f32
 from .quantize import per_image
 from ._tflm import elementwise_trace, temp_input_output, usable
 from .unit import (
-    NO_SHARING, CStruct, Node, Numerics, OperatorUnit, TflmAllocations, always, def_type,
-    no_macs, same_as_reference,
+    NO_SHARING, Bands, CStruct, Node, Numerics, OperatorUnit, TflmAllocations, always,
+    def_type, no_macs, row_band_windows, same_as_reference,
 )
 
 
@@ -86,4 +86,6 @@ UNIT = OperatorUnit(
             "the reference's value", delegated=always),
     },
     tflm_persistent=tflm_persistent, tflm_sharing=tflm_sharing,
+    # kernels/quantize.py: element by element, so a band of rows from the same rows
+    bands=Bands(kernel="kernels/quantize.py", windows=row_band_windows, views=True),
 )

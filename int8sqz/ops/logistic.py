@@ -37,8 +37,8 @@ from ..kernels import activation as k
 from ._common import INT_RANGES, check_scale, check_zero_point, flat, tflite_round
 from ._tflm import elementwise_trace, temp_input_output, usable
 from .unit import (
-    CStruct, Node, Numerics, OperatorUnit, Sharing, TflmAllocations, always, int8_version,
-    no_macs, same_as_reference,
+    Bands, CStruct, Node, Numerics, OperatorUnit, Sharing, TflmAllocations, always,
+    int8_version, no_macs, row_band_windows, same_as_reference,
 )
 
 _INTEGER = ("INT8", "UINT8")
@@ -186,4 +186,5 @@ UNIT = OperatorUnit(
             functools.partial(prepare, numerics="xnnpack"), delegated=always),
     },
     tflm_persistent=tflm_persistent, tflm_sharing=tflm_sharing,
+    bands=Bands(kernel="kernels/activation.py", windows=row_band_windows, views=True),
 )

@@ -7,7 +7,8 @@ it; the kernel does not requantize)."""
 from ..kernels import pool as k
 from ._numerics import xnnpack_activation, xnnpack_bounds
 from ._pool import (
-    POOL_SHARING, pool_per_image, pool_tflm_persistent, pool_tflm_sharing, prepare_pool,
+    POOL_BANDS, POOL_SHARING, pool_per_image, pool_tflm_persistent, pool_tflm_sharing,
+    prepare_pool,
 )
 from .unit import Numerics, OperatorUnit, int8_version, no_macs, same_as_reference
 
@@ -42,4 +43,5 @@ UNIT = OperatorUnit(
             "reference [99, 101])", prepare_xnnpack, delegated=delegated),
     },
     tflm_persistent=pool_tflm_persistent, tflm_sharing=pool_tflm_sharing,
+    bands=POOL_BANDS,
 )

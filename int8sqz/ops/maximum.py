@@ -12,7 +12,9 @@ not check (nor does int8sqz).
 """
 
 from ..kernels import elementwise as k
-from ._binary import binary_output_shape, binary_run, check_binary_types, elementwise_per_image
+from ._binary import (
+    BINARY_BANDS, binary_output_shape, binary_run, check_binary_types, elementwise_per_image,
+)
 from .sub import broadcast_version
 from .unit import (
     Numerics, OperatorUnit, Sharing, TflmAllocations, float_operands, no_macs, no_tflm_sharing,
@@ -61,4 +63,5 @@ UNIT = OperatorUnit(
             not_modelled("float32 MAXIMUM in XNNPACK").prepare, delegated=float_operands),
     },
     tflm_persistent=tflm_persistent, tflm_sharing=no_tflm_sharing,
+    bands=BINARY_BANDS,
 )

@@ -2,7 +2,7 @@
 broadcasting: TFLite's ``Register_MINIMUM_REF``, MAXIMUM's prepare and
 kernel with ``x < y ? x : y`` (see int8sqz.ops.maximum)."""
 
-from ._binary import elementwise_per_image
+from ._binary import BINARY_BANDS, elementwise_per_image
 from .maximum import SHARING, prepare_extremum
 from .sub import broadcast_version
 from .maximum import tflm_persistent
@@ -28,4 +28,5 @@ UNIT = OperatorUnit(
             not_modelled("float32 MINIMUM in XNNPACK").prepare, delegated=float_operands),
     },
     tflm_persistent=tflm_persistent, tflm_sharing=no_tflm_sharing,
+    bands=BINARY_BANDS,
 )

@@ -16,7 +16,8 @@ import numpy as np
 from ..kernels import elementwise as k
 from ..kernels import xnnpack as kx
 from ._binary import (
-    binary_run, builtin_run, constant_lut_run, elementwise_per_image, prepare_binary,
+    BINARY_BANDS, binary_run, builtin_run, constant_lut_run, elementwise_per_image,
+    prepare_binary,
 )
 from ._common import check_left_shift, fused_activation_range, quantize_multiplier
 from ._numerics import f32, xnnpack_bounds
@@ -139,4 +140,5 @@ UNIT = OperatorUnit(
             functools.partial(prepare, numerics="xnnpack"), delegated=mul_delegated),
     },
     tflm_persistent=tflm_persistent, tflm_sharing=tflm_sharing,
+    bands=BINARY_BANDS,
 )

@@ -18,9 +18,8 @@ from ._broadcast import c_strides
 from ._common import check_same_quantization
 from ._movement import CopyPlan, check_same_type
 from .unit import (
-    NO_SHARING, Node, OperatorUnit, int8_version, no_macs, not_delegated, same_as_reference,
-    CStruct, NO_SHARING, Node, OperatorUnit, TflmAllocations, int8_version, no_macs,
-    no_tflm_sharing,
+    NO_SHARING, CStruct, Node, OperatorUnit, TflmAllocations, int8_version, no_macs,
+    no_tflm_sharing, not_delegated, same_as_reference,
 )
 
 

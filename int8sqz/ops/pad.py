@@ -16,4 +16,5 @@ UNIT = OperatorUnit(
             "zero point: the same copy and border", delegated=always),
     },
     tflm_persistent=_pad.tflm_persistent, tflm_sharing=_pad.tflm_sharing,
+    bands=_pad.BANDS,
 )

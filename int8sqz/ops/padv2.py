@@ -14,4 +14,5 @@ UNIT = OperatorUnit(
         "xnnpack": not_delegated("not delegated: the same copy and border"),
     },
     tflm_persistent=_pad.tflm_persistent, tflm_sharing=_pad.tflm_sharing,
+    bands=_pad.BANDS,
 )

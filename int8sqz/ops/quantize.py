@@ -18,7 +18,10 @@ from ._common import (
 )
 from ._numerics import f32
 from ._tflm import elementwise_trace, temp_input_output, usable
-from .unit import CStruct, Node, Numerics, OperatorUnit, Sharing, TflmAllocations, no_macs
+from .unit import (
+    Bands, CStruct, Node, Numerics, OperatorUnit, Sharing, TflmAllocations, no_macs,
+    row_band_windows,
+)
 
 _INTEGER = ("INT8", "UINT8")
 
@@ -170,4 +173,6 @@ UNIT = OperatorUnit(
             functools.partial(prepare, numerics="xnnpack"), delegated=delegated),
     },
     tflm_persistent=tflm_persistent, tflm_sharing=tflm_sharing,
+    # element by element, so a band of rows from the same rows
+    bands=Bands(kernel="kernels/quantize.py", windows=row_band_windows, views=True),
 )

@@ -17,7 +17,6 @@ import numpy as np
 
 from ..kernels import reduce as k
 from ._common import flat
-from .mean import per_image, reduction
 from ._tflm import temp_inputs, temp_output
 from .mean import OP_DATA_REDUCE, REDUCER_PARAMS, per_image, prepare_simple_temps, reduction
 from .unit import (

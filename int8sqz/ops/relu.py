@@ -33,8 +33,8 @@ from ._common import (
 )
 from ._tflm import temp_input_output
 from .unit import (
-    CStruct, Node, OperatorUnit, Sharing, TflmAllocations, def_type, float_operands, no_macs,
-    no_tflm_sharing, same_as_reference,
+    Bands, CStruct, Node, OperatorUnit, Sharing, TflmAllocations, def_type, float_operands,
+    no_macs, no_tflm_sharing, row_band_windows, same_as_reference,
 )
 
 TYPES = ("INT8", "UINT8", "FLOAT32")
@@ -112,6 +112,8 @@ def per_image(op, model, shapes) -> bool:
 
 #: kernels/activation.py: x[i] is read before out[i] is written
 SHARING = Sharing(kernel="kernels/activation.py", inplace=True)
+#: kernels/activation.py: element by element, so a band of rows from the same rows
+BANDS = Bands(kernel="kernels/activation.py", windows=row_band_windows, views=True)
 
 
 #: ReluOpData (micro/kernels/activations.h): ReluParams (types.h: a uint8
@@ -140,4 +142,5 @@ UNIT = OperatorUnit(
             delegated=float_operands),
     },
     tflm_persistent=tflm_persistent, tflm_sharing=no_tflm_sharing,
+    bands=BANDS,
 )

@@ -3,8 +3,8 @@
 ``reference_ops::Relu6`` for float32), RELU's prepare (see
 int8sqz.ops.relu)."""
 
-from .relu import SHARING, per_image, prepare_relu
 from ._tflm import temp_inputs
+from .relu import BANDS, SHARING, per_image, prepare_relu
 from .unit import (
     CStruct, OperatorUnit, TflmAllocations, float_operands, int8_version, no_macs,
     no_tflm_sharing, same_as_reference,
@@ -41,4 +41,5 @@ UNIT = OperatorUnit(
             delegated=float_operands),
     },
     tflm_persistent=tflm_persistent, tflm_sharing=no_tflm_sharing,
+    bands=BANDS,
 )

@@ -13,9 +13,8 @@ import numpy as np
 
 from ..model import TENSOR_TYPES
 from .unit import (
-    NO_SHARING, Node, OperatorUnit, never_per_image, no_macs, not_delegated, same_as_reference, version_1,
-    CStruct, NO_SHARING, Node, OperatorUnit, TflmAllocations, never_per_image, no_macs,
-    no_tflm_sharing, version_1,
+    NO_SHARING, CStruct, Node, OperatorUnit, TflmAllocations, never_per_image, no_macs,
+    no_tflm_sharing, not_delegated, same_as_reference, version_1,
 )
 
 _OUT_TYPES = {2: "INT32", 4: "INT64"}  # TensorType codes

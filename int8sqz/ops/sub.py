@@ -21,7 +21,7 @@ finite and positive.
 import functools
 
 from ..kernels import elementwise as k
-from ._binary import elementwise_per_image
+from ._binary import BINARY_BANDS, elementwise_per_image
 from .add import add_delegated, prepare_add_or_sub
 from ._tflm import temp_inputs, temp_output
 from .unit import (
@@ -85,4 +85,5 @@ UNIT = OperatorUnit(
             functools.partial(prepare, numerics="xnnpack"), delegated=add_delegated),
     },
     tflm_persistent=tflm_persistent, tflm_sharing=no_tflm_sharing,
+    bands=BINARY_BANDS,
 )

@@ -20,8 +20,8 @@ import math
 from ._broadcast import c_strides
 from ._movement import INT32_MAX, CopyPlan, check_same_type, int_values
 from .unit import (
-    NO_SHARING, Node, OperatorUnit, def_type, no_macs, not_delegated, same_as_reference,
     NO_SHARING, Node, OperatorUnit, TflmAllocations, def_type, no_macs, no_tflm_sharing,
+    not_delegated, same_as_reference,
 )
 
 

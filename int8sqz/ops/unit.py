@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 from ..constants import NUMERICS as _NUMERICS
+from ..errors import InternalError
 
 
 class Node:
@@ -49,12 +50,16 @@ class Node:
     which calls the kernel on the list of every tensor's array (indexed by
     tensor index; outputs preallocated). Calling the node runs it."""
 
-    __slots__ = ("op", "run", "params")
+    __slots__ = ("op", "run", "params", "rows")
 
-    def __init__(self, op, run: Callable, params: Mapping | None = None):
+    def __init__(self, op, run: Callable, params: Mapping | None = None,
+                 rows: Callable | None = None):
         self.op = op
         self.run = run
         self.params = dict(params or {})
+        # rows(max_rows) -> run_rows(tensors, origins, first, last): output
+        # rows first..last - 1 only (streaming execution; see Bands)
+        self.rows = rows
 
     def __call__(self, tensors) -> None:
         self.run(tensors)
@@ -113,6 +118,113 @@ class Sharing:
 
 #: the output never shares bytes with an input
 NO_SHARING = Sharing()
+
+
+@dataclass(frozen=True)
+class Bands:
+    """How an operator computes a band of its output rows (streaming
+    execution, int8sqz.streaming): the rows a band reads, and how the kernel
+    runs on them. Only for batch 1 and 4-D (NHWC) outputs.
+
+    ``windows(op, model, shapes)`` gives, for each input of the operator, the
+    :class:`RowWindow` of the input rows each output row reads (exactly:
+    output row y reads the rows ``y * stride - pad_top + k * dilation``,
+    ``k < filter_height``, that fall inside the input, and no other), or
+    None for an input that is read whole (a constant, or an activation
+    broadcast over the rows); None instead of the tuple when the operator
+    cannot run in bands with these shapes.
+
+    How a band runs:
+
+    * ``views``: the node's own ``run`` computes the band when every
+      windowed input and the output are given as views of the band's rows
+      (row y of the output from row y of the inputs: elementwise operators,
+      concatenation along the channels);
+    * otherwise the node made by ``prepare`` has ``rows(max_rows)``, which
+      returns ``run_rows(tensors, origins, first, last)``: it computes output
+      rows ``first..last - 1`` (at most ``max_rows`` of them), each windowed
+      input and the output being an array of some of the image's rows,
+      ``origins[tensor]`` the image row of its row 0 (a tensor missing from
+      ``origins`` is whole). Its scratch is sized for ``max_rows`` output
+      rows, not for the whole image. The windowed inputs hold every row the
+      band reads; the image's own height (for padding and window clamping)
+      is the operator's input shape.
+
+    ``kernel`` names the place where the rule is stated.
+    """
+
+    kernel: str
+    windows: Callable
+    views: bool = False
+
+
+#: RowWindow of an input whose row y is read by output row y only
+SAME_ROW = RowWindow(1, 1, 1, 0)
+
+
+def band_rows(window: RowWindow, in_h: int, first: int, last: int) -> tuple:
+    """The input rows ``(lo, hi)`` that a band of output rows
+    ``first..last - 1`` may read through ``window`` in an input of ``in_h``
+    rows: from the first tap of row ``first`` to the last tap of row
+    ``last - 1``, clamped to the image (the rows a band kernel is given;
+    ``(0, 0)`` when there are none)."""
+    if last <= first:
+        return (0, 0)
+    lo = max(first * window.stride - window.pad_top, 0)
+    hi = min((last - 1) * window.stride - window.pad_top
+             + (window.filter_height - 1) * window.dilation + 1, in_h)
+    return (lo, hi) if lo < hi else (0, 0)
+
+
+def check_band(op, window, in_shape, x, x_row0, out_shape, y, y_row0, first, last,
+               max_rows) -> None:
+    """Before a band kernel runs (numba checks no bounds): output rows
+    ``first..last - 1`` (at most ``max_rows``) lie in the output (of
+    ``out_shape``) and in ``y`` (whose row 0 is output row ``y_row0``), and
+    ``x`` (whose row 0 is input row ``x_row0``) holds every input row they
+    read; both arrays have their tensor's batch 1, width and channels.
+    Raises InternalError naming the operator otherwise."""
+    lo, hi = band_rows(window, in_shape[1], first, last)
+    ok = (0 <= first < last <= out_shape[1] and last - first <= max_rows
+          and x.ndim == 4 and y.ndim == 4 and x.shape[0] == 1 and y.shape[0] == 1
+          and tuple(x.shape[2:]) == tuple(in_shape[2:])
+          and tuple(y.shape[2:]) == tuple(out_shape[2:])
+          and y_row0 <= first and last <= y_row0 + y.shape[1]
+          and (lo == hi or (x_row0 <= lo and hi <= x_row0 + x.shape[1])))
+    if not ok:
+        raise InternalError(
+            f"{op.describe()}: band of output rows {first}..{last - 1} (at most {max_rows} of "
+            f"{out_shape[1]}) with output rows {y_row0}..{y_row0 + y.shape[1] - 1} of "
+            f"{list(y.shape)} and input rows {x_row0}..{x_row0 + x.shape[1] - 1} of "
+            f"{list(x.shape)} at hand; it reads input rows {lo}..{hi - 1}")
+
+
+def row_band_windows(op, model, shapes, same_row_inputs=None):
+    """The windows of an operator whose output row y reads row y of each
+    activation input of its height (elementwise operators, concatenation
+    along the channels), for :class:`Bands`: ``SAME_ROW`` for an input (a
+    constant too) of the output's height, None (read whole) for an input of
+    height 1 or rank 2 or less, broadcast over the rows; None for the
+    whole answer unless the output is 4-D with batch 1 and every input
+    either has the output's height or is broadcast over the rows.
+    ``same_row_inputs`` restricts the windowed inputs to those positions."""
+    if len(op.outputs) != 1:
+        return None
+    out = shapes[op.outputs[0]]
+    if len(out) != 4 or out[0] != 1:
+        return None
+    windows = []
+    for k, i in enumerate(op.inputs):
+        shape = shapes[i] if i >= 0 else ()
+        if i < 0 or (same_row_inputs is not None and k not in same_row_inputs):
+            windows.append(None)
+        elif len(shape) == 4 and shape[0] == 1 and shape[1] == out[1]:
+            windows.append(SAME_ROW)
+        elif (len(shape) == 4 and shape[0] == 1 and shape[1] == 1) or len(shape) <= 2:
+            windows.append(None)
+        else:
+            return None
+    return tuple(windows)
 
 
 # ---------------------------------------------------------------------------------
@@ -347,8 +459,9 @@ class OperatorUnit:
     ``tflm_persistent(op, model, shapes)``: the :class:`TflmAllocations` of
     TFLite Micro's reference kernel; ``tflm_sharing(op, k, model, shapes)``:
     an :class:`AccessTrace` or :class:`CopySkipped` for input ``k`` under
-    TFLite Micro's reference kernel, or None (no overlap allowed);
-    ``numerics``: a :class:`Numerics` for ``"builtin"`` and one for
+    TFLite Micro's reference kernel, or None (no overlap allowed); ``bands``:
+    how it runs on a band of output rows (:class:`Bands`; None: it does
+    not); ``numerics``: a :class:`Numerics` for ``"builtin"`` and one for
     ``"xnnpack"`` (see :meth:`numerics_for`)."""
 
     name: str
@@ -363,6 +476,7 @@ class OperatorUnit:
     tflm_persistent: Callable
     tflm_sharing: Callable
     tflm_scratch: Callable = field(default=no_scratch)
+    bands: Bands | None = None
 
     def __post_init__(self):
         keys = set(self.numerics)

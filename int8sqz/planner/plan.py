@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from .lifetimes import Lifetime, tflm_lifetimes, tflm_scratch_requests, tensor_nbytes
 from .planners import GreedyPlanner, align_up
 
-PLANNERS = ("tflm", "optimized")
+PLANNERS = ("tflm", "optimized", "streaming")
 
 
 @dataclass
@@ -53,6 +53,7 @@ class MemoryPlan:
     skip_ops: set = field(default_factory=set)  # operators that need not run (no-op copies)
     notes: list = field(default_factory=list)
     scratch: list = field(default_factory=list)  # Scratch buffers (TFLite Micro's kernels)
+    extra_offsets: list = field(default_factory=list)  # offsets of plan_optimized's extra buffers
 
     @property
     def tensors(self) -> list:
@@ -73,10 +74,17 @@ def plan_model(model, planner: str = "tflm", shapes=None) -> MemoryPlan:
     ``tflm`` is TFLite Micro's plan, to the byte. ``optimized`` shares bytes
     between tensors where a kernel's order of reads and writes makes it safe
     (int8sqz.planner.sharing), and is never larger than ``tflm``.
+    ``streaming`` runs stages of operators in bands of rows
+    (int8sqz.planner.streaming, its default budget of extra MACs), never
+    larger than ``optimized``.
     """
     if planner not in PLANNERS:
         raise ValueError(f"unknown planner {planner!r}; expected one of {', '.join(PLANNERS)}")
     shapes = list(shapes) if shapes is not None else [t.shape for t in model.tensors]
+    if planner == "streaming":
+        from .streaming import plan_streaming
+
+        return plan_streaming(model, shapes)
     lifetimes = tflm_lifetimes(model, shapes)
     nbytes = {i: tensor_nbytes(model, i, shapes) for i in lifetimes}
     notes = []

@@ -29,7 +29,7 @@ def _is_activation(model, i, lifetimes) -> bool:
     return i >= 0 and i in lifetimes
 
 
-def concat_views(model, shapes, lifetimes) -> dict:
+def concat_views(model, shapes, lifetimes, frozen=frozenset()) -> dict:
     """Concatenation without copies: {input tensor: (concat op, output tensor,
     start index along the axis)}.
 
@@ -42,7 +42,9 @@ def concat_views(model, shapes, lifetimes) -> dict:
     type and quantization: the concatenation would copy every element onto
     itself, so it need not run when all its inputs are such slices. (An
     input with another scale is not aliased: kernels/concat.py,
-    rescale_uint8, "the rescaling cannot run in place".)
+    rescale_uint8, "the rescaling cannot run in place".) A concatenation
+    in ``frozen`` (streamed in bands) takes no slices; a streamed producer
+    may write its slice (its band kernel writes through the same strides).
     """
     uses = _consumers(model)
     producer = {}
@@ -52,7 +54,7 @@ def concat_views(model, shapes, lifetimes) -> dict:
     graph_io = set(model.inputs) | set(model.outputs)
     views = {}
     for op in model.operators:
-        if not ops.sharing(op).output_slices or len(op.outputs) != 1:
+        if not ops.sharing(op).output_slices or len(op.outputs) != 1 or op.index in frozen:
             continue
         out = op.outputs[0]
         if not _is_activation(model, out, lifetimes):
@@ -90,7 +92,7 @@ def concat_views(model, shapes, lifetimes) -> dict:
     return views
 
 
-def inplace_pairs(model, shapes, lifetimes, excluded) -> dict:
+def inplace_pairs(model, shapes, lifetimes, excluded, frozen=frozenset()) -> dict:
     """In-place operators: {output tensor: input tensor}.
 
     Rule (``Sharing.inplace``: elementwise kernels such as
@@ -111,7 +113,7 @@ def inplace_pairs(model, shapes, lifetimes, excluded) -> dict:
     outs = set(model.outputs)
     for op in model.operators:
         rule = ops.sharing(op)
-        if not (rule.inplace or rule.alias) or len(op.outputs) != 1:
+        if not (rule.inplace or rule.alias) or len(op.outputs) != 1 or op.index in frozen:
             continue
         out = op.outputs[0]
         if not _is_activation(model, out, lifetimes) or out in excluded:
@@ -200,12 +202,18 @@ def overlap_shift(model, op, shapes):
     return d
 
 
-def plan_optimized(model, shapes, lifetimes, nbytes, notes) -> MemoryPlan:
-    views = concat_views(model, shapes, lifetimes)
+def plan_optimized(model, shapes, lifetimes, nbytes, notes, frozen=frozenset(),
+                   extra=()) -> MemoryPlan:
+    """The optimized plan of the tensors in ``lifetimes``. ``frozen``:
+    operators whose tensors share no bytes by the rules here (the streaming
+    plan runs them in bands); ``extra``: more buffers ``(size, first, last)``
+    to place (the streaming plan's band buffers), their offsets in the
+    plan's ``extra_offsets``."""
+    views = concat_views(model, shapes, lifetimes, frozen)
     view_roots = {out for (_, out, _) in views.values()}
     # a concatenation's output may itself be consumed in place or overlapped;
     # its slices may not (their producers write strided views)
-    pairs = inplace_pairs(model, shapes, lifetimes, excluded=set(views))
+    pairs = inplace_pairs(model, shapes, lifetimes, excluded=set(views), frozen=frozen)
 
     # union the tensors into roots: in-place pairs share a root at offset 0,
     # concatenation slices sit inside their output's root
@@ -233,9 +241,12 @@ def plan_optimized(model, shapes, lifetimes, nbytes, notes) -> MemoryPlan:
         first = min(lifetimes[i].first for i in members)
         last = max(lifetimes[i].last for i in members)
         root_id[r] = planner.add_buffer(size, first, last)
+    extra_ids = [planner.add_buffer(size, first, last) for size, first, last in extra]
 
     overlaps = {}
     for op in model.operators:
+        if op.index in frozen:
+            continue
         d = overlap_shift(model, op, shapes)
         if d is None:
             continue
@@ -291,8 +302,10 @@ def plan_optimized(model, shapes, lifetimes, nbytes, notes) -> MemoryPlan:
                     i in views for i in ins) and all(
                     same_quantization(model.tensors[i].quantization, qo) for i in ins):
                 skip.add(op.index)
-    return MemoryPlan(model, "optimized", shapes, lifetimes, placements, list(planner.buffers),
+    plan = MemoryPlan(model, "optimized", shapes, lifetimes, placements, list(planner.buffers),
                       offsets, planner.arena_size, skip, list(notes))
+    plan.extra_offsets = [offsets[b] for b in extra_ids]
+    return plan
 
 
 def same_quantization(a, b) -> bool:

@@ -518,19 +518,25 @@ def tile_cases(draw):
 # -- PAD and PADV2 -----------------------------------------------------------------------
 
 @st.composite
-def pad_cases(draw, op: str = "PAD"):
+def pad_cases(draw, op: str = "PAD", image: bool = False):
     """Paddings int32, int64 or int8, constant or computed; int8 with and
     without quantization (the padding value is then the output's zero point
     or 0), the output's quantization free (TFLite copies); PADV2's constant
     value a constant or an activation, quantized as the output; PAD with the
-    third input TFLite also accepts."""
+    third input TFLite also accepts. ``image``: one [1, H, W, C] image,
+    the batch not padded (streaming runs those in bands)."""
     type_name = draw(st.sampled_from(TYPES))
-    shape = draw(shapes(0, 5, 4 if draw(st.booleans()) else 2, zeros=True))
+    if image:
+        shape = (1,) + tuple(draw(st.integers(1, 6)) for _ in range(3))
+    else:
+        shape = draw(shapes(0, 5, 4 if draw(st.booleans()) else 2, zeros=True))
     rank = len(shape)
     pads = np.array(draw(st.lists(st.integers(0, 3) if draw(st.booleans()) else
                                   st.sampled_from([0, 0, 1]),
                                   min_size=2 * rank, max_size=2 * rank)), np.int64)
     pads = pads.reshape(rank, 2)
+    if image:
+        pads[0] = 0
     dtype = draw(st.sampled_from([np.int32, np.int32, np.int64, np.int8]))
     in_q = draw(quantization(type_name))
     out_q = in_q if draw(st.booleans()) else draw(quantization(type_name))

@@ -23,7 +23,7 @@ from int8sqz.ops._common import activation_range, quantize_multiplier
 from int8sqz.testing.reference import run_reference
 from int8sqz.testing.writer import GraphBuilder
 from naive import conv as naive
-from single_op import check_seed_nodes, prepare_op, run_single, seed_inputs
+from single_op import check_seed_nodes, prepare_op, run_single, run_single_bands, seed_inputs
 
 ACTIVATIONS = ["NONE", "RELU", "RELU6", "RELU_N1_TO_1"]
 
@@ -153,6 +153,20 @@ def test_conv_matches_oracle(case, strided):
         assert np.all(buf[outside] == 77), "wrote outside the output view"
     assert got.shape == want.shape
     assert np.array_equal(got, want)
+
+
+@given(conv_cases(), st.lists(st.integers(1, 4), min_size=1, max_size=3))
+def test_bands_of_rows_match_oracle(case, heights):
+    """Streaming: the output made a band of rows at a time (conv_2d_rows,
+    each band given only the input rows its window reads, its padding rows
+    made in the band's own padded image) equals the oracle's, whatever the
+    window, stride, dilation, padding, groups and band heights."""
+    x = case.pop("x")[:1]
+    content = conv_model(x.shape, case["weights"], case["bias"], case["in_q"],
+                         case["w_scales"], case["out_q"], stride=case["stride"],
+                         dilation=case["dilation"], padding=case["padding"],
+                         activation=case["activation"])
+    assert np.array_equal(run_single_bands(content, x, heights), oracle(x, **case))
 
 
 @pytest.mark.parametrize("block_pixels", [1, 7, 10**6])

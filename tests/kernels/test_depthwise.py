@@ -30,7 +30,7 @@ from int8sqz.ops._common import activation_range, quantize_multiplier
 from int8sqz.testing.reference import registered_versions
 from int8sqz.testing.writer import GraphBuilder
 from naive import conv as naive
-from single_op import check_seed_nodes, prepare_op, run_single
+from single_op import check_seed_nodes, prepare_op, run_single, run_single_bands
 
 ACTIVATIONS = ["NONE", "RELU", "RELU6", "RELU_N1_TO_1"]
 ZOO = ["mobilenet_v2_0.35_128_int8_flowers", "mobilenet_v2_0.35_128_int8_person",
@@ -141,6 +141,17 @@ def test_depthwise_matches_oracle(case, strided):
         assert np.all(buf[outside] == 77), "wrote outside the output view"
     assert got.shape == want.shape
     assert np.array_equal(got, want)
+
+
+@given(depthwise_cases(), st.lists(st.integers(1, 4), min_size=1, max_size=3))
+def test_bands_of_rows_match_oracle(case, heights):
+    """Streaming: the output made a band of rows at a time
+    (depthwise_conv_2d_rows, each band given only the input rows its window
+    reads, its padding rows made in the band's own padded image) equals the
+    oracle's, whatever the window, stride, dilation, padding, depth
+    multiplier and band heights."""
+    x = case.pop("x")[:1]
+    assert np.array_equal(run_single_bands(_model(case, x), x, heights), oracle(x, **case))
 
 
 @pytest.mark.parametrize("shape,filt,mult,stride,dilation,padding", [

@@ -21,7 +21,7 @@ from int8sqz.testing.reference import run_reference
 from int8sqz.testing.writer import GraphBuilder
 from naive import pool as naive
 from naive.conv import out_size
-from single_op import check_seed_nodes, prepare_op, run_single, seed_inputs
+from single_op import check_seed_nodes, prepare_op, run_single, run_single_bands, seed_inputs
 
 OPS = ["MAX_POOL_2D", "AVERAGE_POOL_2D"]
 TYPES = {"INT8": (np.int8, -128, 127), "UINT8": (np.uint8, 0, 255)}
@@ -96,6 +96,18 @@ def test_pool_matches_oracle(case, strided):
         assert np.all(ob[..., 0] == 77) and np.all(ob[..., 1 + want.shape[3]:] == 77)
     assert got.shape == want.shape
     assert np.array_equal(got, want)
+
+
+@given(pool_cases(), st.lists(st.integers(1, 4), min_size=1, max_size=3))
+def test_bands_of_rows_match_oracle(case, heights):
+    """Streaming: the output made a band of rows at a time (max_pool_rows,
+    average_pool_rows: each band given only the input rows its window
+    reads, windows clamped to the whole image) equals the oracle's."""
+    case = dict(case, x=case["x"][:1])
+    content = pool_model(case["name"], case["x"].shape, case["filt"], case["stride"],
+                         case["padding"], case["type_name"], case["q"],
+                         activation=case["activation"])
+    assert np.array_equal(run_single_bands(content, case["x"], heights), oracle(**case))
 
 
 def test_average_rounds_half_away_from_zero():

@@ -5,13 +5,10 @@ models match TFLite's reference kernels, and a plan that lets two live
 tensors collide is refused before anything runs."""
 
 import copy
-import hashlib
-import importlib.util
-import json
 
 import numpy as np
 import pytest
-from conftest import GOLDEN_DIR, ROOT, SEED_MODELS, SHARED
+from conftest import SEED_MODELS, golden_doc, golden_input
 from hypothesis import given, settings
 from memplan_graphs import graphs
 
@@ -25,17 +22,6 @@ from int8sqz.testing.reference import run_reference
 PLANNERS = ("tflm", "optimized")
 
 
-def _load_make_golden():
-    spec = importlib.util.spec_from_file_location("make_golden", ROOT / "tools" / "make_golden.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def _golden(key):
-    return json.loads((GOLDEN_DIR / f"{key}.json").read_text(encoding="utf-8"))
-
-
 # -- execution ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("planner", PLANNERS)
@@ -43,8 +29,7 @@ def _golden(key):
 def test_seed_models_bit_exact_in_the_arena(key, planner, seed_models):
     from int8sqz.image import input_spec
 
-    make_golden = _load_make_golden()
-    doc = _golden(key)
+    doc = golden_doc(key)
     it = Interpreter(model_path=str(seed_models[key]), arena=planner)
     it.allocate_tensors()
     plan = plan_model(it.model, planner)
@@ -52,12 +37,7 @@ def test_seed_models_bit_exact_in_the_arena(key, planner, seed_models):
     out = doc["output"]
     checked = 0
     for rec in doc["inputs"]:
-        if rec["recipe"]["kind"] == "photo":
-            with np.load(GOLDEN_DIR / doc["photo_inputs"]) as z:
-                value = z[rec["id"]]
-        else:
-            value = make_golden.make_input(rec["recipe"], spec, SHARED)
-        assert hashlib.sha256(value.tobytes()).hexdigest() == rec["input_sha256"]
+        value = golden_input(key, doc, rec, spec)
         it.set_tensor(doc["input"]["tensor"], value)
         it.invoke()
         got = it.get_tensor(out["tensor"])

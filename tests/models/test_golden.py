@@ -6,24 +6,18 @@ where recorded); for the inputs with full intermediates, every operator
 output is compared array by array."""
 
 import hashlib
-import importlib.util
 import json
 
 import numpy as np
 import pytest
-from conftest import GOLDEN_DIR, MODELS_DIR, ROOT, SEED_MODELS, SHARED
+from conftest import (
+    GOLDEN_DIR, MODELS_DIR, SEED_MODELS, SHARED, golden_input, load_make_golden,
+)
 
 from int8sqz import Interpreter
 
 
-def _load_tool():
-    spec = importlib.util.spec_from_file_location("make_golden", ROOT / "tools" / "make_golden.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-make_golden = _load_tool()
+make_golden = load_make_golden()
 
 
 #: every model with golden data: key -> its file
@@ -108,23 +102,9 @@ def _first_difference(got, want):
             f"got {got[pos]}, expected {want[pos]}")
 
 
-def _photo_pixels(key, input_id):
-    with np.load(GOLDEN_DIR / DOCS[key]["photo_inputs"]) as z:
-        return z[input_id]
-
-
 def _golden_value(key, rec, spec):
-    """The exact input the reference saw: photos from their stored pixels,
-    synthetic inputs rebuilt from their recipe."""
-    if rec["recipe"]["kind"] == "photo":
-        value = _photo_pixels(key, rec["id"])
-    else:
-        value = make_golden.make_input(rec["recipe"], spec, SHARED)
-    assert _sha(value) == rec["input_sha256"], (
-        f"{key} {rec['id']}: the input from {rec['recipe']} does not have the recorded "
-        f"SHA-256: the generator or golden/ changed"
-    )
-    return value
+    """The exact input the reference saw (conftest.golden_input)."""
+    return golden_input(key, DOCS[key], rec, spec)
 
 
 PHOTO_CASES = [c for c in CASES
