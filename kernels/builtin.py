@@ -26,6 +26,7 @@ from .fixedpoint import (
     INT32_MAX, INT32_MIN, clamp, float_to_int32, multiply_by_quantized_multiplier,
     round_half_away, rounding_divide_by_pot, wrap_int32,
 )
+from .softmax import row_max
 
 
 @kernel
@@ -206,11 +207,7 @@ def softmax_table(x, depth, table, out_scale, zero_point, qmin, qmax, round_away
     half = np.float32(0.5)
     for r in range(rows):
         base = r * depth
-        top = np.int64(x[base])
-        for c in range(1, depth):
-            v = np.int64(x[base + c])
-            if v > top:
-                top = v
+        top = row_max(x, base, depth)
         offset = 255 - top
         total = np.float32(0.0)
         for c in range(depth):

@@ -47,7 +47,7 @@ from ._quant import per_channel_quantization
 from ._tflm import temp_inputs, temp_output, usable
 from .unit import (
     NO_SHARING, AccessTrace, CStruct, Node, Numerics, OperatorUnit, PersistentBuffer,
-    TflmAllocations, def_type,
+    TflmAllocations, constant_second_input, def_type,
 )
 
 #: the activations TFLite's quantized FULLY_CONNECTED accepts
@@ -365,6 +365,6 @@ UNIT = OperatorUnit(
             "CONV_2D (xnn_create_fully_connected_nc_qs8/qc8w), XNNPACK's bounds; a scale >= "
             "256 makes the default interpreter refuse the model",
             functools.partial(prepare, numerics="xnnpack"),
-            delegated=lambda op, ctx: ctx.model.tensors[op.inputs[1]].is_constant),
+            delegated=constant_second_input),
     },
 )

@@ -28,8 +28,8 @@ from ..kernels import xnnpack as kx
 from ._common import flat
 from ._tflm import temp_inputs, temp_output
 from .unit import (
-    NO_SHARING, CStruct, Node, Numerics, OperatorUnit, TflmAllocations, def_type, no_macs,
-    no_tflm_sharing,
+    NO_SHARING, CStruct, Node, Numerics, OperatorUnit, TflmAllocations,
+    constant_second_input, def_type, no_macs, no_tflm_sharing,
 )
 
 TYPES = ("INT8", "UINT8", "FLOAT32")
@@ -229,7 +229,7 @@ UNIT = OperatorUnit(
             "and 11-bit weights, one half-up rounding (the reference: 10-bit weights, half "
             "away from zero); float32 is not modelled and refused",
             functools.partial(prepare, numerics="xnnpack"),
-            delegated=lambda op, ctx: ctx.model.tensors[op.inputs[1]].is_constant),
+            delegated=constant_second_input),
     },
     tflm_persistent=tflm_persistent, tflm_sharing=no_tflm_sharing,
 )

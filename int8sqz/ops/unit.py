@@ -415,6 +415,12 @@ def never(op, ctx) -> bool:
     return False
 
 
+def constant_second_input(op, ctx) -> bool:
+    """Input 1 is a constant (XNNPACK takes FULLY_CONNECTED only with
+    constant weights, RESIZE_BILINEAR only with a constant size)."""
+    return ctx.model.tensors[op.inputs[1]].is_constant
+
+
 def float_operands(op, ctx) -> bool:
     """Every input and output is float32 (XNNPACK takes some operators only
     in float)."""
