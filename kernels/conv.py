@@ -201,6 +201,11 @@ def _requantize_vec(acc, p0, bias, multiplier, left, right, params, out, b, oy, 
             vstore_bytes(orow[ox, c0:c0 + n], j, v, count)
 
 
+#: the ``sums`` argument of :func:`conv_2d` (and kernels/depthwise.py's)
+#: for the reference: nothing to store
+NO_SUMS = np.zeros((0, 0, 0, 0), np.int32)
+
+
 @kernel
 def _store_sums(acc, p0, bias, sums, b, oy, c0, n):
     """sums[b, oy, ox, c0 + j] = acc[p0 + ox, j] + bias[c0 + j], wrapped to

@@ -35,9 +35,6 @@ from .unit import (
     TflmAllocations, check_band, def_type,
 )
 
-#: the ``sums`` argument of the requantizing kernel: nothing to store
-NO_SUMS = np.zeros((0, 0, 0, 0), np.int32)
-
 
 def prepare(op, ctx, numerics: str = "reference"):
     """The reference's CONV_2D, or (``numerics``) the sums requantized as
@@ -67,7 +64,7 @@ def prepare(op, ctx, numerics: str = "reference"):
     # the optimized builtin kernels run grouped convolutions with the
     # reference kernel (conv.cc: effective_kernel_type = kReference)
     raw = numerics != "reference" and groups == 1
-    sums = np.zeros(ctx.shape(dst), np.int32) if raw else NO_SUMS
+    sums = np.zeros(ctx.shape(dst), np.int32) if raw else k.NO_SUMS
     scratch = []  # (xpad, a, acc), made on the first whole run (never, when streamed)
 
     def run(t):

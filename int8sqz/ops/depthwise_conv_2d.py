@@ -48,10 +48,6 @@ from .unit import (
 )
 
 
-#: the ``sums`` argument of the requantizing kernel: nothing to store
-NO_SUMS = np.zeros((0, 0, 0, 0), np.int32)
-
-
 def prepare(op, ctx, numerics: str = "reference"):
     """The reference's DEPTHWISE_CONV_2D, or (``numerics``) the sums
     requantized as the optimized builtin kernel ("builtin") or XNNPACK
@@ -96,7 +92,7 @@ def prepare(op, ctx, numerics: str = "reference"):
     # the input's bytes, flat: made again only when the input is another array
     seen = [None, None]
     info["scratch_bytes"] = layout.scratch_bytes
-    requantize, sums = None, NO_SUMS
+    requantize, sums = None, kconv.NO_SUMS
     if numerics != "reference":
         _check_desktop(op, ctx, numerics, bias_index, co // in_c)
         # the optimized per-channel Quantize rounds whole groups of 8
