@@ -53,6 +53,14 @@ def _expected(a, b, model):
     return rows, first
 
 
+@pytest.fixture(autouse=True)
+def _no_compile_notice(monkeypatch):
+    """The tests read stderr whole: the notice a slow set-up prints (numba
+    compiling after a kernel change, a loaded machine) is not theirs to
+    check (tests/cli/test_cli_batch.py does)."""
+    monkeypatch.setattr(cli, "COMPILE_NOTICE_DELAY", 1e6)
+
+
 @pytest.fixture(scope="module")
 def photo_input():
     spec = input_spec(load_model(FLOWERS))
