@@ -622,9 +622,9 @@ def _quantize_ties():
 
 def _dequantize_block():
     x = np.arange(-128, 128, dtype=np.int8)
-    return Case("DEQUANTIZE", one_operator_model("DEQUANTIZE", [((256,), "INT8", 0.0010957220802083611,
-                                                       -106)], ((256,), "FLOAT32", None, None)),
-                  [x])
+    content = one_operator_model("DEQUANTIZE", [((256,), "INT8", 0.0010957220802083611, -106)],
+                                 ((256,), "FLOAT32", None, None))
+    return Case("DEQUANTIZE", content, [x])
 
 
 def _requantize_int8():
@@ -636,8 +636,9 @@ def _requantize_int8():
 def add_recipe_case():
     rng = _rng(0)
     data = [rng.integers(-128, 128, (4096,)).astype(np.int8) for _ in range(2)]
-    content = one_operator_model("ADD", [((4096,), "INT8", 0.5, 51), ((4096,), "INT8", 0.3571428656578064,
-                                                          -63)], ((4096,), "INT8", 1.0, 95))
+    content = one_operator_model(
+        "ADD", [((4096,), "INT8", 0.5, 51), ((4096,), "INT8", 0.3571428656578064, -63)],
+        ((4096,), "INT8", 1.0, 95))
     return Case("ADD", content, data)
 
 
@@ -657,8 +658,9 @@ def _mul_ties(seed):
 def mean_threads_case():
     rng = _rng(2)
     x = rng.integers(-128, 128, (1, 2, 2, 24)).astype(np.int8)
-    content = one_operator_model("MEAN", [((1, 2, 2, 24), "INT8", 0.5, 0)], ((1, 1, 1, 24), "INT8", 0.5, 0),
-                     dict(keep_dims=True), dict(axes=(np.array([1, 2], np.int32), None, None)))
+    content = one_operator_model(
+        "MEAN", [((1, 2, 2, 24), "INT8", 0.5, 0)], ((1, 1, 1, 24), "INT8", 0.5, 0),
+        dict(keep_dims=True), dict(axes=(np.array([1, 2], np.int32), None, None)))
     return Case("MEAN", content, [x])
 
 
@@ -667,8 +669,9 @@ def _softmax_rows():
     # reference round apart somewhere
     rng = _rng(21)
     scale = float(np.float32(2.0 ** rng.uniform(-6, 0)))
-    content = one_operator_model("SOFTMAX", [((64, 64), "INT8", scale, 0)], ((64, 64), "INT8", 1 / 256, -128),
-                     dict(beta=1.0))
+    content = one_operator_model(
+        "SOFTMAX", [((64, 64), "INT8", scale, 0)], ((64, 64), "INT8", 1 / 256, -128),
+        dict(beta=1.0))
     return Case("SOFTMAX", content, [rng.integers(-128, 128, (64, 64)).astype(np.int8)])
 
 
@@ -718,10 +721,10 @@ def _resize():
 def _conv_exact():
     rng = _rng(5)
     w = rng.integers(-8, 9, (16, 1, 1, 4)).astype(np.int8)
-    content = one_operator_model("CONV_2D", [((1, 8, 8, 4), "INT8", 2.0**-6, 0)], ((1, 8, 8, 16), "INT8",
-                                                                      2.0**-9, 0),
-                     dict(padding="SAME"),
-                     dict(w=(w, 2.0**-6, 0), b=(np.zeros(16, np.int32), 2.0**-12, 0)))
+    content = one_operator_model(
+        "CONV_2D", [((1, 8, 8, 4), "INT8", 2.0**-6, 0)], ((1, 8, 8, 16), "INT8", 2.0**-9, 0),
+        dict(padding="SAME"),
+        dict(w=(w, 2.0**-6, 0), b=(np.zeros(16, np.int32), 2.0**-12, 0)))
     x = rng.integers(-6, 7, (1, 8, 8, 4)).astype(np.int8)
     return Case("CONV_2D", content, [x])
 
