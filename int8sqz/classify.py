@@ -62,7 +62,8 @@ class Classifier:
     pixels, see :mod:`int8sqz.image`) and one output of class scores,
     shape ``[1, classes]``.
 
-    ``threads`` share the images of a batch (``Interpreter(num_threads=)``).
+    ``threads`` share the images of a batch (``Interpreter(num_threads=)``);
+    ``numerics`` is the arithmetic (``Interpreter(numerics=)``).
     Not thread-safe: a classifier runs one call at a time. It runs on an
     :class:`int8sqz.predict.Predictor` (``int8sqz run`` runs every model on
     one), so both give the same results.
@@ -70,12 +71,14 @@ class Classifier:
 
     def __init__(self, model_path, *,
                  max_activation_bytes: int = DEFAULT_MAX_ACTIVATION_BYTES,
-                 threads: int = 1):
+                 threads: int = 1, numerics: str = "reference"):
         from .predict import Predictor
 
         self._predictor = Predictor(model_path, max_activation_bytes=max_activation_bytes,
-                                    threads=threads)
+                                    threads=threads, numerics=numerics)
         self.interpreter = self._predictor.interpreter
+        #: the arithmetic (int8sqz.constants.NUMERICS)
+        self.numerics = numerics
         model = self.interpreter.model
         #: the image input: height, width, channels, dtype, layout
         self.spec = input_spec(model)

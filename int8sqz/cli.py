@@ -7,7 +7,10 @@ sigmoid output, or every output as a named array
 (:mod:`int8sqz.predict`); ``int8sqz memplan ...`` is the memory planner
 (:mod:`int8sqz.memplan`).
 ``int8sqz eval MODEL DATA_DIR`` measures a classifier's accuracy over a
-folder of labeled images (:mod:`int8sqz.evaluate`).
+folder of labeled images (:mod:`int8sqz.evaluate`); ``int8sqz compare MODEL
+INPUT...`` shows, operator by operator, where two numerics part
+(:mod:`int8sqz.compare`). ``--numerics`` chooses the arithmetic of each
+(TFLite's reference kernels, its optimized builtin kernels, XNNPACK).
 
 This module parses the arguments, prints and chooses the exit status; the
 running is :mod:`int8sqz.predict` (with :mod:`int8sqz.classify`'s scores),
@@ -38,7 +41,7 @@ import threading
 from .constants import (
     DEFAULT_BATCH_SIZE, DEFAULT_MAX_ACTIVATION_BYTES, DEFAULT_MAX_INPUT_BYTES,
     DEFAULT_MAX_LABELS_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_TOP_K, EXIT_BAD_INPUT,
-    EXIT_BROKEN_PIPE, EXIT_INTERNAL, EXIT_OK, RESIZE_METHODS, default_threads,
+    EXIT_BROKEN_PIPE, EXIT_INTERNAL, EXIT_OK, NUMERICS, RESIZE_METHODS, default_threads,
 )
 
 from .files import STDIN, Contents, display, emit, emit_json, one_line, path_fields, read_bytes
@@ -101,15 +104,12 @@ def _pixel_limit(text: str) -> int:
     return value
 
 
-def _add_model_options(p: argparse.ArgumentParser, *, top_k_help: str,
-                       threads_help: str) -> None:
-    """The options ``run`` and ``eval`` share: labels, top-k, how images are
-    read and resized, batches and threads, the limits."""
+def _add_input_options(p: argparse.ArgumentParser) -> None:
+    """The options ``run``, ``eval`` and ``compare`` share: labels, how
+    images are read and resized, the limits."""
     p.add_argument("--labels", metavar="FILE",
                    help="class names, one a line (default: MODEL without .tflite + "
                         "'.labels.txt' when that file exists, else class indices)")
-    p.add_argument("--top-k", metavar="K", type=_positive_int, default=DEFAULT_TOP_K,
-                   help=top_k_help)
     p.add_argument("--resize", choices=RESIZE_METHODS, default=RESIZE_METHODS[0],
                    help="resampling to the model's input size, aspect ratio not kept "
                         "(default nearest, as the model zoo trained)")
@@ -124,15 +124,40 @@ def _add_model_options(p: argparse.ArgumentParser, *, top_k_help: str,
                    default=DEFAULT_MAX_LABELS_BYTES,
                    help=f"refuse label files larger than this (default "
                         f"{DEFAULT_MAX_LABELS_BYTES})")
+    p.add_argument("--max-activation-bytes", metavar="N", type=_positive_int,
+                   default=DEFAULT_MAX_ACTIVATION_BYTES,
+                   help=f"refuse models whose activations need more bytes than this, "
+                        f"before allocating them (default {DEFAULT_MAX_ACTIVATION_BYTES})")
+
+
+#: what ``--numerics`` says each name computes
+NUMERICS_HELP = ("reference: TFLite's reference kernels, what TFLite Micro computes on a "
+                 "microcontroller; builtin: TFLite's optimized builtin kernels; xnnpack: "
+                 "the TFLite Python interpreter's default (the XNNPACK delegate); the last "
+                 "two as ai-edge-litert computes them on x86-64")
+
+
+def _add_model_options(p: argparse.ArgumentParser, *, top_k_help: str,
+                       threads_help: str, numerics_pair: bool = False) -> None:
+    """The options ``run`` and ``eval`` share: those of
+    :func:`_add_input_options`, top-k, batches and threads, the numerics
+    (``numerics_pair``: one name or two, ``A,B``)."""
+    _add_input_options(p)
+    p.add_argument("--top-k", metavar="K", type=_positive_int, default=DEFAULT_TOP_K,
+                   help=top_k_help)
     p.add_argument("--batch-size", metavar="N", type=_positive_int, default=DEFAULT_BATCH_SIZE,
                    help=f"run up to N inputs at once (default {DEFAULT_BATCH_SIZE}); "
                         f"the results are those of one input at a time")
     p.add_argument("--threads", metavar="N", type=_positive_int, default=None,
                    help=threads_help)
-    p.add_argument("--max-activation-bytes", metavar="N", type=_positive_int,
-                   default=DEFAULT_MAX_ACTIVATION_BYTES,
-                   help=f"refuse models whose activations need more bytes than this, "
-                        f"before allocating them (default {DEFAULT_MAX_ACTIVATION_BYTES})")
+    pair = (" (A,B: classify every image with both, count the images whose top-1 class "
+            "differs)") if numerics_pair else ""
+    p.add_argument("--numerics", metavar="A,B" if numerics_pair else "NAME",
+                   type=_numerics_pair if numerics_pair else _numerics,
+                   default=(NUMERICS[0],) if numerics_pair else NUMERICS[0],
+                   help=f"the arithmetic{pair} (default {NUMERICS[0]}): {NUMERICS_HELP}; with "
+                        f"builtin, --threads is also the runtime's thread count, which its "
+                        f"int8 MEAN depends on")
 
 
 def _add_run_arguments(p: argparse.ArgumentParser) -> None:
@@ -154,22 +179,23 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _numerics(text: str) -> str:
-    """``--numerics``: the arithmetic a command computes with (``A,B``: two
-    of them, compared)."""
-    from .evaluate import NUMERICS
+    """``--numerics``: one of int8sqz.constants.NUMERICS."""
+    if text not in NUMERICS:
+        two = "," in text or " " in text.strip()
+        raise argparse.ArgumentTypeError(
+            f"unknown numerics {text!r}, expected one of {', '.join(NUMERICS)}"
+            + ("; 'int8sqz compare MODEL INPUT --numerics A B' shows where two numerics "
+               "part" if two else ""))
+    return text
 
-    names = [t.strip() for t in text.split(",")]
-    for name in names:
-        if name in ("builtin", "xnnpack"):
-            raise argparse.ArgumentTypeError(
-                f"numerics '{name}' is not available yet: this version computes the "
-                f"reference numerics only (--numerics reference)")
-        if name not in NUMERICS:
-            raise argparse.ArgumentTypeError(
-                f"unknown numerics '{name}', expected {', '.join(NUMERICS)}")
-    if len(names) != 1:
-        raise argparse.ArgumentTypeError(f"expected one numerics, got {text!r}")
-    return names[0]
+
+def _numerics_pair(text: str) -> tuple:
+    """``eval --numerics``: one name, or two (``A,B``), different."""
+    names = tuple(_numerics(t.strip()) for t in text.split(","))
+    if len(names) > 2 or len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(
+            f"expected one numerics or two different ones (A,B), got {text!r}")
+    return names
 
 
 def _add_eval_arguments(p: argparse.ArgumentParser) -> None:
@@ -184,7 +210,7 @@ def _add_eval_arguments(p: argparse.ArgumentParser) -> None:
         p, top_k_help=f"also count the images whose class is among the K best (default "
                       f"{DEFAULT_TOP_K}; top-1 and top-5 are always counted)",
         threads_help="threads sharing a batch's images, and as many decoding the next "
-                     "images beside them (default: one per CPU)")
+                     "images beside them (default: one per CPU)", numerics_pair=True)
     p.add_argument("--limit", metavar="N", type=_positive_int, default=None,
                    help="at most N files, taken in turn from each class folder")
     p.add_argument("--json", action="store_true",
@@ -192,9 +218,34 @@ def _add_eval_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--report", metavar="DIR",
                    help=f"write {', '.join(REPORT_FILES)} (every image; the confusion matrix "
                         f"as a picture) into DIR")
-    p.add_argument("--numerics", metavar="NAME", type=_numerics, default="reference",
-                   help="the arithmetic: reference (TFLite's reference kernels, as TFLite "
-                        "Micro computes; the only one in this version)")
+
+
+def _add_compare_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", metavar="MODEL", help="the .tflite model (- : standard input)")
+    p.add_argument("inputs", metavar="INPUT", nargs="+",
+                   help="as run takes them: images, .npy or .npz arrays; - reads one of "
+                        "them from standard input")
+    p.add_argument("--numerics", metavar="NAME", type=_numerics, nargs="+", default=None,
+                   help=f"the two numerics compared, A B (default: reference xnnpack; one "
+                        f"name: reference against it); with --tensors, the one int8sqz "
+                        f"computes (default reference). {NUMERICS_HELP}")
+    p.add_argument("--tensors", metavar="DIR",
+                   help="compare int8sqz's tensors with .npy files dumped elsewhere (a "
+                        "device, another runtime) in DIR, named by tensor index (12.npy) "
+                        "or name; a missing or misshaped file is named in its row; one INPUT")
+    p.add_argument("--against", choices=("litert",), default=None,
+                   help="also run ai-edge-litert in each numerics compared and check that "
+                        "its outputs equal int8sqz's (exit status 1 when they do not); "
+                        "ai-edge-litert must be installed")
+    p.add_argument("--threads", metavar="N", type=_positive_int, default=1,
+                   help="the runtimes' thread count (default 1): TFLite's optimized int8 "
+                        "MEAN depends on it")
+    p.add_argument("--json", action="store_true",
+                   help='print one JSON object per input, one a line: {"file", "a", "b", '
+                        '"operators": [{"index", "operator", "tensor", "tensor_index", '
+                        '"elements", "differ", "max_lsb", "max_value", "note"}, ...], '
+                        '"first_difference", "top1", "litert"}')
+    _add_input_options(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -224,6 +275,19 @@ def build_parser() -> argparse.ArgumentParser:
                     "confusion matrix and the throughput.",
     )
     _add_eval_arguments(ev)
+    cmp = sub.add_parser(
+        "compare", help="where two numerics (reference, builtin, xnnpack) part, operator "
+                        "by operator",
+        description="Run each INPUT through two numerics of MODEL (default: TFLite's "
+                    "reference kernels, as a microcontroller computes, against the XNNPACK "
+                    "delegate, as the TFLite Python interpreter computes by default), or "
+                    "through one and tensors dumped elsewhere (--tensors), and print one "
+                    "row per operator: index, operator, output tensor, elements that "
+                    "differ, the largest difference in steps of the quantized type (LSB) "
+                    "and as a real value; then the first operator that parts and, for a "
+                    "classifier, whether the top-1 class changes.",
+    )
+    _add_compare_arguments(cmp)
     # listed for --help only: main() hands `memplan` over to int8sqz.memplan itself
     sub.add_parser("memplan", help="plan activation memory of a model (int8sqz memplan -h)",
                    add_help=False)
@@ -404,53 +468,89 @@ class _Sources:
         return STDIN
 
 
-def run(args) -> int:
-    """The ``run`` subcommand; returns the exit status."""
-    from .errors import ComputeError, InputError, Int8sqzError, InternalError, InterpreterError
-    from .image import input_spec, preprocess
-    from .inputs import is_array_file, load_arrays
-    from .predict import Predictor, output_kind
+class _InputReader:
+    """The INPUT arguments as ``run`` reads them: an array file's arrays
+    (.npy, .npz: int8sqz.inputs), or an image preprocessed for the model's
+    image input (int8sqz.image); ``-`` is standard input, once. Calling it
+    with an argument gives the list of input values; an Int8sqzError says
+    why it cannot."""
 
-    max_pixels = args.max_pixels or None
-    notice = _CompileNotice().start()
+    def __init__(self, args, source, model, inputs):
+        from .errors import Int8sqzError
+        from .image import input_spec
+
+        self.args = args
+        self.source = source
+        self.inputs = inputs
+        try:
+            self.spec, self.not_image = input_spec(model), None
+        except Int8sqzError as exc:  # the model's input is not an image: arrays only
+            self.spec, self.not_image = None, str(exc).split(": ", 1)[-1]
+        self.what = "an image, .npy or .npz file" if self.spec is not None else \
+            "a .npy or .npz file"
+
+    def __call__(self, arg) -> list:
+        from .errors import InputError
+        from .image import preprocess
+        from .inputs import is_array_file, load_arrays
+
+        args = self.args
+        path = self.source(arg, "an earlier INPUT", InputError)
+        data = read_bytes(path, limit=args.max_input_bytes, error=InputError, what=self.what,
+                          limit_name="--max-input-bytes")
+        contents = Contents(path, data)
+        if is_array_file(data):
+            return load_arrays(contents, self.inputs, max_bytes=args.max_input_bytes)
+        if self.spec is None:
+            raise InputError(f"{display(path)}: not a .npy or .npz file, and the model's "
+                             f"input is not an image ({self.not_image}); expected a .npy or "
+                             f".npz file of the model's input")
+        return [preprocess(contents, self.spec, resize=args.resize,
+                           max_pixels=args.max_pixels or None,
+                           max_bytes=args.max_input_bytes)]
+
+
+def _set_up(notice, make):
+    """``make()``: a command's set-up (the model, its labels). An input it
+    cannot use (an Int8sqzError other than a bug's) is said in one line and
+    gives None; anything else stops the compile notice and propagates."""
+    from .errors import Int8sqzError, InternalError, InterpreterError
+
     try:
-        source = _Sources(args.model)
-        predictor = Predictor(source.model, max_activation_bytes=args.max_activation_bytes,
-                              threads=args.threads or default_threads())
-        model = predictor.model
-        kind = output_kind(model)
-        labels = _labels_for(kind, args, model, source)
+        return make()
     except (InternalError, InterpreterError):
         raise
     except Int8sqzError as exc:
         notice.stop()
         _error(str(exc))
-        return EXIT_BAD_INPUT
+        return None
     except BaseException:
         notice.stop()
         raise
-    try:
-        spec, not_image = input_spec(model), None
-    except Int8sqzError as exc:  # the model's input is not an image: arrays only
-        spec, not_image = None, str(exc).split(": ", 1)[-1]
-    show = _Printer(kind, predictor.outputs, labels, args.top_k, args.json)
-    what = "an image, .npy or .npz file" if spec is not None else "a .npy or .npz file"
 
-    def example(arg) -> list:
-        """The input values of the file ``arg``: an array file's arrays, or
-        an image preprocessed for the model's image input."""
-        path = source(arg, "an earlier INPUT", InputError)
-        data = read_bytes(path, limit=args.max_input_bytes, error=InputError, what=what,
-                          limit_name="--max-input-bytes")
-        contents = Contents(path, data)
-        if is_array_file(data):
-            return load_arrays(contents, predictor.inputs, max_bytes=args.max_input_bytes)
-        if spec is None:
-            raise InputError(f"{display(path)}: not a .npy or .npz file, and the model's "
-                             f"input is not an image ({not_image}); expected a .npy or .npz "
-                             f"file of the model's input")
-        return [preprocess(contents, spec, resize=args.resize, max_pixels=max_pixels,
-                           max_bytes=args.max_input_bytes)]
+
+def run(args) -> int:
+    """The ``run`` subcommand; returns the exit status."""
+    from .errors import ComputeError, Int8sqzError, InternalError, InterpreterError
+    from .predict import Predictor, output_kind
+
+    notice = _CompileNotice().start()
+
+    def load():
+        source = _Sources(args.model)
+        predictor = Predictor(source.model, max_activation_bytes=args.max_activation_bytes,
+                              threads=args.threads or default_threads(),
+                              numerics=args.numerics)
+        kind = output_kind(predictor.model)
+        return source, predictor, kind, _labels_for(kind, args, predictor.model, source)
+
+    loaded = _set_up(notice, load)
+    if loaded is None:
+        return EXIT_BAD_INPUT
+    source, predictor, kind, labels = loaded
+    model = predictor.model
+    show = _Printer(kind, predictor.outputs, labels, args.top_k, args.json)
+    example = _InputReader(args, source, model, predictor.inputs)
 
     status = EXIT_OK
     pending = []  # (path, values) of the batch being gathered
@@ -509,15 +609,16 @@ def _eval(args) -> int:
     from .classify import Classifier, resolve_labels
     from .errors import Int8sqzError, InternalError, InterpreterError
     from .evaluate import (
-        class_names, evaluate, load_dataset, result_json, summary_text, write_report,
+        against, class_names, evaluate, load_dataset, result_json, summary_text, write_report,
     )
 
     threads = args.threads or default_threads()
     notice = _CompileNotice().start()
     try:
         try:
-            clf = Classifier(args.model, max_activation_bytes=args.max_activation_bytes,
-                             threads=threads)
+            clf, *others = [Classifier(args.model, max_activation_bytes=args.max_activation_bytes,
+                                       threads=threads, numerics=name)
+                            for name in args.numerics]
             names = class_names(resolve_labels(args.model, clf.num_classes, args.labels,
                                                max_bytes=args.max_labels_bytes),
                                 clf.num_classes)
@@ -560,6 +661,11 @@ def _eval(args) -> int:
         finally:
             if bar is not None:
                 bar.close()
+        if others:  # the same files in the second numerics: counted, not reported again
+            result["against"] = against(result, evaluate(
+                others[0], dataset, k=args.top_k, resize=args.resize,
+                max_pixels=args.max_pixels or None, batch_size=args.batch_size,
+                decoders=threads, max_bytes=args.max_input_bytes))
     finally:
         notice.stop()
     result["threads"] = threads
@@ -584,7 +690,130 @@ def _eval(args) -> int:
     return EXIT_OK
 
 
+# -- compare -----------------------------------------------------------------------
+def _run_inputs(it, values) -> list:
+    for t, v in zip(it.model.inputs, values):
+        it.set_tensor(t, v)
+    it.invoke()
+    return [it.get_tensor(o) for o in it.model.outputs]
+
+
+def _same_arrays(a, b) -> bool:
+    import numpy as np
+
+    a, b = np.asarray(a), np.asarray(b)
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+def _compare(args) -> int:
+    """The ``compare`` subcommand (int8sqz.compare); returns the exit status."""
+    from .compare import Dumped, compare_run, first_parting, litert_outputs, record, text, top1
+    from .errors import ComputeError, Int8sqzError, InternalError, InterpreterError
+    from .files import is_stdin
+    from .interpreter import Interpreter
+    from .predict import output_kind
+
+    names = list(args.numerics or (["reference"] if args.tensors else ["reference", "xnnpack"]))
+    if len(names) > 2:
+        raise UsageError(f"argument --numerics: expected two names (A B), got {len(names)}")
+    if args.tensors is not None:
+        if len(names) != 1:
+            raise UsageError("argument --numerics: with --tensors, one name: the numerics "
+                             "int8sqz computes against the files")
+        if len(args.inputs) != 1:
+            raise UsageError(f"argument --tensors: the files hold one input's tensors, "
+                             f"got {len(args.inputs)} INPUTs")
+    elif len(names) == 1:
+        names.insert(0, "reference")
+    if args.against == "litert":
+        try:
+            import ai_edge_litert.interpreter  # noqa: F401
+        except ImportError:
+            _error("--against litert runs ai-edge-litert, which is not installed "
+                   "(pip install ai-edge-litert)")
+            return EXIT_BAD_INPUT
+    notice = _CompileNotice().start()
+
+    def load():
+        source = _Sources(args.model)
+        kw = dict(num_threads=args.threads, max_activation_bytes=args.max_activation_bytes)
+        ours = Interpreter(model_path=source.model, numerics=names[0], **kw)
+        model = ours.model
+        # the second side reads the same bytes (standard input is read once)
+        other = None if args.tensors is not None else Interpreter(
+            **(dict(model_content=model.content) if is_stdin(source.model)
+               else dict(model_path=source.model)), numerics=names[1], **kw)
+        labels = _labels_for(output_kind(model), args, model, source)
+        for it in (ours, other):
+            if it is not None:
+                it.allocate_tensors()
+        return source, ours, other, labels
+
+    loaded = _set_up(notice, load)
+    if loaded is None:
+        return EXIT_BAD_INPUT
+    source, ours, other, labels = loaded
+    model = ours.model
+    read = _InputReader(args, source, model, [model.tensors[i] for i in model.inputs])
+    sides = (names[0], display(args.tensors) if args.tensors is not None else names[1])
+    status = EXIT_OK
+    mismatched = []
+    try:
+        for arg in args.inputs:
+            path = STDIN if arg == "-" else arg
+            try:
+                values = read(arg)
+                outs_a = _run_inputs(ours, values)
+                if other is not None:
+                    outs_b = _run_inputs(other, values)
+                    get_b = other.get_tensor
+                else:
+                    get_b = Dumped(args.tensors, model, args.max_input_bytes)
+                    outs_b = [get_b(o) for o in model.outputs]
+            except (InternalError, InterpreterError):
+                raise
+            except Int8sqzError as exc:  # an input it cannot read or the model cannot compute
+                _error(f"{display(path)}: {exc}" if isinstance(exc, ComputeError) else str(exc))
+                status = EXIT_BAD_INPUT
+                continue
+            finally:
+                notice.stop()
+            rows = compare_run(model, ours.get_tensor, get_b)
+            first = first_parting(rows)
+            best = top1(model, outs_a, outs_b, labels)
+            litert = None
+            if args.against == "litert":
+                litert = {}
+                for side, outs in ((names[0], outs_a), (names[1], outs_b)):
+                    if other is None and side != names[0]:
+                        continue
+                    want = litert_outputs(model.content, side, values, args.threads)
+                    equal = sum(_same_arrays(w, o) for w, o in zip(want, outs))
+                    litert[side] = {"outputs": len(want), "equal": int(equal)}
+                    if equal != len(want):
+                        mismatched.append((display(path), side))
+            if args.json:
+                emit_json(record(path_fields("file", path), sides, rows, first, best, litert))
+            else:
+                emit(text(display(path), sides, rows, first, best, litert))
+    finally:
+        notice.stop()
+    for where, side in mismatched:
+        print(f"{PROG}: int8sqz's {side} numerics differ from ai-edge-litert's on {where}: "
+              f"this CPU or runtime computes what int8sqz does not model (docs/numerics.md), "
+              f"or int8sqz has a bug (please report it)", file=sys.stderr, flush=True)
+    return EXIT_INTERNAL if mismatched else status
+
+
 # -- memplan -----------------------------------------------------------------------
+def _memplan_numerics(text: str) -> str:
+    if _numerics(text) != "reference":
+        raise argparse.ArgumentTypeError(
+            f"memplan plans the memory of TFLite Micro and the reference kernels; the "
+            f"desktop runtimes' numerics ({text}) have no memory plan here")
+    return text
+
+
 def _memplan(argv: list) -> int:
     import importlib
 
@@ -601,6 +830,11 @@ def _memplan(argv: list) -> int:
         description=(memplan.__doc__ or "").strip().split("\n")[0] or None,
     )
     memplan.add_arguments(parser)
+    if not any(a.dest == "numerics" for a in parser._actions):
+        parser.add_argument("--numerics", metavar="NAME", type=_memplan_numerics,
+                            default=NUMERICS[0],
+                            help="reference only: the plans are TFLite Micro's and the "
+                                 "reference kernels'")
     args = parser.parse_args(argv)
     return int(memplan.run(args) or 0)
 
@@ -614,6 +848,8 @@ def _dispatch(argv: list) -> int:
         return run(args)
     if args.command == "eval":
         return _eval(args)
+    if args.command == "compare":
+        return _compare(args)
     raise AssertionError(f"unknown command {args.command!r}")
 
 

@@ -28,6 +28,8 @@ fast.
   output went away, as a shell reports a command killed by SIGPIPE).
 - :func:`default_threads`: one thread per CPU this process may run on
   (``--threads``' default, ``Interpreter(num_threads=-1)``).
+- :data:`NUMERICS`: the arithmetics an interpreter computes
+  (``Interpreter(numerics=...)``, ``--numerics``); the first is the default.
 """
 
 from __future__ import annotations
@@ -49,6 +51,11 @@ RESIZE_METHODS = ("nearest", "bilinear")
 DEFAULT_TOP_K = 5
 
 DEFAULT_BATCH_SIZE = 32
+
+#: the arithmetics an interpreter computes: TFLite's reference kernels (as
+#: TFLite Micro), its optimized builtin kernels, its default interpreter with
+#: the XNNPACK delegate (int8sqz.ops.unit, docs/numerics.md)
+NUMERICS = ("reference", "builtin", "xnnpack")
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1

@@ -28,6 +28,8 @@ Public names:
 - :func:`evaluate`: decodes in threads beside the inference, classifies in
   batches, counts; returns the results as a JSON-ready dict (the keys are
   listed in its docstring);
+- :func:`against`: a result compared with the same data set's result in
+  another numerics (the images whose top-1 class differs);
 - :func:`summary_text`, :func:`result_json`, :func:`images_csv`,
   :func:`write_report`: the human summary, the JSON object, the CSV of
   every image, the report folder (JSON, CSV, confusion matrix picture from
@@ -56,20 +58,17 @@ import time
 from collections import deque
 
 from .constants import (
-    DEFAULT_BATCH_SIZE, DEFAULT_MAX_INPUT_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_TOP_K,
+    DEFAULT_BATCH_SIZE, DEFAULT_MAX_INPUT_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_TOP_K, NUMERICS,
     RESIZE_METHODS,
 )
 from .errors import ComputeError, DataError, ImageError
 from .files import display, path_fields, write_text
 
 __all__ = [
-    "Dataset", "NUMERICS", "REPORT_FILES", "class_folders", "class_names", "evaluate",
+    "Dataset", "NUMERICS", "REPORT_FILES", "against", "class_folders", "class_names", "evaluate",
     "images_csv", "load_dataset", "match_folders", "name_key", "result_json", "summary_text",
     "write_report",
 ]
-
-#: the numerics ``--numerics`` accepts
-NUMERICS = ("reference",)
 
 #: the files ``--report DIR`` writes
 REPORT_FILES = ("eval.json", "images.csv", "confusion.svg")
@@ -412,7 +411,7 @@ def evaluate(classifier, dataset: Dataset, *, k: int = DEFAULT_TOP_K,
                            on_progress=on_progress or (lambda n: None))
     out = {**path_fields("model", classifier.interpreter.model.source),
            **path_fields("data", dataset.root),
-           "numerics": "reference"}
+           "numerics": getattr(classifier, "numerics", "reference")}
     out.update(tally.result())
     out["folder_order"] = "sorted" if dataset.sorted_order else "names"
     wall = timing["wall"]
@@ -589,6 +588,56 @@ def _percent(part, whole) -> str:
     return f"{100.0 * part / whole:6.2f} %" if whole else "     - %"
 
 
+def against(result: dict, other: dict) -> dict:
+    """``result`` (one numerics) compared with ``other`` (the same data set
+    classified with another numerics, :func:`evaluate`): the other's
+    ``numerics``, ``images``, ``top1_correct``, ``top5_correct``, ``top1``,
+    ``top5``; ``top1_differs``, the images whose top-1 class differs (among
+    those both classified), ``only_this_correct`` and ``only_other_correct``
+    (of those, the images only one of them classifies right), and
+    ``differing_files`` (``file``, ``true``, ``predicted``, ``other``;
+    classes as indices)."""
+    theirs = {r["file"]: r for r in other["files"] if r["predicted"] is not None}
+    differing = []
+    for r in result["files"]:
+        o = theirs.get(r["file"])
+        if r["predicted"] is None or o is None or o["predicted"] == r["predicted"]:
+            continue
+        differing.append({"file": r["file"], "true": r["true"], "predicted": r["predicted"],
+                          "other": o["predicted"]})
+    return {
+        "numerics": other["numerics"],
+        **{k: other[k] for k in ("images", "top1_correct", "top5_correct", "top1", "top5")},
+        "top1_differs": len(differing),
+        "only_this_correct": sum(d["predicted"] == d["true"] for d in differing),
+        "only_other_correct": sum(d["other"] == d["true"] for d in differing),
+        "differing_files": differing,
+    }
+
+
+#: differing images the summary lists (the JSON has them all)
+SUMMARY_DIFFERING = 10
+
+
+def _against_lines(result: dict) -> list:
+    a = result.get("against")
+    if a is None:
+        return []
+    n, names = a["images"], [c["label"] for c in result["classes"]]
+    lines = [f"against {a['numerics']}: top-1 {a['top1_correct']} / {n} "
+             f"{_percent(a['top1_correct'], n).strip()}, top-5 {a['top5_correct']} / {n} "
+             f"{_percent(a['top5_correct'], n).strip()}; top-1 differs on {a['top1_differs']} "
+             f"image{'s' if a['top1_differs'] != 1 else ''} (right with {result['numerics']} "
+             f"only: {a['only_this_correct']}, with {a['numerics']} only: "
+             f"{a['only_other_correct']})"]
+    for d in a["differing_files"][:SUMMARY_DIFFERING]:
+        lines.append(f"  {d['file']}: {names[d['predicted']]} with {result['numerics']}, "
+                     f"{names[d['other']]} with {a['numerics']} (true: {names[d['true']]})")
+    if len(a["differing_files"]) > SUMMARY_DIFFERING:
+        lines.append(f"  ... ({len(a['differing_files']) - SUMMARY_DIFFERING} more in --json)")
+    return lines
+
+
 def _ratio(x) -> str:
     return "-" if x is None else f"{x:.3f}"
 
@@ -613,6 +662,7 @@ def summary_text(result: dict) -> str:
     if k != 5:
         lines.append(f"top-{k:<4}{result['topk_correct']:>6} / {n:<6} "
                      f"{_percent(result['topk_correct'], n)}")
+    lines += _against_lines(result)
     ips = result["images_per_second"]
     lines.append(
         f"speed   {ips or 0:.1f} images/s: {result['wall_seconds']:.2f} s (decoding "

@@ -57,12 +57,14 @@ def is_array_file(data: bytes) -> str | None:
     return None
 
 
-def load_arrays(path, inputs, *, max_bytes: int = DEFAULT_MAX_INPUT_BYTES) -> list:
+def load_arrays(path, inputs, *, max_bytes: int = DEFAULT_MAX_INPUT_BYTES,
+                role: str = "input") -> list:
     """The value of each of ``inputs`` (the model's input tensors,
     :class:`int8sqz.model.Tensor`, in order) from the ``.npy`` or ``.npz``
     file ``path`` (a path, :data:`~int8sqz.files.STDIN` or
     :class:`~int8sqz.files.Contents`): arrays of each input's shape and
-    type."""
+    type. ``role`` names the tensors in messages (``int8sqz compare`` reads
+    any tensor's dumped value this way)."""
     name = display(path)
     data = read_bytes(path, limit=max_bytes, error=InputError,
                       what="a .npy or .npz file", limit_name="--max-input-bytes")
@@ -73,7 +75,7 @@ def load_arrays(path, inputs, *, max_bytes: int = DEFAULT_MAX_INPUT_BYTES) -> li
                 f"{name}: one array (.npy) for a model of {len(inputs)} inputs; expected a "
                 f".npz with one array per input ({_input_list(inputs)})"
             )
-        return [fit_array(_parse_npy(data, name), inputs[0], name)]
+        return [fit_array(_parse_npy(data, name), inputs[0], name, role)]
     if kind == "npz":
         return _load_npz(data, name, inputs, max_bytes)
     raise InputError(f"{name}: not a .npy or .npz file (it starts with {data[:8]!r})")
@@ -182,12 +184,13 @@ def _load_npz(data: bytes, name: str, inputs, max_bytes: int) -> list:
         return values
 
 
-def fit_array(value: np.ndarray, tensor, name: str) -> np.ndarray:
+def fit_array(value: np.ndarray, tensor, name: str, role: str = "input") -> np.ndarray:
     """``value`` as the value of the input ``tensor``: its shape (a missing
     batch axis of 1 added) and its type (converted only when every value
-    stays the same); :class:`InputError` otherwise."""
+    stays the same); :class:`InputError` otherwise. ``role`` names the
+    tensor in messages."""
     shape = tuple(tensor.shape)
-    label = f"input '{one_line(tensor.name)}'"
+    label = f"{role} '{one_line(tensor.name)}'"
     if value.shape != shape:
         if shape[:1] == (1,) and value.shape == shape[1:]:
             value = value.reshape(shape)

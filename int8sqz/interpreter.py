@@ -16,7 +16,7 @@ from .constants import DEFAULT_MAX_ACTIVATION_BYTES, default_threads
 from .errors import Int8sqzError, InterpreterError, ModelError, UnsupportedError
 from .files import is_stdin
 from .model import Model, load_model
-from .ops import SUPPORTED_TYPES, supported_operators
+from .ops import NUMERICS, SUPPORTED_TYPES, supported_operators
 from .ops.context import PrepareContext
 
 
@@ -61,6 +61,18 @@ class Interpreter:
     ``allocate_tensors()``. ``arena=plan`` runs inside a plan made for this
     model and its current shapes (``int8sqz.planner``), checked first.
 
+    ``numerics`` chooses the arithmetic: ``"reference"`` (the default) is
+    TFLite's reference kernels, as TFLite Micro computes on a
+    microcontroller; ``"builtin"`` is what ai-edge-litert computes with its
+    optimized builtin kernels (``OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES``)
+    and ``"xnnpack"`` what its default interpreter computes (the XNNPACK
+    delegate for the operators it takes, the builtin kernels for the rest),
+    both as their x86-64 build runs on this kind of machine
+    (docs/numerics.md). Under ``"builtin"``, ``num_threads`` is also the
+    runtime's: the optimized int8 MEAN's integers depend on it. The two
+    desktop numerics run a batch in one piece (their kernels treat a tensor
+    as a whole, as the runtimes do) and refuse an arena.
+
     ``INT8SQZ_DEBUG=1`` (or 2) in the environment prints every operator as
     it runs (int8sqz.debug). The thread pool of ``num_threads`` > 1 is shut
     down by ``close()``, by leaving a ``with`` block, or when the interpreter
@@ -89,7 +101,7 @@ class Interpreter:
                  experimental_preserve_all_tensors: bool = False,
                  num_threads: int | None = None,
                  max_activation_bytes: int = DEFAULT_MAX_ACTIVATION_BYTES,
-                 arena: str | None = None):
+                 arena: str | None = None, numerics: str = "reference"):
         # serialises the calls that touch the tensors (see the class docstring)
         self._lock = threading.Lock()
         if (model_path is None) == (model_content is None):
@@ -116,6 +128,16 @@ class Interpreter:
                 or isinstance(arena, MemoryPlan)):
             raise InterpreterError(f"arena={arena!r}: expected None, 'tflm', 'optimized', "
                                    f"'streaming' or a memory plan of this model")
+        if not isinstance(numerics, str) or numerics not in NUMERICS:
+            raise InterpreterError(
+                f"numerics={numerics!r}: expected one of {', '.join(map(repr, NUMERICS))}")
+        if arena is not None and numerics != "reference":
+            given = repr(arena) if isinstance(arena, str) else "a memory plan"
+            raise InterpreterError(
+                f"arena={given} with numerics={numerics!r}: the memory plans follow the "
+                f"reference kernels' order of reads and writes; the desktop runtimes' "
+                f"numerics run with an array per tensor (arena=None)"
+            )
         if arena is not None and experimental_preserve_all_tensors:
             raise InterpreterError(
                 f"experimental_preserve_all_tensors=True with arena={arena!r}: an arena reuses "
@@ -125,6 +147,7 @@ class Interpreter:
         # arena: place the activations in one byte array at a memory planner's
         # offsets (int8sqz.arena); intermediates are then overwritten when reused
         self._arena = arena
+        self._numerics = numerics
         self._skip = frozenset()
         self._preserve = bool(experimental_preserve_all_tensors)
         # what invoke() runs (int8sqz.fusion.Program), made by allocate_tensors
@@ -156,6 +179,11 @@ class Interpreter:
     @property
     def model(self) -> Model:
         return self._model
+
+    @property
+    def numerics(self) -> str:
+        """The arithmetic this interpreter computes (see the class docstring)."""
+        return self._numerics
 
     def _check_supported(self) -> None:
         m = self._model
@@ -192,7 +220,8 @@ class Interpreter:
     def _prepare(self) -> None:
         shapes = list(self._shapes)
         ctx = PrepareContext(self._model, shapes, resized=self._resized,
-                             max_activation_bytes=self._max_activation_bytes)
+                             max_activation_bytes=self._max_activation_bytes,
+                             numerics=self._numerics, num_threads=self._num_threads)
         nodes = []
         for op in self._model.operators:
             try:
@@ -249,8 +278,9 @@ class Interpreter:
                 from .streaming import StreamingRun
 
                 self._stream = StreamingRun(plan, self._nodes, arrays, arena)
-        else:
-            # concatenation inputs written in place (every value kept)
+        elif self._numerics == "reference":
+            # concatenation inputs written in place (every value kept; the
+            # desktop numerics keep their own kernels' ways of writing)
             views, skip = fusion.concat_slices(self._model, self._shapes)
             fusion.slice_view(self._model, self._shapes, arrays, views)
             self._skip = frozenset(skip)
@@ -272,8 +302,10 @@ class Interpreter:
 
     def _fusing(self) -> bool:
         """Fusions (int8sqz.fusion) unless the operators must run one by one:
-        every intermediate kept, traced, or placed in an arena."""
-        return self._arena is None and not self._preserve and not self._debug
+        every intermediate kept, traced, placed in an arena, or computed in
+        another numerics than the reference's (the one place that decides)."""
+        return (self._arena is None and not self._preserve and not self._debug
+                and self._numerics == "reference")
 
     def _make_program(self, nodes):
         from . import fusion
@@ -282,7 +314,7 @@ class Interpreter:
                            views=self._views, skip=self._skip)
 
     def _batch_slices(self):
-        if self._arena is not None:
+        if self._arena is not None or self._numerics != "reference":
             return None
         from .parallel import BatchSlices
 

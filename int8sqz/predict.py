@@ -29,16 +29,22 @@ __all__ = ["Predictor", "describe_output", "is_probability", "output_kind", "out
 
 class Predictor:
     """A TFLite model loaded to run examples (``threads`` share the examples
-    of a batch, ``Interpreter(num_threads=)``). Not thread-safe: one call at
-    a time. The tensors are allocated at the first run."""
+    of a batch, ``Interpreter(num_threads=)``), in ``numerics``
+    (``Interpreter(numerics=)``: the desktop runtimes' numerics run one
+    example at a time, as their kernels' integers may depend on where an
+    element lies in a batch's tensor). Not thread-safe: one call at a time.
+    The tensors are allocated at the first run."""
 
     def __init__(self, model_path, *,
                  max_activation_bytes: int = DEFAULT_MAX_ACTIVATION_BYTES,
-                 threads: int = 1):
+                 threads: int = 1, numerics: str = "reference"):
         from .interpreter import Interpreter
 
         self.interpreter = Interpreter(model_path=model_path, num_threads=threads,
-                                       max_activation_bytes=max_activation_bytes)
+                                       max_activation_bytes=max_activation_bytes,
+                                       numerics=numerics)
+        #: the arithmetic (int8sqz.constants.NUMERICS)
+        self.numerics = numerics
         #: the model (int8sqz.model.Model)
         self.model = model = self.interpreter.model
         #: the input tensors (int8sqz.model.Tensor), in the model's order
@@ -50,7 +56,7 @@ class Predictor:
         self._one = [tuple(int(d) for d in det["shape"])
                      for det in self.interpreter.get_output_details()]
         # batches: every input and output has a batch axis of one example
-        self._batching = bool(self.inputs) and all(
+        self._batching = numerics == "reference" and bool(self.inputs) and all(
             shape[:1] == (1,) for shape in [tuple(t.shape) for t in self.inputs] + self._one)
 
     def run(self, values) -> list:

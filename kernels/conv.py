@@ -202,8 +202,25 @@ def _requantize_vec(acc, p0, bias, multiplier, left, right, params, out, b, oy, 
             vstore_bytes(orow[ox, c0:c0 + n], j, v, count)
 
 
+#: the ``sums`` argument of :func:`conv_2d` (and kernels/depthwise.py's)
+#: for the reference: nothing to store
+NO_SUMS = np.zeros((0, 0, 0, 0), np.int32)
+
+
 @kernel
-def conv_2d(x, out, wp, bias, multiplier, left, right, fields, xpad, a, acc, first, last):
+def _store_sums(acc, p0, bias, sums, b, oy, c0, n):
+    """sums[b, oy, ox, c0 + j] = acc[p0 + ox, j] + bias[c0 + j], wrapped to
+    int32: the reference's accumulator plus bias, before requantization."""
+    srow = sums[b, oy]
+    for ox in range(sums.shape[2]):
+        r = acc[p0 + ox]
+        s = srow[ox, c0:c0 + n]
+        for j in range(n):
+            s[j] = np.int32(np.int64(r[j]) + bias[c0 + j])
+
+
+@kernel
+def conv_2d(x, out, wp, bias, multiplier, left, right, fields, xpad, a, acc, first, last, sums):
     """Follows ``reference_integer_ops::ConvPerChannel`` (int8 input, filter,
     output; int32 bias; one multiplier and shift per output channel, the
     shift split into ``left`` = max(shift, 0) and ``right`` = max(-shift, 0);
@@ -232,9 +249,14 @@ def conv_2d(x, out, wp, bias, multiplier, left, right, fields, xpad, a, acc, fir
     rows >= R * OW rounded up to gemm.MR. ``a``'s bytes past a window (up
     to kp) and its rows past a block may hold anything: they meet zero
     weights or give results that are dropped.
+
+    ``sums``: int32 [N, OH, OW, O] to receive each output's accumulator plus
+    bias instead of the requantized ``out`` (which is then only read for
+    its shape), for the numerics of the desktop runtimes, which requantize
+    these same sums their own way; an empty array for the reference.
     """
     conv_2d_fused(x, out, wp, bias, multiplier, left, right, fields, xpad, a, acc, first, last,
-                  None, None, None, None, None)
+                  sums, None, None, None, None, None)
 
 
 @kernel
@@ -265,10 +287,11 @@ def _first_pool_row(oy, pool_fields):
 
 @kernel
 def conv_2d_fused(x, out, wp, bias, multiplier, left, right, fields, xpad, a, acc, first, last,
-                  table, pool_x, pool_out, pool_fields, pool_row):
+                  sums, table, pool_x, pool_out, pool_fields, pool_row):
     """:func:`conv_2d` followed, block by block, by what it stands for in a
-    fusion (int8sqz/fusion.py); each may be None (numba then compiles the
-    version without it):
+    fusion (int8sqz/fusion.py); ``sums`` as in :func:`conv_2d` (the empty
+    ``NO_SUMS`` in a fusion: the reference numerics only); each of the
+    others may be None (numba then compiles the version without it):
 
     - ``table`` int8 [O, 256]: every output written as ``table[c, byte]``
       (:func:`_lookup_rows`), the rows of a block once they are requantized;
@@ -305,7 +328,7 @@ def conv_2d_fused(x, out, wp, bias, multiplier, left, right, fields, xpad, a, ac
             _fill_padded(x, b, filled, need, params, xpad, 0, 0)
             filled = need
         _block(xpad, 0, oy0, n_rows, out, b, 0, wp, bias, multiplier, left, right, params,
-               a, acc)
+               a, acc, sums)
         if table is not None:
             _lookup_rows(out, b, oy0, n_rows, table)
         if pool_out is not None:
@@ -322,17 +345,19 @@ def conv_2d_fused(x, out, wp, bias, multiplier, left, right, fields, xpad, a, ac
 
 @kernel
 def _block(xpad, p_row0, oy0, n_rows, out, b, out_row0, wp, bias, multiplier, left, right,
-           params, a, acc):
+           params, a, acc, sums):
     """Output rows oy0..oy0 + n_rows - 1 of image b (at most a block) from
     the padded image in ``xpad`` (its row 0 the padded image's row
     ``p_row0``), written to ``out`` (its row 0 the output's row
-    ``out_row0``): pack, GEMM, requantize, one group at a time."""
+    ``out_row0``): pack, GEMM, requantize, one group at a time; or, when
+    ``sums`` is not empty, the sums stored there instead (:func:`conv_2d`)."""
     out_w = out.shape[2]
     groups = wp.shape[0]
     per_group = out.shape[3] // groups
     cin_g = xpad.shape[1] // groups
     # the vector requantization stores 16 adjacent channels at once
     unit_channels = out.strides[3] == 1
+    raw = sums.size > 0
     for g in range(groups):
         if params.direct != 0:
             gemm_u8s8(xpad[(oy0 - p_row0) * out_w:], n_rows * out_w, wp[g], acc, per_group)
@@ -341,7 +366,9 @@ def _block(xpad, p_row0, oy0, n_rows, out, b, out_row0, wp, bias, multiplier, le
             gemm_u8s8(a, n_rows * out_w, wp[g], acc, per_group)
         for r in range(n_rows):
             oy = oy0 + r - out_row0
-            if unit_channels:
+            if raw:
+                _store_sums(acc, r * out_w, bias, sums, b, oy, g * per_group, per_group)
+            elif unit_channels:
                 _requantize_vec(acc, r * out_w, bias, multiplier, left, right, params, out,
                                 b, oy, g * per_group, per_group)
             else:
@@ -396,7 +423,7 @@ def conv_2d_rows(x, x_row0, in_h, out, out_row0, first, last, wp, bias, multipli
     for oy0 in range(first, last, params.block_rows):
         n_rows = min(params.block_rows, last - oy0)
         _block(xpad, p_lo, oy0, n_rows, out, 0, out_row0, wp, bias, multiplier, left, right,
-               params, a, acc)
+               params, a, acc, np.empty((0, 0, 0, 0), np.int32))
 
 
 # -- set-up at prepare time (plain Python) ----------------------------------------------

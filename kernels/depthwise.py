@@ -49,7 +49,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._jit import kernel
-from .conv import _requantize, band_padding
+from .conv import _requantize, _store_sums, band_padding
 from .simd import (
     aligned_copy, aligned_full, vdot4, vinterleave4, vload, vrequantize, vsplat, vstore,
     vstore_bytes, vzero,
@@ -174,7 +174,8 @@ def _lanes(bias, multiplier, left, right, c0):
 
 
 @kernel
-def _row(ring, oy, params, w, bias, multiplier, left, right, out, b, out_row, slots, acc):
+def _row(ring, oy, params, w, bias, multiplier, left, right, out, b, out_row, slots, acc,
+         sums):
     """Output row oy of image b, written to ``out[b, out_row]``: for every
     output pixel and channel block,
     the sum over its window of xpad * w, four taps a lane at a time
@@ -184,7 +185,10 @@ def _row(ring, oy, params, w, bias, multiplier, left, right, out, b, out_row, sl
     their multiply-adds overlap: eight pixels of one channel block, or, in
     rows of fewer than eight pixels, four channel blocks of one pixel. An
     output whose channels are not adjacent gets the sums through ``acc``
-    and kernels/conv.py's one-channel-at-a-time requantization."""
+    and kernels/conv.py's one-channel-at-a-time requantization; with
+    ``sums`` (not empty) the row's sums plus bias go there instead of being
+    requantized (the desktop runtimes' numerics requantize them their own
+    way)."""
     groups = params.groups
     span = params.span
     cb = params.channel_bytes
@@ -200,14 +204,17 @@ def _row(ring, oy, params, w, bias, multiplier, left, right, out, b, out_row, sl
     for ky in range(filt_h):
         slot = first + ky * params.dilation_h
         slots[ky] = slot - span if slot >= span else slot
-    if out.strides[3] != 1:
+    if out.strides[3] != 1 or sums.size > 0:
         flat = acc.reshape(-1)
         cols = acc.shape[1]
         for ox in range(out_w):
             for c0 in range(0, co, 16):
                 vstore(flat, ox * cols + c0,
                        _window_sum(ring, ox * pixel + 4 * c0, w, 4 * c0, params, slots))
-        _requantize(acc, 0, bias, multiplier, left, right, params, out, b, out_row, 0, co)
+        if sums.size > 0:
+            _store_sums(acc, 0, bias, sums, b, out_row, 0, co)
+        else:
+            _requantize(acc, 0, bias, multiplier, left, right, params, out, b, out_row, 0, co)
         return
     if out_w >= 8:
         whole = out_w - out_w % 8
@@ -283,7 +290,7 @@ def _params(f):
 
 @kernel
 def depthwise_conv_2d(x, out, w, bias, multiplier, left, right, fields, xpad, ring, acc,
-                      slots):
+                      slots, sums):
     """Follows ``reference_integer_ops::DepthwiseConvPerChannel`` (int8
     input, filter, output; int32 bias, or none; one multiplier and shift per
     output channel, the shift split into ``left`` = max(shift, 0) and
@@ -300,7 +307,10 @@ def depthwise_conv_2d(x, out, w, bias, multiplier, left, right, fields, xpad, ri
     image, its padding and the last 16 bytes set to zero point + 128 once);
     ``ring`` uint8 [span * ring_row]: the interleaved taps of the last
     ``span`` padded rows; ``acc`` int32 [OW, Cp] (for an output whose
-    channels are not adjacent); ``slots`` int64 [KH].
+    channels are not adjacent); ``slots`` int64 [KH]. ``sums``: int32
+    [N, OH, OW, C * M] to receive each output's accumulator plus bias
+    instead of ``out`` (kernels/conv.py's ``conv_2d`` has the same); an
+    empty array for the reference.
     """
     params = _params(fields)
     in_h = params.in_h
@@ -323,7 +333,8 @@ def depthwise_conv_2d(x, out, w, bias, multiplier, left, right, fields, xpad, ri
             for r in range(max(built, top), top + span):
                 _interleave_row(xpad, r, r % span, params, co, ring)
             built = top + span
-            _row(ring, oy, params, w, bias, multiplier, left, right, out, b, oy, slots, acc)
+            _row(ring, oy, params, w, bias, multiplier, left, right, out, b, oy, slots, acc,
+                 sums)
 
 
 @kernel
@@ -353,13 +364,14 @@ def depthwise_conv_2d_rows(x, x_row0, out, out_row0, first, last, w, bias, multi
     if iy_lo < iy_hi:
         _fill_rows(x, 0, iy_lo, iy_hi, params, xpad, x_row0, p_lo)
     built = p_lo
+    no_sums = np.empty((0, 0, 0, 0), np.int32)
     for oy in range(first, last):
         top = oy * params.stride_h
         for r in range(max(built, top), top + span):
             _interleave_row(xpad, r - p_lo, r % span, params, co, ring)
         built = top + span
         _row(ring, oy, params, w, bias, multiplier, left, right, out, 0, oy - out_row0, slots,
-             acc)
+             acc, no_sums)
 
 
 # -- set-up at prepare time (plain Python) ----------------------------------------------

@@ -103,7 +103,20 @@ def _rescale(acc, n, bias, scale, rowsum, params, out, r0):
 
 
 @kernel
-def fully_connected(x, out, wp, bias, scale, fields, a, acc, rowsum):
+def _store_sums(acc, n, bias, rowsum, params, sums, r0):
+    """sums[r0 + i, j] = acc[i, j] + bias[j] - B * rowsum[i], wrapped to
+    int32: the reference's accumulator plus bias, before rescaling."""
+    units = sums.shape[1]
+    weight = np.int64(params.row_weight)
+    for i in range(n):
+        term = weight * rowsum[i]
+        row = sums[r0 + i]
+        for j in range(units):
+            row[j] = np.int32(np.int64(acc[i, j]) + bias[j] - term)
+
+
+@kernel
+def fully_connected(x, out, wp, bias, scale, fields, a, acc, rowsum, sums):
     """Follows TFLite's reference ``FullyConnected`` with scales (int8:
     ``reference_integer_ops::FullyConnected`` per tensor,
     ``FullyConnectedPerChannel`` per channel; uint8:
@@ -114,7 +127,10 @@ def fully_connected(x, out, wp, bias, scale, fields, a, acc, rowsum):
     ``bias``: int64 [units], folded (module docstring); ``scale``: float64
     [units], each channel's effective scale. Scratch, sized by
     :func:`layout`: ``a`` uint8 [R, kp], ``acc`` int32 [R, columns],
-    ``rowsum`` int64 [R], R the block's rows rounded up to gemm.MR."""
+    ``rowsum`` int64 [R], R the block's rows rounded up to gemm.MR.
+    ``sums``: int32 [rows, units] to receive each output's accumulator plus
+    bias instead of ``out`` (the desktop runtimes' numerics requantize them
+    their own way); an empty array for the reference."""
     params = FullyConnectedParams(*fields)
     rows = x.shape[0]
     units = out.shape[1]
@@ -123,7 +139,10 @@ def fully_connected(x, out, wp, bias, scale, fields, a, acc, rowsum):
         n = min(block, rows - r0)
         _pack(x, r0, n, params, a, rowsum)
         gemm_u8s8(a, n, wp, acc, units)
-        _rescale(acc, n, bias, scale, rowsum, params, out, r0)
+        if sums.size > 0:
+            _store_sums(acc, n, bias, rowsum, params, sums, r0)
+        else:
+            _rescale(acc, n, bias, scale, rowsum, params, out, r0)
 
 
 # -- set-up at prepare time (plain Python) ----------------------------------------------

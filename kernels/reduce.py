@@ -51,6 +51,33 @@ def mean_quantized(x, dims, out_strides, in_zero_point, count, multiplier, shift
 
 
 @kernel
+def mean_quantized_blocks(x, outer, reduced, inner, in_zero_point, count, multiplier, shift,
+                          out_zero_point, qmin, qmax, out):
+    """:func:`mean_quantized` when the reduced axes are one run of adjacent
+    dimensions (size-1 dimensions aside): ``x`` viewed as
+    ``[outer, reduced, inner]`` and ``out`` as ``[outer, inner]``, as
+    ``reference_ops::QuantizedMeanOrSum`` sums it.
+
+    Exact by construction: every output sums the same input values as in
+    :func:`mean_quantized`, in int64 (no value is lost before the final wrap
+    to int32, so the order of the additions does not matter), then the same
+    requantization."""
+    acc = np.zeros(inner, np.int64)
+    for o in range(outer):
+        acc[:] = 0
+        base = o * reduced * inner
+        for r in range(reduced):
+            row = base + r * inner
+            for i in range(inner):
+                acc[i] += x[row + i]
+        for i in range(inner):
+            # the zero point correction is an int64 product, cast back to int32
+            shifted = wrap_int32(wrap_int32(acc[i]) - in_zero_point * count)
+            v = multiply_by_quantized_multiplier(shifted, multiplier, shift)
+            out[o * inner + i] = clamp(wrap_int32(v + out_zero_point), qmin, qmax)
+
+
+@kernel
 def reduce_max(x, dims, out_strides, lowest, all_axes, out):
     """Follows ``reduce.cc``'s ``EvalType<T, kReference>`` for REDUCE_MAX:
     the reducer ``in > current ? in : current`` over the input in C order.

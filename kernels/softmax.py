@@ -125,6 +125,17 @@ def get_reciprocal(x, x_integer_digits):
 
 
 @kernel
+def row_max(x, base, depth):
+    """The largest of ``x[base:base + depth]`` (``depth`` >= 1), as int64."""
+    top = np.int64(x[base])
+    for c in range(1, depth):
+        v = np.int64(x[base + c])
+        if v > top:
+            top = v
+    return top
+
+
+@kernel
 def softmax_quantized(x, depth, input_multiplier, input_left_shift, diff_min, out_min, out_max,
                       out):
     """Follows ``reference_ops::Softmax`` (the quantized template, int8/uint8
@@ -144,11 +155,7 @@ def softmax_quantized(x, depth, input_multiplier, input_left_shift, diff_min, ou
     rows = x.size // depth if depth > 0 else 0
     for i in range(rows):
         base = i * depth
-        max_in_row = np.int64(x[base])
-        for c in range(1, depth):
-            v = np.int64(x[base + c])
-            if v > max_in_row:
-                max_in_row = v
+        max_in_row = row_max(x, base, depth)
 
         sum_of_exps = 0
         for c in range(depth):

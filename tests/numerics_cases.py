@@ -525,3 +525,259 @@ def relu_cases(draw):
                 dict(n=n, in_q=(si, zi), out_q=(so, zo)))
 
 
+
+
+# -- every operator's cases, for the oracle tests and the engine's ------------------------
+
+def operator_cases(types: bool = False) -> dict:
+    """Test name -> (hypothesis strategy of cases, factor of the profile's
+    examples) for each operator group of the numerics tests. ``types``: also
+    the generic strategies' other tensor types (uint8 and float32 models of
+    the operators that take them)."""
+    S = _strategies()
+    cases = {
+        "quantize": (st.one_of(S.quantize_cases(), quantize_tie_cases()), 3),
+        "dequantize": (st.one_of(S.dequantize_cases(), dequantize_long_cases()), 3),
+        "conv_2d": (st.one_of(S.conv_2d_cases(small_accumulators=True), S.conv_2d_cases()), 3),
+        "conv_2d_one_output_pixel": (conv_gemv_cases(), 3),
+        "max_pool_2d": (st.one_of(S.pool_cases("MAX_POOL_2D"), max_pool_tie_cases()), 3),
+        "average_pool_2d": (S.pool_cases("AVERAGE_POOL_2D"), 2),
+        "concatenation": (S.concatenation_cases(), 2),
+        "mean": (st.one_of(S.mean_cases(), S.mean_cases(realistic=True), mean_hw_cases()), 3),
+        "softmax": (st.one_of(S.softmax_cases(many_rows=True),
+                              S.softmax_cases(realistic=True)), 2),
+        "add": (st.one_of(S.binary_cases("ADD"), S.binary_cases("ADD", realistic=True),
+                          binary_tie_cases("ADD")), 3),
+        "mul": (st.one_of(S.binary_cases("MUL"), S.binary_cases("MUL", realistic=True),
+                          binary_tie_cases("MUL")), 3),
+        "depthwise_conv_2d": (depthwise_cases(), 3),
+        "fully_connected": (fully_connected_cases(), 3),
+        "pad_padv2": (pad_cases(), 2),
+        "reshape_transpose_tile_pack_reduce_max_maximum_minimum": (movement_cases(), 3),
+        "strided_slice": (strided_slice_cases(), 3),
+        "resize_bilinear": (resize_bilinear_cases(), 3),
+        "logistic": (logistic_cases(), 2),
+        "sub": (binary_tie_cases("SUB"), 3),
+        "relu_relu6": (relu_cases(), 2),
+    }
+    if types:
+        cases.update({
+            "softmax_uint8": (S.softmax_cases(type_name="UINT8"), 1),
+            "logistic_types": (S.logistic_cases(), 1),
+            "resize_bilinear_types": (S.resize_bilinear_cases(), 1),
+            "relu_relu6_types": (st.one_of(S.relu_cases("RELU"), S.relu_cases("RELU6")), 1),
+            "binary_uint8": (st.one_of(S.binary_cases("ADD", type_name="UINT8"),
+                                       S.binary_cases("MUL", type_name="UINT8"),
+                                       S.binary_cases("SUB", type_name="UINT8")), 1),
+            "mean_uint8": (st.one_of(S.mean_cases(type_name="UINT8"),
+                                     S.mean_cases(realistic=True, type_name="UINT8")), 1),
+            "concatenation_types": (S.concatenation_cases("UINT8", same_quantization=False), 1),
+            "maximum_minimum_types": (st.one_of(S.extremum_cases("MAXIMUM"),
+                                                S.extremum_cases("MINIMUM")), 1),
+            "depthwise_conv_2d_generic": (st.one_of(
+                S.depthwise_conv_2d_cases(), S.depthwise_conv_2d_cases(small_accumulators=True)),
+                1),
+            "fully_connected_types": (S.fully_connected_cases(), 1),
+        })
+    return cases
+
+
+def _strategies():
+    from int8sqz.testing import strategies
+
+    return strategies
+
+
+# -- fixed cases: each modelled difference exists --------------------------------------------------
+
+def one_operator_model(op, shapes_types, out, options=None, constants=None):
+    """One operator: ``shapes_types`` lists the graph inputs as (shape, type,
+    scale, zero point); ``constants`` (name -> (array, scale, zero point))
+    follow them; ``out`` is (shape, type, scale, zero point)."""
+    g = GraphBuilder()
+    ins = []
+    for k, (shape, type_name, scale, zp) in enumerate(shapes_types):
+        q = {} if scale is None else dict(scale=scale, zero_point=zp)
+        ins.append(g.input(f"in{k}", shape, type_name, **q))
+    for name, (data, scale, zp) in (constants or {}).items():
+        q = {} if scale is None else dict(scale=scale, zero_point=zp)
+        ins.append(g.constant(name, data, **q))
+    shape, type_name, scale, zp = out
+    q = {} if scale is None else dict(scale=scale, zero_point=zp)
+    y = g.tensor("out", shape, type_name, **q)
+    g.operator(op, ins, y, **(options or {}))
+    g.output(y)
+    return g.build()
+
+
+def _rng(seed=0):
+    return np.random.default_rng(seed)
+
+
+def _quantize_ties():
+    x = ((np.arange(-40, 40) + 0.5) * 0.25).astype(np.float32)
+    return Case("QUANTIZE", one_operator_model("QUANTIZE", [((80,), "FLOAT32", None, None)],
+                                     ((80,), "INT8", 0.25, 3)), [x])
+
+
+def _dequantize_block():
+    x = np.arange(-128, 128, dtype=np.int8)
+    content = one_operator_model("DEQUANTIZE", [((256,), "INT8", 0.0010957220802083611, -106)],
+                                 ((256,), "FLOAT32", None, None))
+    return Case("DEQUANTIZE", content, [x])
+
+
+def _requantize_int8():
+    x = np.arange(-128, 128, dtype=np.int8)
+    return Case("QUANTIZE", one_operator_model("QUANTIZE", [((256,), "INT8", 0.3, 5)],
+                                     ((256,), "INT8", 0.5, -3)), [x])
+
+
+def add_recipe_case():
+    rng = _rng(0)
+    data = [rng.integers(-128, 128, (4096,)).astype(np.int8) for _ in range(2)]
+    content = one_operator_model(
+        "ADD", [((4096,), "INT8", 0.5, 51), ((4096,), "INT8", 0.3571428656578064, -63)],
+        ((4096,), "INT8", 1.0, 95))
+    return Case("ADD", content, data)
+
+
+def _mul_ties(seed):
+    # power-of-two scales; seeds 0 and 2 are the first whose XNNPACK and
+    # builtin outputs part from the reference
+    rng = _rng(seed)
+    sa, sb = (float(2.0 ** -rng.integers(1, 8)) for _ in range(2))
+    so = float(sa * sb * 2.0 ** rng.integers(-2, 6))
+    za, zb, zo = (int(v) for v in rng.integers(-128, 128, 3))
+    content = one_operator_model("MUL", [((64,), "INT8", sa, za), ((64,), "INT8", sb, zb)],
+                     ((64,), "INT8", so, zo))
+    data = [rng.integers(-128, 128, 64).astype(np.int8) for _ in range(2)]
+    return Case("MUL", content, data)
+
+
+def mean_threads_case():
+    rng = _rng(2)
+    x = rng.integers(-128, 128, (1, 2, 2, 24)).astype(np.int8)
+    content = one_operator_model(
+        "MEAN", [((1, 2, 2, 24), "INT8", 0.5, 0)], ((1, 1, 1, 24), "INT8", 0.5, 0),
+        dict(keep_dims=True), dict(axes=(np.array([1, 2], np.int32), None, None)))
+    return Case("MEAN", content, [x])
+
+
+def _softmax_rows():
+    # 64 rows; seed 21 is the first whose float table and fixed-point
+    # reference round apart somewhere
+    rng = _rng(21)
+    scale = float(np.float32(2.0 ** rng.uniform(-6, 0)))
+    content = one_operator_model(
+        "SOFTMAX", [((64, 64), "INT8", scale, 0)], ((64, 64), "INT8", 1 / 256, -128),
+        dict(beta=1.0))
+    return Case("SOFTMAX", content, [rng.integers(-128, 128, (64, 64)).astype(np.int8)])
+
+
+def _logistic_table():
+    x = np.arange(-128, 128, dtype=np.int8)
+    content = one_operator_model("LOGISTIC", [((256,), "INT8", 0.06902189552783966, 62)],
+                     ((256,), "INT8", 1 / 256, -128))
+    return Case("LOGISTIC", content, [x])
+
+
+def _max_pool_bounds():
+    x = np.array([99, 100, 101, 98], np.int8).reshape(1, 2, 2, 1)
+    content = one_operator_model("MAX_POOL_2D", [((1, 2, 2, 1), "INT8", 2.0, 100)],
+                     ((1, 2, 2, 1), "INT8", 2.0, 100),
+                     dict(padding="SAME", stride_h=1, stride_w=1, filter_height=1,
+                          filter_width=1, fused_activation_function="RELU_N1_TO_1"))
+    return Case("MAX_POOL_2D", content, [x])
+
+
+def _strided_slice_end_zero():
+    x = np.array([1, 2, 3], np.int8)
+    content = one_operator_model("STRIDED_SLICE", [((3,), "INT8", 1.0, 0)], ((0,), "INT8", 1.0, 0),
+                     constants=dict(begin=(np.array([0], np.int32), None, None),
+                                    end=(np.array([0], np.int32), None, None),
+                                    strides=(np.array([1], np.int32), None, None)))
+    return Case("STRIDED_SLICE", content, [x])
+
+
+def _add_scalar_lut():
+    content = one_operator_model("ADD", [((), "INT8", 1.0, -128)], ((1,), "INT8", 2.49, 127),
+                     dict(fused_activation_function="RELU6"),
+                     dict(b=(np.array([5], np.int8), 1.0, -19)))
+    return Case("ADD", content, [np.array(3, np.int8)])
+
+
+def _resize():
+    # 7x6 -> 5x3, TensorFlow's legacy coordinates
+    rng = _rng(0)
+    h, w, oh, ow = (int(v) for v in rng.integers(1, 9, 4))
+    content = one_operator_model("RESIZE_BILINEAR", [((1, h, w, 2), "INT8", 0.1, 0)],
+                     ((1, oh, ow, 2), "INT8", 0.1, 0), {},
+                     dict(size=(np.array([oh, ow], np.int32), None, None)))
+    return Case("RESIZE_BILINEAR", content,
+                  [rng.integers(-128, 128, (1, h, w, 2)).astype(np.int8)])
+
+
+def _conv_exact():
+    rng = _rng(5)
+    w = rng.integers(-8, 9, (16, 1, 1, 4)).astype(np.int8)
+    content = one_operator_model(
+        "CONV_2D", [((1, 8, 8, 4), "INT8", 2.0**-6, 0)], ((1, 8, 8, 16), "INT8", 2.0**-9, 0),
+        dict(padding="SAME"),
+        dict(w=(w, 2.0**-6, 0), b=(np.zeros(16, np.int32), 2.0**-12, 0)))
+    x = rng.integers(-6, 7, (1, 8, 8, 4)).astype(np.int8)
+    return Case("CONV_2D", content, [x])
+
+
+def _depthwise_exact():
+    rng = _rng(6)
+    w = rng.integers(-8, 9, (1, 3, 3, 12)).astype(np.int8)
+    content = one_operator_model("DEPTHWISE_CONV_2D", [((1, 6, 6, 12), "INT8", 2.0**-6, 0)],
+                     ((1, 6, 6, 12), "INT8", 2.0**-9, 0),
+                     dict(padding="SAME", depth_multiplier=1, stride_h=1, stride_w=1,
+                          version=3),
+                     dict(w=(w, 2.0**-6, 0), b=(np.zeros(12, np.int32), 2.0**-12, 0)))
+    x = rng.integers(-6, 7, (1, 6, 6, 12)).astype(np.int8)
+    return Case("DEPTHWISE_CONV_2D", content, [x])
+
+
+def _fully_connected_exact():
+    rng = _rng(7)
+    w = rng.integers(-8, 9, (16, 12)).astype(np.int8)
+    content = one_operator_model("FULLY_CONNECTED", [((3, 12), "INT8", 2.0**-6, 0)],
+                     ((3, 16), "INT8", 2.0**-9, 0), dict(version=4),
+                     dict(w=(w, 2.0**-6, 0), b=(np.zeros(16, np.int32), 2.0**-12, 0)))
+    x = rng.integers(-6, 7, (3, 12)).astype(np.int8)
+    return Case("FULLY_CONNECTED", content, [x])
+
+
+def large_scale_conv_case():
+    """A CONV_2D whose second channel's requantization scale in_scale *
+    w_scale / out_scale is 512: XNNPACK cannot create it, and the default
+    interpreter refuses the model."""
+    content = one_operator_model(
+        "CONV_2D", [((1, 2, 2, 1), "INT8", 1.0, 0)], ((1, 2, 2, 2), "INT8", 2**-9, 0),
+        dict(padding="SAME"), dict(w=(np.ones((2, 1, 1, 1), np.int8), [1.0, 2**-10], 0),
+                                   b=(np.zeros(2, np.int32), [1.0, 2**-10], 0)))
+    return Case("CONV_2D", content, [np.zeros((1, 2, 2, 1), np.int8)])
+
+
+SEPARATING = {
+    # name: (case, modes in which the runtime must differ from the reference)
+    "quantize float ties": (_quantize_ties, ("builtin", "xnnpack")),
+    "quantize int8 8-bit multiplier": (_requantize_int8, ("xnnpack",)),
+    "dequantize vector loop": (_dequantize_block, ("builtin",)),
+    "conv half-up / fp32": (_conv_exact, ("builtin", "xnnpack")),
+    "depthwise half-up / fp32": (_depthwise_exact, ("builtin", "xnnpack")),
+    "fully connected half-up / fp32": (_fully_connected_exact, ("builtin", "xnnpack")),
+    "add single rounding": (add_recipe_case, ("builtin",)),
+    "mul ties (builtin)": (lambda: _mul_ties(2), ("builtin",)),
+    "mul ties (xnnpack)": (lambda: _mul_ties(0), ("xnnpack",)),
+    "mean hw blocks": (mean_threads_case, ("builtin", "xnnpack")),
+    "softmax float table": (_softmax_rows, ("builtin", "xnnpack")),
+    "logistic double exp": (_logistic_table, ("xnnpack",)),
+    "max pool bounds ties to even": (_max_pool_bounds, ("xnnpack",)),
+    "strided slice end 0": (_strided_slice_end_zero, ("xnnpack",)),
+    "add scalar lookup table shape": (_add_scalar_lut, ("xnnpack",)),
+    "resize bilinear 11-bit": (_resize, ("xnnpack",)),
+}

@@ -10,7 +10,8 @@ preprocessed as ``int8sqz run`` does) for the image models and seeded
 random tensors for the others (a model int8sqz refuses is skipped, with
 the reason printed):
 
-* int8sqz ``invoke()`` at batch 1, 1 thread;
+* int8sqz ``invoke()`` at batch 1, 1 thread; and in the desktop runtimes'
+  numerics (``Interpreter(numerics="builtin")``, ``"xnnpack"``);
 * int8sqz on a batch of N images (default 32), 1 and 2 threads;
 * ai-edge-litert's default interpreter (XNNPACK delegate; not bit-exact)
   with 1 and 2 threads, one image at a time;
@@ -122,11 +123,13 @@ class Engine:
 
 
 class Int8sqzEngine(Engine):
-    def __init__(self, key, label, path, inputs, batch, threads, per_round):
+    def __init__(self, key, label, path, inputs, batch, threads, per_round,
+                 numerics="reference"):
         from int8sqz import Interpreter
 
         super().__init__(key, label, images=batch, per_round=per_round)
-        self.it = Interpreter(model_path=str(path), num_threads=threads)
+        self.numerics = numerics
+        self.it = Interpreter(model_path=str(path), num_threads=threads, numerics=numerics)
         self.inp = self.it.get_input_details()[0]["index"]
         self.outs = [d["index"] for d in self.it.get_output_details()]
         if batch > 1:
@@ -287,6 +290,23 @@ def summary(e: Engine) -> dict:
     }
 
 
+def _numerics_engines(path, inputs) -> list:
+    """int8sqz in the desktop runtimes' numerics, batch 1, 1 thread (each
+    left out when int8sqz does not model one of the model's operators in
+    it)."""
+    from int8sqz.errors import UnsupportedError
+
+    engines = []
+    for numerics in ("builtin", "xnnpack"):
+        try:
+            engines.append(Int8sqzEngine(f"int8sqz_{numerics}_b1_t1",
+                                         f"int8sqz invoke, numerics {numerics}, 1 thread",
+                                         path, inputs, 1, 1, 3, numerics=numerics))
+        except UnsupportedError:
+            pass
+    return engines
+
+
 def bench_model(key: str, shared: Path, rounds: int, batch: int) -> dict:
     from ai_edge_litert.interpreter import OpResolverType
 
@@ -311,6 +331,7 @@ def bench_model(key: str, shared: Path, rounds: int, batch: int) -> dict:
                       1, 1),
         Int8sqzEngine("int8sqz_bN_t2", f"int8sqz batch {batch}, 2 threads", path, inputs, batch,
                       2, 1),
+        *_numerics_engines(path, inputs),
         LiteEngine("xnnpack_t1", "litert default (XNNPACK), 1 thread", path, inputs, 1, None, 10),
         LiteEngine("xnnpack_t2", "litert default (XNNPACK), 2 threads", path, inputs, 2, None, 10),
         LiteEngine("builtin_t1", "litert BUILTIN_WITHOUT_DEFAULT_DELEGATES, 1 thread", path,
@@ -324,16 +345,20 @@ def bench_model(key: str, shared: Path, rounds: int, batch: int) -> dict:
     load_after = os.getloadavg()
     results = {e.key: summary(e) for e in engines}
 
-    # the check: every input timed, int8sqz against BUILTIN_REF
+    # the check: every input timed, int8sqz against BUILTIN_REF (its desktop
+    # numerics against the runtime they reproduce)
     ref = next(e for e in engines if e.key == "builtin_ref")
     xnn = next(e for e in engines if e.key == "xnnpack_t1")
+    opt = next(e for e in engines if e.key == "builtin_t1")
     want = {j: ref.output(j) for j in range(len(inputs))}
+    truth = {"reference": want, "builtin": {j: opt.output(j) for j in want},
+             "xnnpack": {j: xnn.output(j) for j in want}}
     checks = {}
     for e in engines:
         if isinstance(e, Int8sqzEngine):
             e.record()
-            same = sum(_same(e.outputs[j], want[j]) for j in want)
-            checks[e.key] = {"equal": int(same), "inputs": len(want)}
+            same = sum(_same(e.outputs[j], truth[e.numerics][j]) for j in want)
+            checks[e.key] = {"equal": int(same), "inputs": len(want), "against": e.numerics}
     xnn_same = sum(_same(xnn.output(j), want[j]) for j in want)
     macs = conv_macs(model)
     b1 = results["int8sqz_b1_t1"]
@@ -711,8 +736,9 @@ def print_table(doc: dict) -> None:
         checks = ", ".join(f"{k}: {c['equal']}/{c['inputs']}" for k, c in r["check"].items())
         verdict = "EQUAL to" if r["all_equal"] else "DIFFERENT from"
         x = r["xnnpack_equal_to_reference"]
-        print(f"  outputs: int8sqz {verdict} BUILTIN_REF on every timed input ({checks}); "
-              f"XNNPACK equals it on {x['equal']}/{x['inputs']}")
+        print(f"  outputs: int8sqz {verdict} BUILTIN_REF on every timed input, its builtin "
+              f"and xnnpack numerics to litert's ({checks}); XNNPACK equals BUILTIN_REF on "
+              f"{x['equal']}/{x['inputs']}")
     if doc.get("lock"):
         print()
         print(lock_line(doc["lock"]))
@@ -769,7 +795,8 @@ def print_markdown(doc: dict) -> None:
     print()
     print(f"Outputs: int8sqz {'equal to' if r['all_equal'] else 'DIFFERENT from'} "
           f"BUILTIN_REF on every timed input ({checks} for batch 1, batch "
-          f"{doc['batch']} on 1 and 2 threads); XNNPACK's equal it on {x['equal']}/{x['inputs']}. "
+          f"{doc['batch']} on 1 and 2 threads; then the builtin and xnnpack numerics against "
+          f"litert's); XNNPACK's equal BUILTIN_REF on {x['equal']}/{x['inputs']}. "
           f"Load average {r['loadavg_before'][0]:.2f} before, {r['loadavg_after'][0]:.2f} after.")
     if doc.get("lock"):
         print()

@@ -17,6 +17,13 @@ To add an operator: write ``int8sqz/ops/<op>.py`` with its ``UNIT``, its
 kernel in ``kernels/``, and list the unit here; the conformance test
 (tests/operators/test_conformance.py) then asks for its strategy, oracle,
 differential test and fuzz seed.
+
+Numerics: :func:`prepare` prepares each operator with the prepare step of
+the numerics the context asks for (``ctx.numerics``): the unit's own for
+``"reference"``, its ``numerics["builtin"]`` for ``"builtin"``, and for
+``"xnnpack"`` its ``numerics["xnnpack"]`` when that entry says the XNNPACK
+delegate takes the operator, else its builtin one, as TFLite's default
+interpreter partitions the graph (:func:`numerics_of`).
 """
 
 from __future__ import annotations
@@ -28,7 +35,8 @@ from . import (
     transpose,
 )
 from . import depthwise_conv_2d, fully_connected
-from .unit import NO_SHARING, Node, OperatorUnit, Sharing
+from .unit import NUMERICS as NUMERICS
+from .unit import NO_SHARING, Node, Numerics, OperatorUnit, Sharing
 
 REGISTRY: dict[str, OperatorUnit] = {
     unit.name: unit
@@ -78,10 +86,42 @@ def supported_operators() -> list:
     return sorted(REGISTRY)
 
 
+def numerics_of(op, ctx) -> tuple:
+    """``(runs, Numerics)``: what computes ``op`` under ``ctx.numerics``.
+    ``runs`` names it: the mode itself, or ``"builtin"`` for an operator the
+    XNNPACK delegate does not take under ``"xnnpack"``."""
+    unit = REGISTRY[op.name]
+    mode = ctx.numerics
+    if mode == "xnnpack":
+        entry = unit.numerics["xnnpack"]
+        if _delegated(entry, op, ctx):
+            return "xnnpack", entry
+        mode = "builtin"
+    return mode, unit.numerics_for(mode)
+
+
+def _delegated(entry: Numerics, op, ctx) -> bool:
+    # asked before the operator is validated: a malformed operator is not
+    # taken, and the builtin prepare then refuses it with its own message
+    try:
+        return bool(entry.delegated(op, ctx))
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError):
+        return False
+
+
 def prepare(op, ctx) -> Node:
-    """Prepare one operator with its unit (the caller checked that it has one)."""
-    node = REGISTRY[op.name].prepare(op, ctx)
-    return node if isinstance(node, Node) else Node(op, node)
+    """Prepare one operator with its unit (the caller checked that it has
+    one), in the numerics ``ctx.numerics``; under "builtin" and "xnnpack"
+    the node's ``params["numerics"]`` says which kernel family runs it."""
+    unit = REGISTRY[op.name]
+    if ctx.numerics == "reference":
+        node = unit.prepare(op, ctx)
+        return node if isinstance(node, Node) else Node(op, node)
+    runs, entry = numerics_of(op, ctx)
+    node = (entry.prepare or unit.prepare)(op, ctx)
+    node = node if isinstance(node, Node) else Node(op, node)
+    node.params["numerics"] = runs
+    return node
 
 
 def options_table(name: str) -> str | None:

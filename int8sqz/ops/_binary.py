@@ -9,10 +9,12 @@ import math
 
 import numpy as np
 
+from ..kernels import builtin as kb
 from ..kernels.elementwise import lut_gather
 from .unit import Bands, Node, row_band_windows
 from ._broadcast import (
-    MAX_BROADCAST_RANK, broadcast_shape, c_strides, flat, loop_nest, needs_broadcast,
+    MAX_BROADCAST_RANK, broadcast_shape, c_strides, five_fold, flat, loop_nest,
+    needs_broadcast,
 )
 
 QUANTIZED = ("INT8", "UINT8")
@@ -88,12 +90,16 @@ def binary_run(op, ctx, out_shape, call, params):
         out_shape, [(out_shape, c_strides(out_shape)), (sa, c_strides(sa)), (sb, c_strides(sb))]
     )
 
+    # the output array's own shape: out_shape, or the one a desktop runtime
+    # gives it (add.py xnnpack_lut_shape), of as many elements
+    whole = tuple(ctx.shape(dst))
+
     def run(t):
         o, x, y = t[dst], t[a], t[b]
         # the nest made here is for the whole tensors; a band of rows
         # (streaming) takes the general path below
         if (o.flags.c_contiguous and x.flags.c_contiguous and y.flags.c_contiguous
-                and o.shape == out_shape and x.shape == sa and y.shape == sb):
+                and o.shape == whole and x.shape == sa and y.shape == sb):
             call(o.reshape(-1), x.reshape(-1), y.reshape(-1), shape, strides)
             return
         (of, os), (xf, xs), (yf, ys) = flat(o), flat(x), flat(y)
@@ -157,9 +163,11 @@ def constant_lut_run(op, ctx, out_shape, call, params):
         out_shape, [(out_shape, c_strides(out_shape)), (sx, c_strides(sx)), (c_shape, c_str)]
     )
 
+    whole = tuple(ctx.shape(dst))  # as in binary_run
+
     def run(t):
         o, x = t[dst], t[act]
-        if o.flags.c_contiguous and x.flags.c_contiguous and o.shape == out_shape:
+        if o.flags.c_contiguous and x.flags.c_contiguous and o.shape == whole:
             lut_gather(o.reshape(-1).view(np.uint8), x.reshape(-1).view(np.uint8), lut, shape,
                        strides)
             return
@@ -171,6 +179,38 @@ def constant_lut_run(op, ctx, out_shape, call, params):
 
     return Node(op, run, dict(params, kernel="lut_gather", lookup_table=table, loop_shape=shape,
                               loop_strides=strides))
+
+
+def builtin_run(op, ctx, is_add: bool, p: tuple, params):
+    """The node of int8 ADD (``is_add``) or MUL under the optimized builtin
+    kernels (kernels/builtin.py ``binary_fivefold``): the whole tensor as
+    one run when the shapes match, ``BinaryBroadcastFiveFold`` otherwise
+    (input 2 first when it is the one that broadcasts fast, with the
+    parameters swapped); None for a generic broadcast, which TFLite runs
+    with the reference's slow loop. ``p``: TFLite's ``ArithmeticParams``
+    as (input1_offset, input1_multiplier, input1_shift, input2_offset,
+    input2_multiplier, input2_shift, output_multiplier, output_shift,
+    output_offset, act_min, act_max)."""
+    from ._common import flat as flat1
+
+    a, b = op.inputs
+    dst = op.outputs[0]
+    category, dims = five_fold(ctx.shape(a), ctx.shape(b))
+    if category == "generic":
+        return None
+    if category == "none":
+        dims = (1, 1, 1, 1, math.prod(ctx.shape(dst)))
+    if category == "second":
+        a, b = b, a
+        p = p[3:6] + p[0:3] + p[6:]
+    dims = tuple(int(d) for d in dims)
+    p = tuple(int(v) for v in p)
+
+    def run(t):
+        kb.binary_fivefold(is_add, flat1(t[a]), flat1(t[b]), dims, p, flat1(t[dst]))
+
+    return Node(op, run, dict(params, kernel="builtin.binary_fivefold", category=category,
+                              five_dims=dims))
 
 
 def elementwise_per_image(op, model, shapes) -> bool:

@@ -134,3 +134,40 @@ def loop_nest(out_shape, operands):
     shape = np.array([e for e, _ in dims], np.int64)
     strides = np.array([[col[k] for _, col in dims] for k in range(n)], np.int64).reshape(n, -1)
     return shape, strides
+
+
+def five_fold(shape1, shape2):
+    """TFLite's ``ProcessBroadcastShapes`` for the optimized binary kernels:
+    ``("none", None)`` when the shapes are equal after padding the shorter
+    with leading 1s; ``("first", dims)`` or ``("second", dims)`` when
+    input 1 (input 2) is the one that broadcasts fast and the walk folds
+    into the five dimensions ``dims`` of ``BinaryBroadcastFiveFold``
+    (innermost last, sized for the fast input's partner); else
+    ``("generic", None)`` (TFLite then takes its slow 6-D loop)."""
+    rank = max(len(shape1), len(shape2))
+    s1 = (1,) * (rank - len(shape1)) + tuple(int(d) for d in shape1)
+    s2 = (1,) * (rank - len(shape2)) + tuple(int(d) for d in shape2)
+    if s1 == s2:
+        return "none", None
+    category = None
+    for i in range(rank - 1, -1, -1):
+        if s1[i] == s2[i]:
+            continue
+        if s1[i] == 1:
+            category = "first"
+        elif s2[i] == 1:
+            category = "second"
+        else:
+            return "generic", None
+        break
+    # a: the fast-broadcasting input's shape, b: the other's
+    a, b = (s2, s1) if category == "second" else (s1, s2)
+    dims = [1] * 5
+    i = rank - 1
+    # from the innermost axis outwards: equal axes, axes where a is 1, equal
+    # axes, axes where b is 1, equal axes; anything left: generic
+    for slot, same in ((4, True), (3, False), (2, True), (1, False), (0, True)):
+        while i >= 0 and ((a[i] == b[i]) if same else ((a if slot == 3 else b)[i] == 1)):
+            dims[slot] *= a[i] if slot in (1, 2) else b[i]
+            i -= 1
+    return ("generic", None) if i >= 0 else (category, tuple(dims))

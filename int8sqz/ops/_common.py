@@ -27,6 +27,11 @@ def tflite_round(x: float) -> int:
     return int(math.copysign(math.floor(abs(x) + 0.5), x))
 
 
+def to_int32(x: int) -> int:
+    """A Python integer wrapped to int32, as C++ int32 arithmetic wraps it."""
+    return ((int(x) + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
+
+
 def quantize_multiplier(real: float) -> tuple[int, int]:
     """TFLite ``QuantizeMultiplier``: real = multiplier * 2**(shift - 31)."""
     real = float(real)
@@ -180,7 +185,8 @@ def flat(array: np.ndarray) -> np.ndarray:
 
 
 __all__ = [
-    "ModelError", "UnsupportedError", "INT_RANGES", "tflite_round", "quantize_multiplier",
+    "ModelError", "UnsupportedError", "INT_RANGES", "tflite_round", "to_int32",
+    "quantize_multiplier",
     "activation_range", "fused_activation_range", "check_scale", "check_zero_point",
     "MAX_LEFT_SHIFT", "check_left_shift", "legacy_quantization", "check_same_quantization",
     "flat",

@@ -15,10 +15,12 @@ from .unit import Bands, CStruct, Node, RowWindow, Sharing, TflmAllocations, che
 MAX_POOL_PADDING = (1 << 15) - 1
 
 
-def prepare_pool(op, ctx, kernel, what: str):
+def prepare_pool(op, ctx, kernel, what: str, xnnpack_bounds=None):
     """Prepare of MAX_POOL_2D / AVERAGE_POOL_2D (TFLite's pooling.cc
     ``GenericPrepare`` and the int8/uint8 Eval set-up); ``kernel`` is
-    ``kernel(x, out, fields, row)`` from ``kernels/pool.py``."""
+    ``kernel(x, out, fields, row)`` from ``kernels/pool.py``.
+    ``xnnpack_bounds(op, scale, zero_point, type_name)``: the activation
+    bounds XNNPACK clamps to, in place of TFLite's."""
     ctx.check_arity(op, 1)
     src, dst = op.inputs[0], op.outputs[0]
     type_name = ctx.check_type(op, src, ("INT8", "UINT8"), "input")
@@ -46,6 +48,8 @@ def prepare_pool(op, ctx, kernel, what: str):
             f"expected the input's ({in_scale}, {in_zp}): {what} does not requantize"
         )
     act_min, act_max = fused_activation_range(op, ctx, out_scale, out_zp, type_name)
+    if xnnpack_bounds is not None:
+        act_min, act_max = xnnpack_bounds(op, out_scale, out_zp, type_name)
 
     win = padding_height_width(stride_h, stride_w, 1, 1, in_h, in_w, filt_h, filt_w, padding)
     for axis, pad in (("height", win.pad_height), ("width", win.pad_width)):

@@ -33,7 +33,7 @@ from ._common import legacy_quantization
 from ._tflm import temp_inputs, temp_output, usable
 from .unit import (
     AccessTrace, Bands, CStruct, Node, OperatorUnit, Sharing, TflmAllocations, int8_version,
-    no_macs, row_band_windows,
+    no_macs, row_band_windows, same_as_reference,
 )
 
 _TYPES = ("INT8", "UINT8", "INT32", "FLOAT32")
@@ -181,6 +181,22 @@ def _prepare_constant_scalars(op, ctx, inputs, dst):
     return Node(op, run, dict(kernel="copy", values=values))
 
 
+def delegated(op, ctx) -> bool:
+    """XNNPACK takes a CONCATENATION of 2 to 5 float32, int8 or uint8
+    tensors, uint8 ones only when every input has the output's scale and
+    zero point (``VisitConcatenationNode``; the uint8 rule measured)."""
+    t = ctx.model.tensors
+    ins = [t[i] for i in op.inputs]
+    out = t[op.outputs[0]]
+    if not 2 <= len(ins) <= 5 or any(x.type_name not in ("FLOAT32", "INT8", "UINT8")
+                                      for x in ins + [out]):
+        return False
+    q = out.quantization
+    return out.type_name != "UINT8" or all(
+        x.quantization.scale == q.scale and x.quantization.zero_point == q.zero_point
+        for x in ins)
+
+
 def per_image(op, model, shapes) -> bool:
     """Image b of the output is image b of each input unless the inputs are
     joined along the batch axis."""
@@ -257,6 +273,11 @@ UNIT = OperatorUnit(
     # the module docstring: an input that is exactly its own slot of the
     # output is not copied
     sharing=Sharing(kernel="int8sqz/ops/concatenation.py", output_slices=True),
+    numerics={
+        "builtin": same_as_reference("optimized_ops::Concatenation: copies (uint8 inputs "
+                                     "quantized unlike the output rescaled as the reference)"),
+        "xnnpack": same_as_reference("copies, delegated or not", delegated=delegated),
+    },
     tflm_persistent=tflm_persistent, tflm_sharing=tflm_sharing,
     # run() on views of a band's rows: each input's slot of those rows
     bands=Bands(kernel="int8sqz/ops/concatenation.py", windows=bands, views=True),

@@ -16,11 +16,21 @@ class PrepareContext:
     """``max_activation_bytes`` (None: no limit) bounds the bytes of the graph
     inputs and operator outputs: each output is counted when its shape is
     set, before the operator allocates anything, so a model over the limit is
-    refused before any array of its size exists."""
+    refused before any array of its size exists.
+
+    ``numerics`` is the arithmetic the operators are prepared for (one of
+    int8sqz.ops.unit.NUMERICS; int8sqz.ops.prepare picks each unit's prepare
+    step by it), ``num_threads`` the runtime's thread count, which some of
+    TFLite's optimized kernels let change their integers (the builtin MEAN)."""
 
     def __init__(self, model: Model, shapes: list, resized: bool = False,
-                 max_activation_bytes: int | None = None):
+                 max_activation_bytes: int | None = None, *, numerics: str = "reference",
+                 num_threads: int = 1):
         self.model = model
+        self.numerics = numerics
+        self.num_threads = num_threads
+        #: tensor index -> why a runtime gives it a shape other than the file's
+        self.reshaped = {}
         self.shapes = shapes  # current shape of every tensor, updated as ops prepare
         self.resized = resized  # True once an input was resized: shapes may differ from the file
         self.max_activation_bytes = max_activation_bytes
@@ -96,6 +106,18 @@ class PrepareContext:
             )
         self.shapes[index] = shape
         self._count(index, op)
+
+    def set_runtime_shape(self, op: Operator, index: int, shape, why: str) -> None:
+        """Give an output the shape a desktop runtime gives it where that
+        differs from the file's (XNNPACK reshapes some outputs; ``why``
+        says where). Only the numerics of that runtime call this."""
+        shape = tuple(int(d) for d in shape)
+        if shape != tuple(self.shapes[index]):
+            self.activation_bytes -= (math.prod(self.shapes[index])
+                                      * self.model.tensors[index].dtype.itemsize)
+            self.shapes[index] = shape
+            self._count(index, op)
+        self.reshaped[index] = why
 
     def _count(self, index: int, op: Operator | None) -> None:
         t = self.model.tensors[index]

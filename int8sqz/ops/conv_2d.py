@@ -14,23 +14,31 @@ filter scale is broadcast to every channel.
 The bias is required, as TFLite's ``conv.cc`` Prepare requires it (a node
 with two inputs, or with input 2 omitted as -1, fails there), although the
 reference kernel itself and TFLite Micro would treat a missing bias as zero.
+
+The desktop runtimes (``numerics``) compute the same int32 sums and
+requantize them their own way: the kernel hands them over
+(``conv_2d(..., sums)``) to int8sqz.ops._numerics.sums_requantization.
 """
 
+import functools
 import math
 
 import numpy as np
 
 from ..kernels import conv as k
+from ._numerics import sums_requantization, xnnpack_activation
 from ._quant import per_channel_quantization
 from ._tflm import OP_DATA_CONV, temp_inputs, temp_output, usable, window_trace
 from ._window import filter_bands, filter_rows, padding_height_width, window_options
 from .unit import (
-    Bands, CStruct, Node, OperatorUnit, PersistentBuffer, RowWindow, Sharing, TflmAllocations,
-    check_band, def_type,
+    Bands, CStruct, Node, Numerics, OperatorUnit, PersistentBuffer, RowWindow, Sharing,
+    TflmAllocations, check_band, def_type,
 )
 
 
-def prepare(op, ctx):
+def prepare(op, ctx, numerics: str = "reference"):
+    """The reference's CONV_2D, or (``numerics``) the sums requantized as
+    the optimized builtin kernels ("builtin") or XNNPACK ("xnnpack") do."""
     src, flt, bias_index, dst, type_name, groups = _check_tensors(op, ctx)
     stride, dilation, padding = window_options(op, ctx)
     out_c = ctx.shape(flt)[0]
@@ -45,13 +53,36 @@ def prepare(op, ctx):
                       q.output_zero_point, q.act_min, q.act_max)
     params, blocks = tuple(layout.params), layout.blocks
     kernel = k.conv_2d
+    info = dict(kernel="conv_2d", groups=groups, geometry=layout.params,
+                multiplier=q.multiplier, shift=q.shift, input_zero_point=q.input_zero_point,
+                output_zero_point=q.output_zero_point, act_min=q.act_min, act_max=q.act_max,
+                folded_bias=bias, blocks=blocks, scratch_bytes=layout.scratch_bytes)
+    if numerics == "xnnpack" and groups != 1:
+        raise ctx.unsupported(
+            op, f"a grouped convolution ({groups} groups) under numerics 'xnnpack': what "
+            f"XNNPACK computes for it is not modelled")
+    # the optimized builtin kernels run grouped convolutions with the
+    # reference kernel (conv.cc: effective_kernel_type = kReference)
+    raw = numerics != "reference" and groups == 1
+    sums = np.zeros(ctx.shape(dst), np.int32) if raw else k.NO_SUMS
     scratch = []  # (xpad, a, acc), made on the first whole run (never, when streamed)
 
     def run(t):
         if not scratch:
             scratch.extend(layout.scratch(q.input_zero_point))
         xpad, a, acc = scratch
-        kernel(t[src], t[dst], wp, bias, mult, left, right, params, xpad, a, acc, 0, blocks)
+        kernel(t[src], t[dst], wp, bias, mult, left, right, params, xpad, a, acc, 0, blocks,
+               sums)
+
+    if raw:
+        requantize, extra = sums_requantization(op, ctx, numerics, q, src, flt, dst,
+                                                q.multiplier.size, type_name)
+
+        def run_sums(t):
+            run(t)
+            requantize(sums, t[dst])
+
+        return Node(op, run_sums, dict(info, **extra))
 
     def fused(out=dst, table=None, pool=None):
         """run(t) of this convolution writing tensor ``out`` through the
@@ -65,7 +96,7 @@ def prepare(op, ctx):
                 scratch.extend(layout.scratch(q.input_zero_point))
             xpad, a, acc = scratch
             k.conv_2d_fused(t[src], t[out], wp, bias, mult, left, right, params, xpad, a, acc,
-                            0, blocks, table, None if px is None else t[px],
+                            0, blocks, sums, table, None if px is None else t[px],
                             None if po is None else t[po], pf, prow)
         return run_fused
 
@@ -88,13 +119,7 @@ def prepare(op, ctx):
         run_rows.scratch_bytes = xpad.nbytes + a.nbytes + acc.nbytes
         return run_rows
 
-    return Node(op, run, dict(kernel="conv_2d", groups=groups, geometry=layout.params,
-                              multiplier=q.multiplier, shift=q.shift,
-                              input_zero_point=q.input_zero_point,
-                              output_zero_point=q.output_zero_point, act_min=q.act_min,
-                              act_max=q.act_max, folded_bias=bias, blocks=blocks,
-                              scratch_bytes=layout.scratch_bytes), rows,
-                fuse={"conv_2d": fused})
+    return Node(op, run, info, rows, fuse={"conv_2d": fused})
 
 
 def _check_tensors(op, ctx):
@@ -254,6 +279,21 @@ UNIT = OperatorUnit(
     # the output written through its strides
     sharing=Sharing(kernel="kernels/conv.py", strided_output=True, rows=filter_rows,
                     rows_read_first=True),
+    numerics={
+        "builtin": Numerics(
+            "the same int32 sums; every channel requantized half up (ruy's and the custom "
+            "GEMV's output stage) with the reference's multipliers, where the reference "
+            "rounds half away from zero; grouped convolutions run the reference kernel",
+            functools.partial(prepare, numerics="builtin")),
+        "xnnpack": Numerics(
+            "the same int32 sums, requantized in float32 (round(float32(sum) * "
+            "float32(in_scale * w_scale / out_scale)), half to even) and clamped to "
+            "XNNPACK's bounds (half to even); a channel scale >= 256 makes the default "
+            "interpreter refuse the model. Delegated with a NONE/RELU/RELU6/RELU_N1_TO_1 "
+            "activation",
+            functools.partial(prepare, numerics="xnnpack"),
+            delegated=lambda op, ctx: xnnpack_activation(op)),
+    },
     tflm_persistent=tflm_persistent, tflm_sharing=tflm_sharing,
     # kernels/conv.py conv_2d_rows: any band of output rows, its padding
     # rows made in a band-sized padded image

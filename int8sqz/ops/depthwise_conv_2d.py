@@ -22,8 +22,13 @@ Prepare follows TFLite's ``depthwise_conv.cc`` Prepare (the kernel type
 * the multipliers of ``PopulateConvolutionQuantizationParams``
   (int8sqz.ops._quant); the filter's zero points are not read (the kernel's
   weight offset is 0).
+
+The desktop runtimes (``numerics``) compute the same int32 sums and
+requantize them their own way: the kernel hands them over (``sums``) to
+int8sqz.ops._numerics.sums_requantization.
 """
 
+import functools
 import math
 
 import numpy as np
@@ -31,18 +36,22 @@ import numpy as np
 from ..kernels import conv as kconv
 from ..kernels import depthwise as k
 from ._common import flat
+from ._numerics import sums_requantization, xnnpack_activation
 from ._quant import per_channel_quantization
 from ._window import (
     INT16_MAX, filter_bands, filter_rows, out_size, padding_with_offset, window_options,
 )
 from ._tflm import OP_DATA_CONV, temp_inputs, temp_output, usable, window_trace
 from .unit import (
-    Bands, CStruct, Node, OperatorUnit, PersistentBuffer, RowWindow, Sharing, TflmAllocations,
-    check_band, def_type,
+    Bands, CStruct, Node, Numerics, OperatorUnit, PersistentBuffer, RowWindow, Sharing,
+    TflmAllocations, check_band, def_type,
 )
 
 
-def prepare(op, ctx):
+def prepare(op, ctx, numerics: str = "reference"):
+    """The reference's DEPTHWISE_CONV_2D, or (``numerics``) the sums
+    requantized as the optimized builtin kernel ("builtin") or XNNPACK
+    ("xnnpack") does."""
     src, flt, bias_index, dst = _check_tensors(op, ctx)
     stride, dilation, padding = window_options(op, ctx)
     batches, in_h, in_w, in_c = ctx.shape(src)
@@ -82,6 +91,17 @@ def prepare(op, ctx):
     kernel = k.depthwise_conv_2d
     # the input's bytes, flat: made again only when the input is another array
     seen = [None, None]
+    info["scratch_bytes"] = layout.scratch_bytes
+    requantize, sums = None, kconv.NO_SUMS
+    if numerics != "reference":
+        _check_desktop(op, ctx, numerics, bias_index, co // in_c)
+        # the optimized per-channel Quantize rounds whole groups of 8
+        # channels from channel 0 half up, the last co % 8 half away from zero
+        half_up = np.arange(co) < co - co % 8
+        requantize, extra = sums_requantization(op, ctx, numerics, q, src, flt, dst, co, "INT8",
+                                                half_up)
+        info.update(extra)
+        sums = np.zeros((batches, out_h, out_w, co), np.int32)
     scratch = []  # (xpad, ring, acc, slots), made on the first whole run (never, when streamed)
 
     def run(t):
@@ -92,7 +112,14 @@ def prepare(op, ctx):
             scratch.extend(layout.scratch(q.input_zero_point))
         xpad, ring, acc, slots = scratch
         kernel(seen[1], t[dst], w, bias_lanes, mult, left, right, fields, xpad, ring, acc,
-               slots)
+               slots, sums)
+
+    if requantize is not None:
+        def run_sums(t):
+            run(t)
+            requantize(sums, t[dst])
+
+        return Node(op, run_sums, info)
 
     in_shape, out_shape = tuple(ctx.shape(src)), tuple(ctx.shape(dst))
     window = RowWindow(filt_h, stride[0], dilation[0], pad[0])
@@ -112,8 +139,39 @@ def prepare(op, ctx):
         run_rows.scratch_bytes = band.scratch_bytes
         return run_rows
 
-    info["scratch_bytes"] = layout.scratch_bytes
     return Node(op, run, info, rows)
+
+
+def _check_desktop(op, ctx, numerics: str, bias_index, multiplier: int) -> None:
+    """What int8sqz does not compute for the desktop runtimes (measured on
+    generated models): without a bias TFLite's optimized depthwise kernels
+    and XNNPACK's crash (a segmentation fault in ai-edge-litert); XNNPACK
+    reads the ``depth_multiplier`` option and the filter's zero points, and
+    where the option contradicts the shapes or a zero point is not 0 the
+    default interpreter refuses the model or leaves the operator to the
+    builtin kernel, depending on the case (an option of 0: the builtin
+    kernel, :func:`delegated`)."""
+    def refuse(what):
+        raise ctx.unsupported(op, f"{what} under numerics {numerics!r}: what that runtime "
+                                  f"computes for it is not modelled")
+
+    if bias_index is None:
+        refuse("a DEPTHWISE_CONV_2D without a bias (the runtime's optimized kernels crash "
+               "on it)")
+    if numerics == "xnnpack":
+        option = op.options.get("depth_multiplier", 0)
+        if option != multiplier:
+            refuse(f"a depth_multiplier option of {option} where the shapes say {multiplier}")
+        zps = ctx.tensor(op.inputs[1]).quantization.zero_points
+        if np.any(zps != 0):
+            refuse("a filter with zero points other than 0")
+
+
+def delegated(op, ctx) -> bool:
+    """XNNPACK takes a DEPTHWISE_CONV_2D with an activation it supports and
+    a depth_multiplier option other than 0 (measured: with 0 the builtin
+    kernel runs it)."""
+    return xnnpack_activation(op) and op.options.get("depth_multiplier", 0) != 0
 
 
 def _check_tensors(op, ctx):
@@ -276,6 +334,18 @@ UNIT = OperatorUnit(
     sharing=Sharing(kernel="kernels/depthwise.py", strided_output=True, rows=filter_rows,
                     rows_read_first=True),
     tflm_persistent=tflm_persistent, tflm_sharing=tflm_sharing,
+    numerics={
+        "builtin": Numerics(
+            "the same int32 sums (DepthwiseConvGeneral on x86), then the per-channel "
+            "optimized_ops::Quantize: channels in whole groups of 8 from channel 0 "
+            "requantized half up, the last C % 8 as the reference (half away from zero)",
+            functools.partial(prepare, numerics="builtin")),
+        "xnnpack": Numerics(
+            "the same int32 sums, requantized in float32 as CONV_2D (xnn_qs8_qc8w_dwconv "
+            "fp32), clamped to XNNPACK's bounds; a channel scale >= 256 makes the default "
+            "interpreter refuse the model",
+            functools.partial(prepare, numerics="xnnpack"), delegated=delegated),
+    },
     # kernels/depthwise.py depthwise_conv_2d_rows: any band of output rows,
     # its padding rows made in a band-sized padded image
     bands=Bands(kernel="kernels/depthwise.py", windows=filter_bands),

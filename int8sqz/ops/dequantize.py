@@ -1,16 +1,20 @@
 """DEQUANTIZE: int8/uint8 -> float32, as TFLite's ``reference_ops::Dequantize``."""
 
+import functools
+
+from ..kernels import builtin as kb
 from ..kernels import quantize as k
 from ._common import check_scale, check_zero_point, flat
+from ._numerics import f32
 from .quantize import per_image
 from ._tflm import elementwise_trace, temp_input_output, usable
 from .unit import (
-    NO_SHARING, Bands, CStruct, Node, OperatorUnit, TflmAllocations, def_type, no_macs,
-    row_band_windows,
+    NO_SHARING, Bands, CStruct, Node, Numerics, OperatorUnit, TflmAllocations, always,
+    def_type, no_macs, row_band_windows, same_as_reference,
 )
 
 
-def prepare(op, ctx):
+def prepare(op, ctx, numerics: str = "reference"):
     ctx.check_arity(op, 1)
     src, dst = op.inputs[0], op.outputs[0]
     ctx.check_type(op, src, ("INT8", "UINT8"), "input")
@@ -18,6 +22,14 @@ def prepare(op, ctx):
     scale = check_scale(ctx, op, src, "input")  # float32 widened to double, as in C++
     zp = check_zero_point(ctx, op, src, "input")
     ctx.set_output_shape(op, dst, ctx.shape(src))
+    if numerics == "builtin":
+        s32 = f32(scale)
+        offset = f32(-zp * float(s32))
+
+        def run_builtin(t):
+            kb.dequantize(flat(t[src]), zp, s32, offset, flat(t[dst]))
+        return Node(op, run_builtin, dict(kernel="builtin.dequantize", zero_point=zp,
+                                          scale=s32, offset=offset))
 
     def run(t):
         k.dequantize(flat(t[src]), zp, scale, flat(t[dst]))
@@ -63,6 +75,16 @@ def tflm_sharing(op, k, model, shapes):
 UNIT = OperatorUnit(
     "DEQUANTIZE", prepare, options="DequantizeOptions", defaults={}, version=version,
     per_image=per_image, macs=no_macs, sharing=NO_SHARING,
+    numerics={
+        "builtin": Numerics(
+            "the NEON loop through NEON_2_SSE: the first 8 * (n // 8) values "
+            "float32(q) * scale + float32(-zp * scale), two float32 roundings (the rest as "
+            "the reference, one rounding)",
+            functools.partial(prepare, numerics="builtin")),
+        "xnnpack": same_as_reference(
+            "xnn_qs8_f32_vcvt: float32(q - zp) * scale, one rounding of an exact product: "
+            "the reference's value", delegated=always),
+    },
     tflm_persistent=tflm_persistent, tflm_sharing=tflm_sharing,
     # kernels/quantize.py: element by element, so a band of rows from the same rows
     bands=Bands(kernel="kernels/quantize.py", windows=row_band_windows, views=True),

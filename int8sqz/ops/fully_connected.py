@@ -35,16 +35,19 @@ installed ai-edge-litert where the sources differ):
   effect on int8).
 """
 
+import functools
 import math
 
 import numpy as np
 
 from ..kernels import fully_connected as k
 from ._common import check_scale, check_zero_point, flat, fused_activation_range
+from ._numerics import sums_requantization
+from ._quant import per_channel_quantization
 from ._tflm import temp_inputs, temp_output, usable
 from .unit import (
-    NO_SHARING, AccessTrace, CStruct, Node, OperatorUnit, PersistentBuffer, TflmAllocations,
-    def_type,
+    NO_SHARING, AccessTrace, CStruct, Node, Numerics, OperatorUnit, PersistentBuffer,
+    TflmAllocations, constant_second_input, def_type,
 )
 
 #: the activations TFLite's quantized FULLY_CONNECTED accepts
@@ -52,7 +55,14 @@ ACTIVATIONS = ("NONE", "RELU", "RELU_N1_TO_1", "RELU6")
 _TYPES = {"INT8": (128, 0), "UINT8": (0, -128)}  # type -> (input shift, weight shift)
 
 
-def prepare(op, ctx):
+#: the ``sums`` argument of the rescaling kernel: nothing to store
+NO_SUMS = np.zeros((0, 0), np.int32)
+
+
+def prepare(op, ctx, numerics: str = "reference"):
+    """The reference's FULLY_CONNECTED, or (``numerics``, int8 with
+    symmetric weights) the sums requantized as the optimized builtin kernel
+    ("builtin") or XNNPACK ("xnnpack") does."""
     src, flt, bias_index, dst, type_name = _check_tensors(op, ctx)
     units, depth = ctx.shape(flt)
     in_shape = ctx.shape(src)
@@ -101,10 +111,31 @@ def prepare(op, ctx):
     wp, folded = c.wp, c.bias
     used = rows * depth
     kernel = k.fully_connected
+    requantize, sums = None, NO_SUMS
+    if numerics != "reference":
+        if type_name != "INT8" or weight_zp != 0:
+            raise ctx.unsupported(
+                op, f"a {type_name} FULLY_CONNECTED with weight zero point {weight_zp} under "
+                f"numerics {numerics!r}: what that runtime computes for it is not modelled")
+        if numerics == "xnnpack" and math.prod(in_shape) % depth:
+            raise ctx.error(
+                op, f"under numerics 'xnnpack': the input's {math.prod(in_shape)} elements are "
+                f"not rows of {depth}; XNNPACK fails to reshape the operator and TFLite's "
+                f"default interpreter refuses the model (measured)")
+        # ruy, the custom GEMV and XNNPACK requantize with the multipliers of
+        # the convolutions (kernel_util.cc), not the reference's double scale
+        q = per_channel_quantization(ctx, op, src, flt, dst, units, type_name)
+        requantize, extra = sums_requantization(op, ctx, numerics, q, src, flt, dst, units,
+                                                type_name)
+        info.update(extra)
+        sums = np.zeros((rows, units), np.int32)
 
     def run(t):
         x = flat(t[src])[:used].reshape(rows, depth)
-        kernel(x, flat(t[dst]).reshape(rows, units), wp, folded, scale, fields, a, acc, rowsum)
+        out = flat(t[dst]).reshape(rows, units)
+        kernel(x, out, wp, folded, scale, fields, a, acc, rowsum, sums)
+        if requantize is not None:
+            requantize(sums, out)
 
     return Node(op, run, info)
 
@@ -323,4 +354,17 @@ UNIT = OperatorUnit(
     # the kernel reads the input a block of rows at a time, after writing the
     # previous block's outputs: no sharing is stated
     sharing=NO_SHARING, tflm_persistent=tflm_persistent, tflm_sharing=tflm_sharing,
+    numerics={
+        "builtin": Numerics(
+            "int8: the same int32 sums (ruy, or the custom GEMV for one row), every unit "
+            "requantized half up with the convolutions' multipliers (the reference rescales "
+            "in double precision); uint8 and weights with a zero point are not modelled",
+            functools.partial(prepare, numerics="builtin")),
+        "xnnpack": Numerics(
+            "int8 with constant weights: the same int32 sums requantized in float32 as "
+            "CONV_2D (xnn_create_fully_connected_nc_qs8/qc8w), XNNPACK's bounds; a scale >= "
+            "256 makes the default interpreter refuse the model",
+            functools.partial(prepare, numerics="xnnpack"),
+            delegated=constant_second_input),
+    },
 )

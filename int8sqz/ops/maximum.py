@@ -16,7 +16,10 @@ from ._binary import (
     BINARY_BANDS, binary_output_shape, binary_run, check_binary_types, elementwise_per_image,
 )
 from .sub import broadcast_version
-from .unit import OperatorUnit, Sharing, TflmAllocations, no_macs, no_tflm_sharing
+from .unit import (
+    Numerics, OperatorUnit, Sharing, TflmAllocations, float_operands, no_macs, no_tflm_sharing,
+    not_modelled, same_as_reference,
+)
 
 TYPES = ("INT8", "UINT8", "INT32", "FLOAT32")
 
@@ -51,6 +54,14 @@ def tflm_persistent(op, model, shapes):
 UNIT = OperatorUnit(
     "MAXIMUM", prepare, options="MaximumMinimumOptions", defaults={},
     version=broadcast_version, per_image=elementwise_per_image, macs=no_macs, sharing=SHARING,
+    numerics={
+        "builtin": same_as_reference("the larger stored value, as the reference"),
+        "xnnpack": Numerics(
+            "quantized MAXIMUM is not delegated (the builtin kernel, the reference's "
+            "values); float32 is, and XNNPACK's larger of 0.0 and -0.0 is not TFLite's "
+            "(measured): not modelled, refused",
+            not_modelled("float32 MAXIMUM in XNNPACK").prepare, delegated=float_operands),
+    },
     tflm_persistent=tflm_persistent, tflm_sharing=no_tflm_sharing,
     bands=BINARY_BANDS,
 )

@@ -9,17 +9,21 @@ and output quantization are equal, a float per-element rescale) are gone
 from the installed ai-edge-litert, and its outputs agree with this path.
 """
 
+import functools
 import math
 
 import numpy as np
 
+from ..kernels import builtin as kb
 from ..kernels import reduce as k
+from ..kernels import xnnpack as kx
 from ._common import (
     INT_RANGES, check_left_shift, check_scale, check_zero_point, flat, quantize_multiplier,
 )
+from ._numerics import f32
 from ._tflm import temp_inputs, temp_output
 from .unit import (
-    NO_SHARING, CStruct, Node, OperatorUnit, TflmAllocations, int8_version, no_macs,
+    NO_SHARING, CStruct, Node, Numerics, OperatorUnit, TflmAllocations, int8_version, no_macs,
     no_tflm_sharing,
 )
 
@@ -67,6 +71,20 @@ def reduction(op, ctx, axes):
     return reduced, np.array(shape, np.int64), np.array(strides, np.int64)
 
 
+def reduced_blocks(shape, reduced):
+    """``(outer, reduced, inner)`` element counts when the reduced axes are
+    one run of adjacent dimensions once size-1 dimensions are set aside (the
+    input then is ``[outer, reduced, inner]`` in C order, the output
+    ``[outer, inner]``); None otherwise."""
+    kinds = "".join("r" if d in reduced else "k" for d, n in enumerate(shape) if n != 1)
+    first, last = kinds.find("r"), kinds.rfind("r")
+    if first < 0 or "k" in kinds[first:last + 1]:
+        return None
+    sizes = [n for n in shape if n != 1]
+    return (math.prod(sizes[:first]), math.prod(sizes[first:last + 1]),
+            math.prod(sizes[last + 1:]))
+
+
 def mean_multiplier(multiplier: int, shift: int, count: int) -> tuple:
     """Fold 1/count into (multiplier, shift) as ``QuantizedMeanOrSum`` does."""
     # floor(log2(count)), limited so that the shifted multiplier fits in int64
@@ -75,7 +93,10 @@ def mean_multiplier(multiplier: int, shift: int, count: int) -> tuple:
     return (multiplier << s) // count, shift - s
 
 
-def prepare(op, ctx):
+def prepare(op, ctx, numerics: str = "reference"):
+    """The reference's MEAN, or (``numerics``) the optimized builtin kernel's
+    ("builtin": its int8 mean over height and width, which depends on the
+    thread count) or XNNPACK's ("xnnpack")."""
     ctx.check_arity(op, 2)
     src, axis, dst = op.inputs[0], op.inputs[1], op.outputs[0]
     in_type = ctx.check_type(op, src, _INTEGER, "input")
@@ -92,6 +113,20 @@ def prepare(op, ctx):
     reduced, dims, out_strides = reduction(op, ctx, axes)
     count = math.prod(shape[d] for d in reduced)
 
+    if numerics != "reference" and math.prod(shape) == 0:
+        raise ctx.unsupported(op, f"an empty input under numerics {numerics!r}: what that "
+                                  f"runtime computes for it is not modelled")
+    hw = (numerics == "builtin" and op.options.get("keep_dims", False) and len(shape) == 4
+          and sorted(reduced) == [1, 2])
+    if hw and in_type == "UINT8":
+        raise ctx.unsupported(op, "a uint8 mean over height and width with keep_dims under "
+                                  "numerics 'builtin': optimized_ops::Mean is not modelled")
+    if hw:
+        return _mean_hw(op, ctx, src, dst, shape, in_scale, in_zp, out_scale, out_zp)
+    if numerics == "xnnpack":
+        return _mean_xnnpack(op, ctx, src, dst, dims, out_strides, count, in_scale, in_zp,
+                             out_scale, out_zp, qmin, qmax)
+
     if math.prod(shape) == 0:
         # TFLite writes its integer "NaN", 0, to every output of an empty input
         def run_empty(t):
@@ -104,12 +139,82 @@ def prepare(op, ctx):
     check_left_shift(ctx, op, shift, in_scale / out_scale / count,
                      "input scale / (output scale * count)")
 
-    def run(t):
-        k.mean_quantized(flat(t[src]), dims, out_strides, in_zp, count, multiplier,
-                         shift, out_zp, qmin, qmax, flat(t[dst]))
-    return Node(op, run, dict(kernel="mean_quantized", axes=reduced, count=count,
+    blocks = reduced_blocks(shape, reduced)
+    if blocks is not None:
+        outer, rows, inner = blocks
+
+        def run(t):
+            k.mean_quantized_blocks(flat(t[src]), outer, rows, inner, in_zp, count, multiplier,
+                                    shift, out_zp, qmin, qmax, flat(t[dst]))
+        kernel = "mean_quantized_blocks"
+    else:
+        def run(t):
+            k.mean_quantized(flat(t[src]), dims, out_strides, in_zp, count, multiplier,
+                             shift, out_zp, qmin, qmax, flat(t[dst]))
+        kernel = "mean_quantized"
+    return Node(op, run, dict(kernel=kernel, axes=reduced, count=count,
                               input_zero_point=in_zp, multiplier=multiplier, shift=shift,
                               output_zero_point=out_zp, qmin=qmin, qmax=qmax))
+
+
+def _mean_hw(op, ctx, src, dst, shape, in_scale, in_zp, out_scale, out_zp):
+    """``optimized_integer_ops::Mean`` (int8, 4-D, axes {1, 2}, keep_dims):
+    its float32 bias and multiplier, and which channels its workers round
+    half up: the channels are split between min(max(C // 8, 1), threads)
+    workers, worker i taking [start, start + (C - start) // (workers - i)),
+    and each worker's whole blocks of 16 channels take the vector path."""
+    n, h, w, c = shape
+    count = f32(w * h)
+    with np.errstate(all="ignore"):
+        temp = f32(f32(f32(in_zp) * f32(in_scale)) / f32(out_scale))
+        temp = f32(temp + f32(0.5)) if temp > 0 else f32(temp - f32(0.5))
+    if not abs(float(temp)) < 2.0**31:
+        raise ctx.unsupported(op, f"the optimized mean's zero-point term {float(temp)!r} does "
+                                  f"not fit an int32; TFLite's result is undefined")
+    bias = out_zp - int(temp)  # a C cast: toward zero
+    with np.errstate(all="ignore"):
+        real = f32(f32(in_scale) / f32(count * f32(out_scale)))
+    try:
+        multiplier, shift = quantize_multiplier(float(real))
+    except ValueError:
+        raise ctx.error(op, f"the mean's multiplier {float(real)!r} is not finite") from None
+    check_left_shift(ctx, op, shift, float(real), "input scale / (count * output scale)")
+    workers = min(max(c // 8, 1), max(int(ctx.num_threads), 1))
+    half_up = np.zeros(c, np.uint8)
+    start = 0
+    for i in range(workers):
+        end = start + (c - start) // (workers - i)
+        half_up[start:start + (end - start) // 16 * 16] = 1
+        start = end
+
+    def run(t):
+        kb.mean_hw(flat(t[src]), n, h * w, c, multiplier, shift, bias, half_up, flat(t[dst]))
+
+    return Node(op, run, dict(kernel="builtin.mean_hw", multiplier=multiplier, shift=shift,
+                              bias=bias, threads=int(ctx.num_threads), workers=workers,
+                              half_up_channels=int(half_up.sum())))
+
+
+def _mean_xnnpack(op, ctx, src, dst, dims, out_strides, count, in_scale, in_zp, out_scale,
+                  out_zp, qmin, qmax):
+    """XNNPACK's mean: the raw sum's float32 affine map k * sum + z."""
+    with np.errstate(all="ignore"):
+        k_ = f32(f32(f32(in_scale) / f32(out_scale)) * f32(f32(1.0) / f32(count)))
+        z = f32(f32(out_zp) - f32(f32(f32(count) * f32(in_zp)) * k_))
+    if not (np.isfinite(k_) and np.isfinite(z)):
+        raise ctx.unsupported(op, f"under numerics 'xnnpack' the mean's float32 factors "
+                                  f"({float(k_)!r}, {float(z)!r}) are not finite")
+
+    def run(t):
+        kx.mean(flat(t[src]), dims, out_strides, k_, z, qmin, qmax, flat(t[dst]))
+
+    return Node(op, run, dict(kernel="xnnpack.mean", count=count, scale=k_, offset=z))
+
+
+def delegated(op, ctx) -> bool:
+    """XNNPACK takes a MEAN with a non-empty constant list of axes."""
+    axes = _constant_axes(op, ctx.model)
+    return axes is not None and axes.size > 0
 
 
 def _constant_axes(op, model):
@@ -174,5 +279,19 @@ UNIT = OperatorUnit(
     "MEAN", prepare, options="ReducerOptions", defaults={"keep_dims": False},
     version=int8_version, per_image=per_image, macs=no_macs, sharing=NO_SHARING,
     tflm_scratch=tflm_scratch,
+    numerics={
+        "builtin": Numerics(
+            "int8, 4-D, axes {1, 2}, keep_dims: optimized_integer_ops::Mean (raw sums, a "
+            "float32 bias and multiplier; the channels split between min(C // 8, threads) "
+            "workers, each rounding its whole 16-channel blocks half up and the rest half "
+            "away from zero: the integers depend on num_threads); any other MEAN: the "
+            "reference",
+            functools.partial(prepare, numerics="builtin")),
+        "xnnpack": Numerics(
+            "xnn_define_static_reduce_v2 (mean): the raw int32 sum, then "
+            "round_half_even(float32(sum) * k + z) with k = (in_scale / out_scale) * "
+            "(1 / count) and z = out_zp - count * in_zp * k in float32",
+            functools.partial(prepare, numerics="xnnpack"), delegated=delegated),
+    },
     tflm_persistent=tflm_persistent, tflm_sharing=no_tflm_sharing,
 )

@@ -8,21 +8,33 @@ kernels (``reference_integer_ops::Mul`` / ``BroadcastMul6DSlow`` for int8,
 ``reference_ops`` for uint8) compute the same integers on both paths.
 """
 
+import functools
 import math
 
 import numpy as np
 
 from ..kernels import elementwise as k
+from ..kernels import xnnpack as kx
 from ._binary import (
-    BINARY_BANDS, binary_run, constant_lut_run, elementwise_per_image, prepare_binary,
+    BINARY_BANDS, binary_run, builtin_run, constant_lut_run, elementwise_per_image,
+    prepare_binary,
 )
 from ._common import check_left_shift, fused_activation_range, quantize_multiplier
+from ._numerics import f32, xnnpack_bounds
+from .add import mul_delegated, xnnpack_lut_shape
 from ._tflm import elementwise_trace, temp_inputs, temp_output, usable
-from .unit import CStruct, OperatorUnit, Sharing, TflmAllocations, def_type, output_elements
+from .unit import (
+    CStruct, Numerics, OperatorUnit, Sharing, TflmAllocations, def_type, output_elements,
+)
 
 
-def prepare(op, ctx):
+def prepare(op, ctx, numerics: str = "reference"):
+    """The reference's MUL, or (``numerics``, int8 only) the optimized
+    builtin kernel's ("builtin") or XNNPACK's vmul ("xnnpack")."""
     type_name, out_shape, ((s1, z1), (s2, z2), (so, zo)) = prepare_binary(op, ctx)
+    if numerics != "reference" and type_name != "INT8":
+        raise ctx.unsupported(op, f"a {type_name} MUL under numerics {numerics!r}: what that "
+                                  f"runtime computes for it is not modelled")
     act_min, act_max = fused_activation_range(op, ctx, so, zo, type_name)
 
     with np.errstate(over="ignore", under="ignore"):
@@ -37,7 +49,34 @@ def prepare(op, ctx):
 
     params = dict(kernel="mul", input1_offset=-z1, input2_offset=-z2, multiplier=multiplier,
                   shift=shift, output_offset=zo, act_min=act_min, act_max=act_max)
+    if numerics == "builtin":
+        node = builtin_run(op, ctx, False, (-z1, 0, 0, -z2, 0, 0, multiplier, shift, zo,
+                                            act_min, act_max), params)
+        if node is not None:
+            return node
+    if numerics == "xnnpack":
+        return _xnnpack(op, ctx, out_shape, s1, z1, s2, z2, so, zo)
 
+    return (constant_lut_run(op, ctx, out_shape, call, params)
+            or binary_run(op, ctx, out_shape, call, params))
+
+
+def _xnnpack(op, ctx, out_shape, s1, z1, s2, z2, so, zo):
+    """``xnn_qs8_vmul_minmax_fp32``: the product of the offset inputs in
+    float32 times (s1 * s2) / so (float32), half to even; the clamp node's
+    bounds. The same arithmetic at every position: the lookup table of a
+    constant operand holds its integers."""
+    scale = f32(f32(f32(s1) * f32(s2)) / f32(so))
+    lo, hi = xnnpack_bounds(op, so, zo, "INT8")
+
+    p = (z1, z2, 0, 0, zo, lo, hi)
+
+    def call(o, x, y, shape, strides):
+        kx.binary(o, x, y, shape, strides, True, p, scale)
+
+    params = dict(kernel="xnnpack.binary (mul)", scale=scale, output_zero_point=zo, act_min=lo,
+                  act_max=hi)
+    xnnpack_lut_shape(op, ctx)
     return (constant_lut_run(op, ctx, out_shape, call, params)
             or binary_run(op, ctx, out_shape, call, params))
 
@@ -86,6 +125,20 @@ UNIT = OperatorUnit(
     # kernels/elementwise.py: each output element from the input elements
     # at its own position (a broadcast constant read in its own place)
     sharing=Sharing(kernel="kernels/elementwise.py", inplace=True),
+    numerics={
+        "builtin": Numerics(
+            "int8: MulElementwise / BinaryBroadcastFiveFold with NEON_2_SSE: in whole blocks "
+            "of 16 from each run's start the product is requantized with a half-up high "
+            "multiply and saturated to int16 before the zero point is added (wrapping); "
+            "tails and generic broadcasts as the reference",
+            functools.partial(prepare, numerics="builtin")),
+        "xnnpack": Numerics(
+            "int8 with a_scale * b_scale / out_scale in [1/65536, 256): xnn_qs8_vmul_fp32, "
+            "round_half_even(float32((a - za) * (b - zb)) * scale), then the clamp node; a "
+            "one-element constant operand with an activation: the lookup table's shape, as "
+            "ADD",
+            functools.partial(prepare, numerics="xnnpack"), delegated=mul_delegated),
+    },
     tflm_persistent=tflm_persistent, tflm_sharing=tflm_sharing,
     bands=BINARY_BANDS,
 )

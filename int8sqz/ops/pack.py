@@ -18,8 +18,8 @@ from ._broadcast import c_strides
 from ._common import check_same_quantization
 from ._movement import CopyPlan, check_same_type
 from .unit import (
-    CStruct, NO_SHARING, Node, OperatorUnit, TflmAllocations, int8_version, no_macs,
-    no_tflm_sharing,
+    NO_SHARING, CStruct, Node, OperatorUnit, TflmAllocations, int8_version, no_macs,
+    no_tflm_sharing, not_delegated, same_as_reference,
 )
 
 
@@ -86,5 +86,9 @@ def tflm_persistent(op, model, shapes):
 UNIT = OperatorUnit(
     "PACK", prepare, options="PackOptions", defaults={"axis": 0}, version=int8_version,
     per_image=per_image, macs=no_macs, sharing=NO_SHARING,
+    numerics={
+        "builtin": same_as_reference("copies"),
+        "xnnpack": not_delegated("not delegated: copies"),
+    },
     tflm_persistent=tflm_persistent, tflm_sharing=no_tflm_sharing,
 )

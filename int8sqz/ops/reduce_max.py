@@ -20,7 +20,8 @@ from ._common import flat
 from ._tflm import temp_inputs, temp_output
 from .mean import OP_DATA_REDUCE, REDUCER_PARAMS, per_image, prepare_simple_temps, reduction
 from .unit import (
-    NO_SHARING, Node, OperatorUnit, TflmAllocations, int8_version, no_macs, no_tflm_sharing,
+    NO_SHARING, Node, OperatorUnit, TflmAllocations, always, int8_version, no_macs,
+    no_tflm_sharing, same_as_reference,
 )
 
 TYPES = ("INT8", "UINT8", "INT32", "FLOAT32")
@@ -80,5 +81,11 @@ UNIT = OperatorUnit(
     "REDUCE_MAX", prepare, options="ReducerOptions", defaults={"keep_dims": False},
     version=int8_version, per_image=per_image, macs=no_macs, sharing=NO_SHARING,
     tflm_scratch=tflm_scratch,
+    numerics={
+        "builtin": same_as_reference("the maximum of the stored values, as the reference"),
+        "xnnpack": same_as_reference(
+            "xnn_define_static_reduce_v2 (max): the maximum, as the reference",
+            delegated=always),
+    },
     tflm_persistent=tflm_persistent, tflm_sharing=no_tflm_sharing,
 )

@@ -33,8 +33,8 @@ from ._common import (
 )
 from ._tflm import temp_input_output
 from .unit import (
-    Bands, CStruct, Node, OperatorUnit, Sharing, TflmAllocations, def_type, no_macs,
-    no_tflm_sharing, row_band_windows,
+    Bands, CStruct, Node, OperatorUnit, Sharing, TflmAllocations, def_type, float_operands,
+    no_macs, no_tflm_sharing, row_band_windows, same_as_reference,
 )
 
 TYPES = ("INT8", "UINT8", "FLOAT32")
@@ -133,6 +133,14 @@ def tflm_persistent(op, model, shapes):
 UNIT = OperatorUnit(
     "RELU", prepare, options=None, defaults={},
     version=version, per_image=per_image, macs=no_macs, sharing=SHARING,
+    numerics={
+        "builtin": same_as_reference("reference_ops::ReluX in every resolver; float32 as the "
+                                     "reference (measured, NaNs included)"),
+        "xnnpack": same_as_reference(
+            "quantized RELU is not delegated (the builtin kernel, the reference's); float32 "
+            "is, with the reference's values (measured, NaNs included)",
+            delegated=float_operands),
+    },
     tflm_persistent=tflm_persistent, tflm_sharing=no_tflm_sharing,
     bands=BANDS,
 )

@@ -5,7 +5,10 @@ int8sqz.ops.relu)."""
 
 from ._tflm import temp_inputs
 from .relu import BANDS, SHARING, per_image, prepare_relu
-from .unit import CStruct, OperatorUnit, TflmAllocations, int8_version, no_macs, no_tflm_sharing
+from .unit import (
+    CStruct, OperatorUnit, TflmAllocations, float_operands, int8_version, no_macs,
+    no_tflm_sharing, same_as_reference,
+)
 
 
 def prepare(op, ctx):
@@ -29,6 +32,14 @@ UNIT = OperatorUnit(
     "RELU6", prepare, options=None, defaults={},
     # op_version.cc: 2 for int8 only (uint8 RELU6 stays 1, unlike RELU)
     version=int8_version, per_image=per_image, macs=no_macs, sharing=SHARING,
+    numerics={
+        "builtin": same_as_reference("reference_ops::ReluX in every resolver; float32 as the "
+                                     "reference (measured, NaNs included)"),
+        "xnnpack": same_as_reference(
+            "quantized RELU6 is not delegated (the builtin kernel, the reference's); float32 "
+            "is, with the reference's values (measured, NaNs included)",
+            delegated=float_operands),
+    },
     tflm_persistent=tflm_persistent, tflm_sharing=no_tflm_sharing,
     bands=BANDS,
 )

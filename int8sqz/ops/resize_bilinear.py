@@ -19,13 +19,17 @@ overflows, or a non-empty output of an empty input.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..kernels import resize as k
+from ..kernels import xnnpack as kx
 from ._common import flat
 from ._tflm import temp_inputs, temp_output
 from .unit import (
-    CStruct, NO_SHARING, Node, OperatorUnit, TflmAllocations, def_type, no_macs, no_tflm_sharing,
+    NO_SHARING, CStruct, Node, Numerics, OperatorUnit, TflmAllocations,
+    constant_second_input, def_type, no_macs, no_tflm_sharing,
 )
 
 TYPES = ("INT8", "UINT8", "FLOAT32")
@@ -76,7 +80,33 @@ def float_axis(in_size: int, out_size: int, align_corners: bool, half_pixel: boo
     return lower, upper, frac, (np.float32(1) - frac).astype(np.float32)
 
 
-def prepare(op, ctx):
+def xnnpack_axis(in_size: int, out_size: int, align_corners: bool, half_pixel: bool):
+    """``xnn_indirection_init_resize_bilinear2d_hwc_q11`` along one axis:
+    per output index the source index below (truncation), the one above
+    (clamped) and the weight of the one above in 1/2048, lrintf(alpha *
+    2048), all in float32: source = o * scale clamped to in_size - 1
+    (legacy and align-corners coordinates), or o * scale + (0.5 * scale -
+    0.5) clamped to [0, in_size - 1] (half-pixel centers)."""
+    f32 = np.float32
+    adjust = 1 if align_corners and out_size != 1 else 0
+    scale = f32(f32(in_size - adjust) / f32(out_size - adjust))
+    lower, upper, weight = [], [], []
+    for o in range(out_size):
+        if align_corners or not half_pixel:
+            v = min(f32(f32(o) * scale), f32(in_size - 1))
+        else:
+            offset = f32(f32(f32(0.5) * scale) - f32(0.5))
+            v = min(max(f32(f32(f32(o) * scale) + offset), f32(0.0)), f32(in_size - 1))
+        lo = int(v)
+        lower.append(lo)
+        upper.append(min(lo + 1, in_size - 1))
+        weight.append(int(round(float(f32(f32(v - f32(lo)) * f32(2048.0))))))
+    return tuple(np.array(a, np.int64) for a in (lower, upper, weight))
+
+
+def prepare(op, ctx, numerics: str = "reference"):
+    """The reference's RESIZE_BILINEAR, or (``numerics``) the builtin one
+    (int8: the reference's) or XNNPACK's (int8, uint8)."""
     ctx.check_arity(op, 2)
     src, size, dst = op.inputs[0], op.inputs[1], op.outputs[0]
     type_name = ctx.check_type(op, src, TYPES, "input")
@@ -128,6 +158,20 @@ def prepare(op, ctx):
             )
     params = dict(align_corners=align_corners, half_pixel_centers=half_pixel,
                   rows=(y0, y1, dy), columns=(x0, x1, dx))
+    if (numerics == "builtin" and type_name != "INT8") or \
+            (numerics == "xnnpack" and type_name == "FLOAT32"):
+        raise ctx.unsupported(op, f"a {type_name} RESIZE_BILINEAR under numerics "
+                                  f"{numerics!r}: what that runtime computes for it is not "
+                                  f"modelled (it differs from the reference)")
+    if numerics == "xnnpack":
+        ry0, ry1, wy = xnnpack_axis(in_h, out_h, align_corners, half_pixel)
+        rx0, rx1, wx = xnnpack_axis(in_w, out_w, align_corners, half_pixel)
+
+        def run_xnnpack(t):
+            kx.resize_bilinear(flat(t[src]), flat(t[dst]), n, in_h, in_w, depth, ry0, ry1, wy,
+                               rx0, rx1, wx)
+        return Node(op, run_xnnpack, dict(params, kernel="xnnpack.resize_bilinear",
+                                          rows=(ry0, ry1, wy), columns=(rx0, rx1, wx)))
 
     if type_name == "INT8":
         def run(t):
@@ -175,5 +219,17 @@ UNIT = OperatorUnit(
     version=version, per_image=per_image, macs=no_macs,
     # kernels/resize.py: each output pixel reads four input pixels elsewhere
     sharing=NO_SHARING,
+    numerics={
+        "builtin": Numerics(
+            "int8: ResizeBilinearInteger, the reference's; uint8 and float32 (optimized "
+            "float paths, measured to differ) are not modelled and refused",
+            functools.partial(prepare, numerics="builtin")),
+        "xnnpack": Numerics(
+            "int8, uint8 with a constant size: xnn_s8_ibilinear, float32 source coordinates "
+            "and 11-bit weights, one half-up rounding (the reference: 10-bit weights, half "
+            "away from zero); float32 is not modelled and refused",
+            functools.partial(prepare, numerics="xnnpack"),
+            delegated=constant_second_input),
+    },
     tflm_persistent=tflm_persistent, tflm_sharing=no_tflm_sharing,
 )

@@ -13,8 +13,8 @@ import numpy as np
 
 from ..model import TENSOR_TYPES
 from .unit import (
-    CStruct, NO_SHARING, Node, OperatorUnit, TflmAllocations, never_per_image, no_macs,
-    no_tflm_sharing, version_1,
+    NO_SHARING, CStruct, Node, OperatorUnit, TflmAllocations, never_per_image, no_macs,
+    no_tflm_sharing, not_delegated, same_as_reference, version_1,
 )
 
 _OUT_TYPES = {2: "INT32", 4: "INT64"}  # TensorType codes
@@ -55,5 +55,9 @@ UNIT = OperatorUnit(
     "SHAPE", prepare, options="ShapeOptions", defaults={"out_type": 2}, version=version_1,
     # the output is the shape of the whole batch
     per_image=never_per_image, macs=no_macs, sharing=NO_SHARING,
+    numerics={
+        "builtin": same_as_reference("the input's dimensions"),
+        "xnnpack": not_delegated("not delegated: the input's dimensions"),
+    },
     tflm_persistent=tflm_persistent, tflm_sharing=no_tflm_sharing,
 )

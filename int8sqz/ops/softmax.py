@@ -13,17 +13,21 @@ Both behaviours are reproduced. Where the reference would abort the process
 (a ``TFLITE_CHECK``), prepare or run raises instead.
 """
 
+import functools
 import math
 
 import numpy as np
 
 from ..errors import ComputeError
+from ..kernels import builtin as kb
 from ..kernels import softmax as k
 from ._common import INT_RANGES, check_scale, check_zero_point, flat, quantize_multiplier
+from ._numerics import f32
+from .logistic import expf
 from ._tflm import elementwise_trace, temp_input_output, usable
 from .unit import (
-    CStruct, NO_SHARING, Node, OperatorUnit, PersistentBuffer, TflmAllocations, int8_version,
-    no_macs,
+    NO_SHARING, CStruct, Node, Numerics, OperatorUnit, PersistentBuffer, TflmAllocations,
+    int8_version, no_macs, not_delegated,
 )
 
 _INTEGER = ("INT8", "UINT8")
@@ -48,7 +52,9 @@ def input_scaling(beta: float, input_scale: float) -> tuple:
     return multiplier, left_shift, -int(radius)
 
 
-def prepare(op, ctx):
+def prepare(op, ctx, numerics: str = "reference"):
+    """The reference's SOFTMAX, or (``numerics`` "builtin") the optimized
+    kernel's float table."""
     ctx.check_arity(op, 1)
     src, dst = op.inputs[0], op.outputs[0]
     in_type = ctx.check_type(op, src, _INTEGER, "input")
@@ -89,6 +95,8 @@ def prepare(op, ctx):
     depth = shape[-1]
     out_min, out_max = INT_RANGES[out_type]
     where = f"{ctx.model.source}: {op.describe()}"
+    if numerics == "builtin":
+        return _builtin(op, ctx, src, dst, depth, in_scale, beta, out_type)
 
     def run(t):
         failed = k.softmax_quantized(flat(t[src]), depth, multiplier, left_shift,
@@ -101,6 +109,29 @@ def prepare(op, ctx):
     return Node(op, run, dict(kernel="softmax_quantized", depth=depth, beta=beta,
                               input_multiplier=multiplier, input_left_shift=left_shift,
                               diff_min=diff_min, out_min=out_min, out_max=out_max))
+
+
+def _builtin(op, ctx, src, dst, depth, in_scale, beta, out_type):
+    """``optimized_ops::Softmax`` with the table of
+    ``PopulateSoftmaxLookupTable``: table[255 - d] = expf(-in_scale * beta * d)
+    in float32, the C library's expf (x86 builds do not define
+    TFLITE_SOFTMAX_USE_UINT16_LUT)."""
+    q = ctx.tensor(dst).quantization
+    out_scale, out_zp = f32(q.scale), int(q.zero_point)
+    qmin, qmax = INT_RANGES[out_type]
+    step = f32(-f32(in_scale) * f32(beta))
+    table = np.zeros(256, np.float32)
+    with np.errstate(all="ignore"):
+        for d in range(256):
+            table[255 - d] = expf(f32(step * f32(d)))
+    round_away = out_type == "INT8"
+
+    def run(t):
+        kb.softmax_table(flat(t[src]), depth, table, out_scale, out_zp, qmin, qmax, round_away,
+                         flat(t[dst]))
+
+    return Node(op, run, dict(kernel="builtin.softmax_table", depth=depth, table=table,
+                              output_scale=out_scale, output_zero_point=out_zp))
 
 
 def per_image(op, model, shapes) -> bool:
@@ -145,5 +176,15 @@ def tflm_sharing(op, k, model, shapes):
 UNIT = OperatorUnit(
     "SOFTMAX", prepare, options="SoftmaxOptions", defaults={"beta": 1.0},
     version=int8_version, per_image=per_image, macs=no_macs, sharing=NO_SHARING,
+    numerics={
+        "builtin": Numerics(
+            "a float32 table of expf (PopulateSoftmaxLookupTable), per row a float32 sum "
+            "and 1 / (sum * out_scale), each probability rounded half away from zero (int8) "
+            "or + 0.5 and truncated (uint8): equal to the reference's fixed point except "
+            "near ties (3 rows in 3,000); no abort where the reference's exponent check "
+            "fails",
+            functools.partial(prepare, numerics="builtin")),
+        "xnnpack": not_delegated("quantized softmax is not delegated: the builtin kernel"),
+    },
     tflm_persistent=tflm_persistent, tflm_sharing=tflm_sharing,
 )

@@ -37,13 +37,15 @@ entries, more new axes than positions). The begin, end and strides values
 may be computed by earlier operators (known when int8sqz prepares).
 """
 
+import functools
 import math
 
 from ._broadcast import c_strides
 from ._movement import INT32_MAX, INT32_MIN, CopyPlan, check_same_type, int_values
 from ._tflm import temp_inputs, temp_output
 from .unit import (
-    CStruct, NO_SHARING, Node, OperatorUnit, TflmAllocations, def_type, no_macs, no_tflm_sharing,
+    NO_SHARING, CStruct, Node, Numerics, OperatorUnit, TflmAllocations, def_type, no_macs,
+    no_tflm_sharing, same_as_reference,
 )
 
 MAX_INDICES = 31
@@ -211,7 +213,9 @@ def walk(fail, shape, begin, end, strides, options) -> tuple:
     return axes, params.shape
 
 
-def prepare(op, ctx):
+def prepare(op, ctx, numerics: str = "reference"):
+    """The reference's STRIDED_SLICE, or (``numerics`` "xnnpack", for what
+    :func:`delegated` takes) XNNPACK's static slice."""
     ctx.check_arity(op, 4)
     src, b_t, e_t, s_t = op.inputs
     dst = op.outputs[0]
@@ -256,6 +260,8 @@ def prepare(op, ctx):
         raise refuse(f"the slice walks {written} elements into an output of shape "
                      f"{list(out_shape)} ({math.prod(out_shape)} elements)")
     ctx.set_output_shape(op, dst, out_shape)
+    if numerics == "xnnpack":
+        return ctx.fold(_xnnpack(op, ctx, src, dst, shape, begin, end))
 
     in_strides = c_strides(eff_shape)
     counts = tuple(count for _, count, _ in axes)
@@ -270,6 +276,56 @@ def prepare(op, ctx):
     return ctx.fold(Node(op, run, dict(kernel="strided_copy", effective_shape=eff_shape,
                                        starts=[a[0] for a in axes], counts=list(counts),
                                        strides=[a[2] for a in axes])))
+
+
+def _xnnpack(op, ctx, src, dst, shape, begin, end) -> Node:
+    """``xnn_define_static_slice_v3`` as the delegate calls it: per axis the
+    begin (0 under the begin mask) and end (0 under the end mask, begin + end
+    with ``offset``); a negative begin counts from the axis's end, and an
+    end <= 0 too, so an unmasked end of 0 takes the rest of the axis (TFLite
+    takes nothing); both clamped to the axis. The output tensor takes
+    XNNPACK's shape (measured)."""
+    o = op.options
+    starts, sizes = [], []
+    for i, dim in enumerate(shape):
+        b = 0 if _bit(int(o.get("begin_mask", 0)), i) else begin[i]
+        e = 0 if _bit(int(o.get("end_mask", 0)), i) else end[i] + (b if o.get("offset") else 0)
+        start = max(dim + b, 0) if b < 0 else b
+        size = max(max(dim + e, 0) - start, 0) if e <= 0 else max(e - start, 0)
+        start = min(max(start, 0), dim)
+        starts.append(start)
+        sizes.append(min(max(size, 0), dim - start))
+    sizes = tuple(sizes)
+    if sizes != tuple(ctx.shape(dst)):
+        ctx.set_runtime_shape(op, dst, sizes, "XNNPACK's static slice reads an end of 0 as "
+                                              "the end of the axis")
+    in_strides = c_strides(shape)
+    plan = CopyPlan(sizes, c_strides(sizes), in_strides, 0,
+                    sum(a * s for a, s in zip(starts, in_strides)), math.prod(sizes),
+                    math.prod(shape))
+
+    def run(t):
+        plan.run(t[dst], t[src])
+
+    return Node(op, run, dict(kernel="strided_copy (xnnpack static slice)", starts=starts,
+                              sizes=list(sizes)))
+
+
+def delegated(op, ctx) -> bool:
+    """XNNPACK takes a STRIDED_SLICE of float32, int8 or uint8 with constant
+    begin, end and strides of one entry per input axis, every stride 1, and
+    no ellipsis, new-axis or shrink-axis mask."""
+    o = op.options
+    t = ctx.model.tensors
+    if t[op.inputs[0]].type_name not in ("FLOAT32", "INT8", "UINT8"):
+        return False
+    if o.get("ellipsis_mask") or o.get("new_axis_mask") or o.get("shrink_axis_mask"):
+        return False
+    params = [t[i] for i in op.inputs[1:4]]
+    if not all(p.is_constant for p in params):
+        return False
+    begin, _, strides = (p.data.reshape(-1) for p in params)
+    return len(begin) == len(ctx.shape(op.inputs[0])) and all(int(v) == 1 for v in strides)
 
 
 def version(op, tensors) -> int:
@@ -336,5 +392,14 @@ UNIT = OperatorUnit(
     defaults={"begin_mask": 0, "end_mask": 0, "ellipsis_mask": 0, "new_axis_mask": 0,
               "shrink_axis_mask": 0, "offset": False},
     version=version, per_image=per_image, macs=no_macs, sharing=NO_SHARING,
+    numerics={
+        "builtin": same_as_reference("optimized_ops::StridedSlice: the reference's copy"),
+        "xnnpack": Numerics(
+            "constant begin/end, unit strides, no ellipsis/new-axis/shrink mask: "
+            "xnn_define_static_slice_v3, which reads an unmasked end of 0 as the end of "
+            "the axis (x[0:0] of 3 values gives 3 values, TFLite none) and reshapes the "
+            "output",
+            functools.partial(prepare, numerics="xnnpack"), delegated=delegated),
+    },
     tflm_persistent=tflm_persistent, tflm_sharing=no_tflm_sharing,
 )

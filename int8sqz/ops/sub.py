@@ -18,16 +18,19 @@ multiplier of exactly 1 makes TFLite abort; so do input scales that are not
 finite and positive.
 """
 
+import functools
+
 from ..kernels import elementwise as k
 from ._binary import BINARY_BANDS, elementwise_per_image
-from .add import prepare_add_or_sub
+from .add import add_delegated, prepare_add_or_sub
 from ._tflm import temp_inputs, temp_output
 from .unit import (
-    CStruct, OperatorUnit, Sharing, TflmAllocations, def_type, no_macs, no_tflm_sharing,
+    CStruct, Numerics, OperatorUnit, Sharing, TflmAllocations, def_type, no_macs,
+    no_tflm_sharing, same_as_reference,
 )
 
 
-def prepare(op, ctx):
+def prepare(op, ctx, numerics: str = "reference"):
     def refuse_above_one(real_out, scales):
         if real_out > 1.0:
             raise ctx.unsupported(
@@ -36,7 +39,7 @@ def prepare(op, ctx):
                 f"then divides by a negative power of two, which C++ leaves undefined"
             )
 
-    return prepare_add_or_sub(op, ctx, "SUB", k.sub, refuse_above_one)
+    return prepare_add_or_sub(op, ctx, "SUB", k.sub, refuse_above_one, numerics)
 
 
 def broadcast_version(op, tensors) -> int:
@@ -72,6 +75,15 @@ UNIT = OperatorUnit(
     # input elements at its own position (a broadcast constant read in its
     # own place)
     sharing=Sharing(kernel="kernels/elementwise.py", inplace=True),
+    numerics={
+        "builtin": same_as_reference(
+            "sub.cc calls reference_ops::Sub / BroadcastQuantSubSlow for int8 in every "
+            "resolver"),
+        "xnnpack": Numerics(
+            "as ADD (xnn_qs8_vadd, the second input's multiplier negated), for input/output "
+            "scale ratios in [1/1024, 256)",
+            functools.partial(prepare, numerics="xnnpack"), delegated=add_delegated),
+    },
     tflm_persistent=tflm_persistent, tflm_sharing=no_tflm_sharing,
     bands=BINARY_BANDS,
 )

@@ -21,6 +21,7 @@ from ._broadcast import c_strides
 from ._movement import INT32_MAX, CopyPlan, check_same_type, int_values
 from .unit import (
     NO_SHARING, Node, OperatorUnit, TflmAllocations, def_type, no_macs, no_tflm_sharing,
+    not_delegated, same_as_reference,
 )
 
 
@@ -86,5 +87,9 @@ def tflm_persistent(op, model, shapes):
 UNIT = OperatorUnit(
     "TILE", prepare, options="TileOptions", defaults={}, version=version,
     per_image=per_image, macs=no_macs, sharing=NO_SHARING,
+    numerics={
+        "builtin": same_as_reference("copies"),
+        "xnnpack": not_delegated("not delegated: copies"),
+    },
     tflm_persistent=tflm_persistent, tflm_sharing=no_tflm_sharing,
 )

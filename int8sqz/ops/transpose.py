@@ -21,7 +21,10 @@ import numpy as np
 from ._broadcast import c_strides
 from ._movement import CopyPlan, check_max_rank, check_same_type, int_values
 from ._tflm import in_order_trace, temp_inputs, temp_output, usable
-from .unit import NO_SHARING, Node, OperatorUnit, TflmAllocations, def_type, no_macs
+from .unit import (
+    NO_SHARING, Node, OperatorUnit, TflmAllocations, always, def_type, no_macs,
+    same_as_reference,
+)
 
 MAX_DIMS = 8
 
@@ -111,5 +114,10 @@ def tflm_sharing(op, k, model, shapes):
 UNIT = OperatorUnit(
     "TRANSPOSE", prepare, options="TransposeOptions", defaults={}, version=version,
     per_image=per_image, macs=no_macs, sharing=NO_SHARING,
+    numerics={
+        "builtin": same_as_reference("copies"),
+        "xnnpack": same_as_reference("xnn_define_static_transpose: copies",
+                                     delegated=always),
+    },
     tflm_persistent=tflm_persistent, tflm_sharing=tflm_sharing,
 )

@@ -14,6 +14,11 @@ A unit holds
   with its inputs under its kernel's order of reads and writes (the planners,
   int8sqz.planner), its multiply-accumulates and the scratch buffers TFLite
   Micro's kernel asks for (int8sqz memplan);
+* what TFLite's two desktop runtimes compute for it (``numerics``, a
+  :class:`Numerics` per runtime): its optimized builtin kernels
+  (``"builtin"``) and the XNNPACK delegate (``"xnnpack"``), with which
+  operators the delegate takes. ``prepare`` itself is the reference
+  (``"reference"``, TFLite's reference kernels, as TFLite Micro computes);
 * two facts about TFLite Micro's reference kernel for the operator: what it
   allocates in TFLite Micro's arena besides the tensors (``tflm_persistent``:
   its options struct, its OpData, the temporary tensors and persistent
@@ -35,6 +40,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
+from ..constants import NUMERICS as _NUMERICS
 from ..errors import InternalError
 
 
@@ -374,6 +380,83 @@ def version_1(op, tensors) -> int:
     return 1
 
 
+#: the arithmetic an Interpreter computes (``Interpreter(numerics=...)``):
+#: TFLite's reference kernels (``OpResolverType.BUILTIN_REF``, TFLite Micro's
+#: integers), its optimized builtin kernels as ai-edge-litert's x86-64 build
+#: runs them (``BUILTIN_WITHOUT_DEFAULT_DELEGATES``), and its default
+#: interpreter (the XNNPACK delegate, falling back to the builtin kernels for
+#: the operators it does not take). docs/numerics.md has the facts.
+NUMERICS = _NUMERICS
+
+
+@dataclass(frozen=True)
+class Numerics:
+    """What one of TFLite's runtimes computes for an operator.
+
+    ``says``: the fact in a sentence (what the runtime computes differently
+    from the reference, or why it computes the same integers): required, so
+    that "same as the reference" is a statement, not an omission.
+    ``prepare(op, ctx)``: the prepare step whose node computes it; None when
+    the unit's own (reference) prepare does. ``delegated(op, ctx)``, for the
+    ``"xnnpack"`` entry only: whether the XNNPACK delegate takes this
+    operator (called before anything is validated: it returns False on
+    anything it cannot read); when it does not, the operator runs the
+    ``"builtin"`` entry, as the default interpreter runs it."""
+
+    says: str
+    prepare: Callable | None = None
+    delegated: Callable | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.says, str) or not self.says.strip():
+            raise TypeError("Numerics: 'says' must state the fact")
+
+
+def always(op, ctx) -> bool:
+    return True
+
+
+def never(op, ctx) -> bool:
+    return False
+
+
+def constant_second_input(op, ctx) -> bool:
+    """Input 1 is a constant (XNNPACK takes FULLY_CONNECTED only with
+    constant weights, RESIZE_BILINEAR only with a constant size)."""
+    return ctx.model.tensors[op.inputs[1]].is_constant
+
+
+def float_operands(op, ctx) -> bool:
+    """Every input and output is float32 (XNNPACK takes some operators only
+    in float)."""
+    t = ctx.model.tensors
+    return all(t[i].type_name == "FLOAT32" for i in list(op.inputs) + list(op.outputs) if i >= 0)
+
+
+def same_as_reference(says: str, delegated: Callable | None = None) -> Numerics:
+    """A runtime that computes the reference's integers for this operator
+    (``says``: why)."""
+    return Numerics(says, None, delegated)
+
+
+def not_modelled(says: str, delegated: Callable | None = None) -> Numerics:
+    """A runtime whose integers for this operator int8sqz does not compute
+    (``says``: what is known): its prepare refuses the operator
+    (UnsupportedError)."""
+
+    def refuse(op, ctx):
+        raise ctx.unsupported(op, f"under numerics {ctx.numerics!r}: what that runtime "
+                                  f"computes for it is not modelled ({says})")
+
+    return Numerics(says, refuse, delegated)
+
+
+def not_delegated(says: str) -> Numerics:
+    """The ``"xnnpack"`` entry of an operator the delegate never takes: the
+    default interpreter runs the builtin kernel."""
+    return Numerics(says, None, never)
+
+
 @dataclass(frozen=True)
 class OperatorUnit:
     """See the module docstring. ``per_image(op, model, shapes)``: True when
@@ -389,7 +472,8 @@ class OperatorUnit:
     an :class:`AccessTrace` or :class:`CopySkipped` for input ``k`` under
     TFLite Micro's reference kernel, or None (no overlap allowed); ``bands``:
     how it runs on a band of output rows (:class:`Bands`; None: it does
-    not)."""
+    not); ``numerics``: a :class:`Numerics` for ``"builtin"`` and one for
+    ``"xnnpack"`` (see :meth:`numerics_for`)."""
 
     name: str
     prepare: Callable
@@ -399,10 +483,29 @@ class OperatorUnit:
     per_image: Callable
     macs: Callable
     sharing: Sharing
+    numerics: Mapping
     tflm_persistent: Callable
     tflm_sharing: Callable
     tflm_scratch: Callable = field(default=no_scratch)
     bands: Bands | None = None
+
+    def __post_init__(self):
+        keys = set(self.numerics)
+        if keys != {"builtin", "xnnpack"} or not all(
+                isinstance(n, Numerics) for n in self.numerics.values()):
+            raise TypeError(f"{self.name}: numerics must map 'builtin' and 'xnnpack' to "
+                            f"Numerics, got {sorted(keys)}")
+        if not callable(self.numerics["xnnpack"].delegated):
+            raise TypeError(f"{self.name}: the 'xnnpack' Numerics must say which operators "
+                            f"the delegate takes (delegated)")
+
+    def numerics_for(self, mode: str) -> Numerics:
+        """The :class:`Numerics` of ``mode`` (one of :data:`NUMERICS`);
+        ``"reference"`` is the unit's own ``prepare``."""
+        if mode == "reference":
+            return Numerics("TFLite's reference kernel (BUILTIN_REF, as TFLite Micro)",
+                            self.prepare)
+        return self.numerics[mode]
 
 
 def output_elements(op, shapes) -> int:

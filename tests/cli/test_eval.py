@@ -351,15 +351,64 @@ def test_bad_data_folders_are_one_line_and_exit_2(capsys, tmp_path):
                         f"(1 unreadable, 0 the model could not compute)")
 
 
-def test_numerics_other_than_reference_are_refused(capsys, flowers_data):
-    status, out, _ = _eval(capsys, FLOWERS, flowers_data, "--numerics", "reference", "--json",
-                           "--limit", "1")
-    assert status == 0 and json.loads(out)["numerics"] == "reference"
-    for value, what in [("xnnpack", "numerics 'xnnpack' is not available yet"),
-                        ("reference,builtin", "numerics 'builtin' is not available yet"),
-                        ("fast", "unknown numerics 'fast', expected reference")]:
+def test_numerics_chooses_the_arithmetic(capsys, flowers_data):
+    """--numerics xnnpack classifies every image as ai-edge-litert's default
+    interpreter does (the XNNPACK delegate, on the same preprocessed
+    pixels); two names or an unknown one are refused, naming the choices."""
+    from int8sqz.image import input_spec, preprocess
+    from int8sqz.model import load_model
+    from int8sqz.testing.runtimes import run_runtime
+
+    status, out, _ = _eval(capsys, FLOWERS, flowers_data, "--numerics", "xnnpack", "--json",
+                           "--report", flowers_data.parent / "xnnpack_report")
+    got = json.loads(out)
+    assert status == 0 and got["numerics"] == "xnnpack" and got["images"] == 16
+    spec = input_spec(load_model(FLOWERS))
+    names = _labels(FLOWERS)
+    rows = csv.DictReader(io.StringIO(
+        (flowers_data.parent / "xnnpack_report" / "images.csv").read_text()))
+    predicted = 0
+    for row in rows:
+        if not row["error"]:
+            scores = run_runtime(FLOWERS, [preprocess(row["file"], spec)], "xnnpack")[0]
+            assert row["predicted"] == names[int(np.argmax(scores.reshape(-1)))], row["file"]
+            predicted += 1
+    assert predicted == 16
+    for value, what in [("reference,reference", "two different ones (A,B)"),
+                        ("reference,builtin,xnnpack", "two different ones (A,B)"),
+                        ("fast", "unknown numerics 'fast', expected one of reference, "
+                                 "builtin, xnnpack")]:
         status, out, err = _eval(capsys, FLOWERS, flowers_data, "--numerics", value)
         assert status == 2 and out == "" and what in err
+
+
+def test_two_numerics_count_the_images_whose_top1_differs(capsys, flowers_data, tmp_path):
+    """--numerics reference,xnnpack: the first's accuracy, the second's, and
+    the images whose top-1 class differs, which are those whose predicted
+    class differs between two single runs' reports."""
+    predicted = {}
+    for name in ("reference", "xnnpack"):
+        status, _, _ = _eval(capsys, FLOWERS, flowers_data, "--numerics", name, "--json",
+                             "--report", tmp_path / name)
+        assert status == 0
+        rows = csv.DictReader(io.StringIO((tmp_path / name / "images.csv").read_text()))
+        predicted[name] = {r["file"]: r["predicted"] for r in rows if not r["error"]}
+    differ = sorted(f for f in predicted["reference"]
+                    if predicted["reference"][f] != predicted["xnnpack"][f])
+    status, out, _ = _eval(capsys, FLOWERS, flowers_data, "--numerics", "reference,xnnpack",
+                           "--json")
+    got = json.loads(out)
+    a = got["against"]
+    assert status == 0 and got["numerics"] == "reference" and a["numerics"] == "xnnpack"
+    assert a["top1_differs"] == len(differ)
+    names = _labels(FLOWERS)
+    assert sorted(d["file"] for d in a["differing_files"]) == differ
+    for d in a["differing_files"]:
+        assert names[d["predicted"]] == predicted["reference"][d["file"]]
+        assert names[d["other"]] == predicted["xnnpack"][d["file"]]
+    status, out, _ = _eval(capsys, FLOWERS, flowers_data, "--numerics", "reference,xnnpack")
+    line = next(x for x in out.splitlines() if x.startswith("against xnnpack: "))
+    assert f"top-1 differs on {len(differ)} image" in line
 
 
 def test_pillows_settings_are_the_callers_after_eval(capsys, monkeypatch, flowers_data):

@@ -340,3 +340,20 @@ def test_preserving_every_tensor_in_an_arena_is_refused_saying_why(flowers, aren
     msg = _one_line(info)
     assert f"arena={arena!r}" in msg and "reuses the bytes of every tensor once it is " \
         "consumed, so the intermediates cannot all be kept; use arena=None" in msg
+
+
+@pytest.mark.parametrize("arena", ["tflm", "optimized", "streaming", "plan"])
+@pytest.mark.parametrize("numerics", ["builtin", "xnnpack"])
+def test_an_arena_with_a_desktop_numerics_is_refused_saying_why(flowers, arena, numerics):
+    """The arenas are microcontroller plans: they follow the reference
+    kernels' reads and writes, so only the reference numerics runs in them."""
+    if arena == "plan":
+        from int8sqz.model import load_model
+        from int8sqz.planner.streaming import plan_streaming
+
+        arena = plan_streaming(load_model(str(flowers)))
+    with pytest.raises(InterpreterError) as info:
+        Interpreter(model_path=str(flowers), arena=arena, numerics=numerics)
+    msg = _one_line(info)
+    given = repr(arena) if isinstance(arena, str) else "a memory plan"
+    assert f"arena={given} with numerics={numerics!r}" in msg and "(arena=None)" in msg

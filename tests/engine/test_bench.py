@@ -23,10 +23,15 @@ def test_bench_json_checks_outputs_and_reports_targets(capsys):
     assert status == 0
     r = doc["models"]["plant-village"]
     assert r["all_equal"]
-    assert set(r["check"]) == {"int8sqz_b1_t1", "int8sqz_bN_t1", "int8sqz_bN_t2"}
-    assert all(c == {"equal": 3, "inputs": 3} for c in r["check"].values())
+    assert r["check"] == {
+        "int8sqz_b1_t1": {"equal": 3, "inputs": 3, "against": "reference"},
+        "int8sqz_bN_t1": {"equal": 3, "inputs": 3, "against": "reference"},
+        "int8sqz_bN_t2": {"equal": 3, "inputs": 3, "against": "reference"},
+        "int8sqz_builtin_b1_t1": {"equal": 3, "inputs": 3, "against": "builtin"},
+        "int8sqz_xnnpack_b1_t1": {"equal": 3, "inputs": 3, "against": "xnnpack"}}
     assert set(r["engines"]) == {"int8sqz_b1_t1", "int8sqz_bN_t1", "int8sqz_bN_t2", "xnnpack_t1",
-                                 "xnnpack_t2", "builtin_t1", "builtin_ref", "micro"}
+                                 "xnnpack_t2", "builtin_t1", "builtin_ref", "micro",
+                                 "int8sqz_builtin_b1_t1", "int8sqz_xnnpack_b1_t1"}
     assert r["engines"]["int8sqz_b1_t1"]["samples"] == 10
     assert r["conv_macs"] > 170e6
     assert [t["target"].split(" ")[0] for t in doc["targets"]] == ["invoke()"] * 2 + [

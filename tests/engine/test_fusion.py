@@ -74,6 +74,9 @@ def test_fusions_only_in_the_default_mode(monkeypatch):
     assert _fused(_interpreter(content))
     assert not _fused(_interpreter(content, experimental_preserve_all_tensors=True))
     assert not _interpreter(content, arena="optimized")._program.hidden
+    for numerics in ("builtin", "xnnpack"):
+        it = _interpreter(content, numerics=numerics)
+        assert not _fused(it) and not it._program.skip, numerics
     monkeypatch.setenv("INT8SQZ_DEBUG", "1")
     it = _interpreter(content)
     assert it._debug and not it._program.hidden

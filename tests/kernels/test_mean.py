@@ -8,7 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from int8sqz.errors import ModelError, UnsupportedError
+from int8sqz.kernels import reduce as kr
 from int8sqz.ops._common import quantize_multiplier
+from int8sqz.ops.mean import mean_multiplier, reduced_blocks
 from int8sqz.testing.reference import run_reference
 from int8sqz.testing.writer import GraphBuilder
 from single_op import check_seed_nodes, prepare_op, run_single, seed_inputs
@@ -72,6 +74,42 @@ def test_mean_matches_oracle(case):
     want = naive.mean(x, axes, keep_dims, in_q[1], m, s, out_q[1], lo, hi)
     assert got.shape == want.shape
     assert np.array_equal(got, want)
+
+
+@given(mean_cases())
+def test_blocked_kernel_equals_the_general_kernel(case):
+    """Where the reduced axes are one run of dimensions, the blocked kernel the
+    operator picks gives the general kernel's integers (the fast path checked
+    against the plain one directly, not only through the operator)."""
+    type_name, x, axes, keep_dims, in_q, out_q = case
+    _, lo, hi = TYPES[type_name]
+    red = naive.resolve_axes(axes, x.ndim)
+    blocks = reduced_blocks(x.shape, red)
+    if blocks is None:
+        return
+    outer, rows, inner = blocks
+    strides = np.zeros(x.ndim, np.int64)
+    step = 1
+    for d in reversed(range(x.ndim)):
+        if d not in red:
+            strides[d] = step
+            step *= x.shape[d]
+    m, s = mean_multiplier(*quantize_multiplier(in_q[0] / out_q[0]), rows)
+    args = (in_q[1], rows, m, s, out_q[1], lo, hi)
+    want = np.empty(outer * inner, x.dtype)
+    got = np.empty(outer * inner, x.dtype)
+    kr.mean_quantized(x.reshape(-1), np.array(x.shape, np.int64), strides, *args, want)
+    kr.mean_quantized_blocks(x.reshape(-1), outer, rows, inner, *args, got)
+    assert np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("shape,axes,want", [
+    ((1, 4, 4, 1280), [1, 2], (1, 16, 1280)), ((2, 3, 4), [0], (1, 2, 12)),
+    ((2, 1, 3, 4), [0, 2], (1, 6, 4)), ((2, 3, 4), [0, 2], None), ((1, 5), [0], None),
+    ((2, 3, 4, 5), [3, 2], (6, 20, 1)),
+])
+def test_reduced_blocks(shape, axes, want):
+    assert reduced_blocks(shape, axes) == want
 
 
 def _reference_cases():

@@ -4,7 +4,9 @@ binds its vector operations to NumPy ones), and every operator's output on
 small generated networks (the fuzzing zoo, one model per operator and a
 classifier with all of them, and a small SqueezeNet v1.1 with bypass, batch
 2 on two threads) equals the compiled engine's, with NumPy's warnings
-(an integer scalar overflowing, ...) as errors.
+(an integer scalar overflowing, ...) as errors; in each numerics
+(``Interpreter(numerics=...)``: the reference, the optimized builtin
+kernels', XNNPACK's).
 
 The kernel tests run with the JIT off too (slower: about 3 minutes for the
 whole folder on 2 cores, most of it the seed models' CONV_2D nodes; numba's
@@ -26,8 +28,9 @@ from fuzzing import _zoo
 
 from int8sqz.interpreter import Interpreter
 from int8sqz.kernels import conv, simd
+from int8sqz.errors import UnsupportedError
 from int8sqz.model import load_model
-from int8sqz.ops import REGISTRY
+from int8sqz.ops import NUMERICS, REGISTRY
 from int8sqz.testing.networks import SqueezeNetSpec, squeezenet
 
 HERE = Path(__file__).resolve().parent
@@ -43,10 +46,16 @@ test_nojit._child(sys.argv[1])
 """
 
 
-def run(content, inputs, batch=1, threads=None):
+def run(content, inputs, batch=1, threads=None, numerics="reference"):
     """Every operator output (name: the tensor index) after one invoke with
-    ``inputs`` (name: the graph input's index)."""
-    it = Interpreter(model_content=content, num_threads=threads)
+    ``inputs`` (name: the graph input's index); empty when ``numerics``
+    does not model one of the operators."""
+    try:
+        it = Interpreter(model_content=content, num_threads=threads, numerics=numerics)
+    except UnsupportedError:
+        if numerics == "reference":
+            raise
+        return {}
     for i in it.model.inputs:
         if batch != 1:
             it.resize_tensor_input(i, (batch,) + it.model.tensors[i].shape[1:])
@@ -64,8 +73,10 @@ def _child(directory):
     for path in sorted(Path(directory).glob("*.tflite")):
         with np.load(path.with_suffix(".in.npz")) as f:
             inputs = dict(f)
-        tensors = run(path.read_bytes(), inputs, *BATCH.get(path.stem, ()))
-        np.savez(path.with_suffix(".out.npz"), **tensors)
+        for numerics in NUMERICS:
+            tensors = run(path.read_bytes(), inputs, *BATCH.get(path.stem, ()),
+                          numerics=numerics)
+            np.savez(path.with_suffix(f".{numerics}.out.npz"), **tensors)
 
 
 def _inputs(content, batch, rng):
@@ -100,16 +111,22 @@ def test_engine_without_jit_equals_compiled(tmp_path):
                        timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
 
-    seen = set()
+    seen = {numerics: set() for numerics in NUMERICS}
     for name, content in models.items():
-        seen |= {op.name for op in load_model(content).operators}
         with np.load(tmp_path / f"{name}.in.npz") as f:
             inputs = dict(f)
-        want = run(content, inputs, *BATCH.get(name, ()))
-        with np.load(tmp_path / f"{name}.out.npz") as f:
-            got = dict(f)
-        assert sorted(got) == sorted(want), name
-        for key, value in want.items():
-            same = got[key].dtype == value.dtype and np.array_equal(got[key], value)
-            assert same, f"{name}: tensor {key} differs without the JIT"
-    assert seen == set(REGISTRY), "every operator int8sqz runs, run without the JIT"
+        for numerics in NUMERICS:
+            want = run(content, inputs, *BATCH.get(name, ()), numerics=numerics)
+            if want:
+                seen[numerics] |= {op.name for op in load_model(content).operators}
+            with np.load(tmp_path / f"{name}.{numerics}.out.npz") as f:
+                got = dict(f)
+            assert sorted(got) == sorted(want), (name, numerics)
+            for key, value in want.items():
+                same = got[key].dtype == value.dtype and np.array_equal(got[key], value)
+                assert same, f"{name} ({numerics}): tensor {key} differs without the JIT"
+    assert seen["reference"] == set(REGISTRY), "every operator int8sqz runs, run without the JIT"
+    for numerics in NUMERICS:
+        assert seen[numerics] >= {"CONV_2D", "ADD", "MUL", "MEAN", "QUANTIZE", "DEQUANTIZE",
+                                  "SOFTMAX", "MAX_POOL_2D", "STRIDED_SLICE", "LOGISTIC"}, \
+            f"{numerics}: the operators with their own kernels, run without the JIT"

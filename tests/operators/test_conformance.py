@@ -1,5 +1,7 @@
 """Every registered operator unit is complete: it states every fact the
-engine asks of it, and the test layers each have their part for it: a
+engine asks of it (what it computes in each numerics included: "the same
+as the reference" is a statement too), and the test layers each have their
+part for it: a
 hypothesis strategy (int8sqz.testing.strategies.OPERATOR_CASES), a naive
 oracle (tests/naive ORACLES), a differential test against the reference
 (a tests/operators/test_differential_*.py module listing it in OPERATORS)
@@ -18,8 +20,8 @@ from int8sqz import Interpreter
 from int8sqz.model import load_model
 from int8sqz.ops import REGISTRY
 from int8sqz.ops.unit import (
-    AccessTrace, CopySkipped, Node, OperatorUnit, PersistentBuffer, Sharing, TempTensor,
-    TflmAllocations,
+    NUMERICS, AccessTrace, CopySkipped, Node, Numerics, OperatorUnit, PersistentBuffer, Sharing,
+    TempTensor, TflmAllocations,
 )
 from int8sqz.planner import plan_model
 from int8sqz.planner.tflm_arena import tflm_arena
@@ -79,6 +81,24 @@ def test_unit_states_every_fact(name):
         assert unit.sharing.kernel, f"{name}: a sharing rule must name the kernel it relies on"
     assert unit.options is None or isinstance(unit.options, str), name
     assert isinstance(dict(unit.defaults), dict), name
+
+
+@pytest.mark.parametrize("name", UNITS)
+def test_unit_states_every_numerics(name):
+    """For the reference, TFLite's optimized builtin kernels and XNNPACK: a
+    statement of what the runtime computes, the prepare step that computes
+    it (None: the reference's), and for XNNPACK which operators the
+    delegate takes."""
+    unit = REGISTRY[name]
+    assert set(unit.numerics) == set(NUMERICS) - {"reference"}, name
+    assert unit.numerics_for("reference").prepare is unit.prepare, name
+    for mode in NUMERICS:
+        entry = unit.numerics_for(mode)
+        assert isinstance(entry, Numerics), f"{name}: numerics {mode!r} is not a Numerics"
+        assert entry.says.strip(), f"{name}: numerics {mode!r} states nothing"
+        assert entry.prepare is None or callable(entry.prepare), f"{name}: {mode!r} prepare"
+    assert callable(unit.numerics["xnnpack"].delegated), (
+        f"{name}: the xnnpack numerics must say which operators the delegate takes")
 
 
 @pytest.mark.parametrize("name", UNITS)
