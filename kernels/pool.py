@@ -1,10 +1,10 @@
 """MAX_POOL_2D and AVERAGE_POOL_2D on int8 and uint8.
 
 One output row at a time: the row's results are accumulated over the
-windows (clamped to the image, as the reference clamps them) into the int32
-scratch ``row`` [OW, C], then clamped to the activation range and written.
-The channel axis is the inner loop, so it vectorizes when the arrays are
-contiguous.
+windows (clamped to the image, as the reference clamps them) into the
+scratch ``row`` [OW, C] (the maxima in the input's type, the averages' sums
+in int32), then clamped to the activation range and written. The channel
+axis is the inner loop, so it vectorizes when the arrays are contiguous.
 
 Aliasing rule (both kernels): outputs are produced in row-major order
 (batch, then output row y, then x); every input row that output row y needs

@@ -79,7 +79,11 @@ def prepare_pool(op, ctx, kernel, what: str, xnnpack_bounds=None):
         pad_h=win.pad_height, pad_w=win.pad_width, act_min=act_min, act_max=act_max,
         lowest=INT_RANGES[type_name][0])
     params = tuple(map(int, named))  # plain ints (one numba type), in a plain tuple
-    row = np.zeros((win.out_width, channels), np.int32)
+    # a max pool's row of maxima holds input values: the input's own type (64
+    # lanes of a vector instead of 16); an average pool's row holds int32 sums
+    row_type = {"INT8": np.int8, "UINT8": np.uint8}[type_name] if kernel is kp.max_pool_2d \
+        else np.int32
+    row = np.zeros((win.out_width, channels), row_type)
 
     def run(t):
         kernel(t[src], t[dst], params, row)
