@@ -13,7 +13,7 @@ from ..errors import InternalError
 from ..kernels import movement as k
 from ._broadcast import loop_nest
 from ._common import flat
-from .unit import Node
+from .unit import Node, Sharing, always, same_as_reference
 
 #: the types of the data tensors these operators move
 DATA_TYPES = ("INT8", "UINT8", "INT32", "FLOAT32")
@@ -97,3 +97,13 @@ class CopyPlan:
             src = np.ascontiguousarray(src)
         k.strided_copy(bits(flat(dst)), self.dst_start, bits(flat(src)),
                        self.src_start, self.shape, self.strides)
+
+
+#: RESHAPE, SQUEEZE and EXPAND_DIMS: the output holds input 0's bytes in the
+#: arena (copy_node does nothing when they coincide), and every runtime
+#: copies the bytes as the reference does
+RESHAPING_SHARING = Sharing(kernel="int8sqz/ops/_movement.py", alias=True)
+RESHAPING_NUMERICS = {
+    "builtin": same_as_reference("a copy"),
+    "xnnpack": same_as_reference("a copy (a static reshape in XNNPACK)", delegated=always),
+}

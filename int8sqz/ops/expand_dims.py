@@ -13,12 +13,11 @@ so. The copy does nothing when the output is the input's bytes
 import numpy as np
 
 from ._common import check_same_quantization
-from ._movement import check_same_type, copy_node, int_values
-from ._tflm import temp_inputs, temp_output
-from .unit import (
-    OperatorUnit, Sharing, TflmAllocations, always, no_macs, no_tflm_sharing,
-    same_as_reference, version_1,
+from ._movement import (
+    RESHAPING_NUMERICS, RESHAPING_SHARING, check_same_type, copy_node, int_values,
 )
+from ._tflm import temp_inputs, temp_output
+from .unit import OperatorUnit, TflmAllocations, no_macs, no_tflm_sharing, version_1
 
 
 def resolve_axis(axis: int, rank: int) -> int:
@@ -64,11 +63,6 @@ def tflm_persistent(op, model, shapes):
 UNIT = OperatorUnit(
     "EXPAND_DIMS", prepare, options="ExpandDimsOptions", defaults={}, version=version_1,
     per_image=per_image, macs=no_macs,
-    sharing=Sharing(kernel="int8sqz/ops/_movement.py", alias=True),
-    numerics={
-        "builtin": same_as_reference("a copy"),
-        "xnnpack": same_as_reference("a copy (a static reshape in XNNPACK)",
-                                     delegated=always),
-    },
+    sharing=RESHAPING_SHARING, numerics=RESHAPING_NUMERICS,
     tflm_persistent=tflm_persistent, tflm_sharing=no_tflm_sharing,
 )

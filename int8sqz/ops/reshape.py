@@ -23,13 +23,12 @@ input's bytes (``Sharing.alias``).
 
 import math
 
-from ._movement import INT32_MAX, DATA_TYPES, copy_node, int_values
+from ._movement import (
+    DATA_TYPES, INT32_MAX, RESHAPING_NUMERICS, RESHAPING_SHARING, copy_node, int_values,
+)
 from ._tflm import temp_input_output, usable
 
-from .unit import (
-    CopySkipped, CStruct, OperatorUnit, Sharing, TflmAllocations, always, no_macs,
-    same_as_reference, version_1,
-)
+from .unit import CopySkipped, CStruct, OperatorUnit, TflmAllocations, no_macs, version_1
 
 #: TfLiteReshapeParams holds at most this many dimensions
 MAX_OPTION_DIMS = 8
@@ -151,11 +150,6 @@ UNIT = OperatorUnit(
     per_image=per_image, macs=no_macs,
     # _movement.copy_node: the output is a copy of input 0, skipped when it
     # has input 0's bytes
-    sharing=Sharing(kernel="int8sqz/ops/_movement.py", alias=True),
-    numerics={
-        "builtin": same_as_reference("a copy"),
-        "xnnpack": same_as_reference("a copy (a static reshape in XNNPACK)",
-                                     delegated=always),
-    },
+    sharing=RESHAPING_SHARING, numerics=RESHAPING_NUMERICS,
     tflm_persistent=tflm_persistent, tflm_sharing=tflm_sharing,
 )

@@ -9,12 +9,11 @@ int8sqz requires the output's type to be the input's. The copy does nothing
 when the output is the input's bytes (``Sharing.alias``).
 """
 
-from ._movement import check_max_rank, check_same_type, copy_node
-from ._tflm import temp_input_output
-from .unit import (
-    CStruct, OperatorUnit, Sharing, TflmAllocations, always, no_macs, no_tflm_sharing,
-    same_as_reference, version_1,
+from ._movement import (
+    RESHAPING_NUMERICS, RESHAPING_SHARING, check_max_rank, check_same_type, copy_node,
 )
+from ._tflm import temp_input_output
+from .unit import CStruct, OperatorUnit, TflmAllocations, no_macs, no_tflm_sharing, version_1
 
 MAX_DIMS = 8
 
@@ -73,11 +72,6 @@ def tflm_persistent(op, model, shapes):
 UNIT = OperatorUnit(
     "SQUEEZE", prepare, options="SqueezeOptions", defaults={}, version=version_1,
     per_image=per_image, macs=no_macs,
-    sharing=Sharing(kernel="int8sqz/ops/_movement.py", alias=True),
-    numerics={
-        "builtin": same_as_reference("a copy"),
-        "xnnpack": same_as_reference("a copy (a static reshape in XNNPACK)",
-                                     delegated=always),
-    },
+    sharing=RESHAPING_SHARING, numerics=RESHAPING_NUMERICS,
     tflm_persistent=tflm_persistent, tflm_sharing=no_tflm_sharing,
 )
