@@ -5,8 +5,8 @@ convolution (kernels/depthwise.py).
 numba has no vector type, and LLVM's auto-vectorizer turns a dot product
 of bytes into instructions that use a quarter of each vector (see
 docs/performance.md). These numba intrinsics give a kernel one type,
-``i32x16`` (16 int32 lanes, 64 bytes, a register), and nine operations on
-it; each is a handful of LLVM IR instructions, inlined where it is called:
+``i32x16`` (16 int32 lanes, 64 bytes, a register), and a dozen operations
+on it; each is a handful of LLVM IR instructions, inlined where it is called:
 
 - ``vzero()``: all lanes 0;
 - ``vload(a, i)``: the 64 bytes of C-contiguous array ``a`` starting at its
@@ -25,6 +25,11 @@ it; each is a handful of LLVM IR instructions, inlined where it is called:
 - ``vstore_bytes(a, i, v, n)``: lanes 0..n-1 (n <= 16) of v, truncated to
   8 bits, into the one-byte array ``a`` from its element ``i``; ``a`` must
   have unit stride (a C-contiguous array, or a view whose step is 1 byte);
+- ``vwiden(a, i)``: the 16 elements of one-byte integer array ``a`` from
+  its element ``i`` (``a`` of unit stride, as for ``vstore_bytes``), each
+  in a lane: sign-extended for int8, zero-extended for uint8;
+- ``vadd(u, v)``, ``vsub(u, v)``: per lane, u + v and u - v, wrapping as
+  int32 does;
 - ``vinterleave4(a, i0, i1, i2, i3)``: the 16 bytes of C-contiguous
   one-byte array ``a`` from each of its flat elements i0..i3, interleaved:
   lane j holds bytes ``a[i0 + j], a[i1 + j], a[i2 + j], a[i3 + j]`` (in
@@ -65,10 +70,11 @@ from numba.core import cgutils, config, types
 from numba.extending import intrinsic, models, register_model
 
 __all__ = ["i32x16", "vzero", "vload", "vbroadcast4", "vstore", "vdot4", "vsplat",
-           "vrequantize", "vstore_bytes", "vinterleave4",
+           "vrequantize", "vstore_bytes", "vwiden", "vadd", "vsub", "vinterleave4",
            "target_has_vnni",
            "py_vzero", "py_vload", "py_vbroadcast4", "py_vstore", "py_vdot4", "py_vsplat",
-           "py_vrequantize", "py_vstore_bytes", "py_vinterleave4", "aligned_full",
+           "py_vrequantize", "py_vstore_bytes", "py_vwiden", "py_vadd", "py_vsub",
+           "py_vinterleave4", "aligned_full",
            "aligned_copy"]
 
 _I8 = ir.IntType(8)
@@ -332,6 +338,47 @@ def vstore_bytes(typingctx, a, i, v, n):
     return types.none(a, i, v, n), codegen
 
 
+def _is_byte_array(t) -> bool:
+    return (isinstance(t, types.Array) and t.ndim == 1 and isinstance(t.dtype, types.Integer)
+            and t.dtype.bitwidth == 8)
+
+
+@intrinsic
+def vwiden(typingctx, a, i):
+    if not (_is_byte_array(a) and isinstance(i, types.Integer)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        v8 = ir.VectorType(_I8, 16)
+        p = _element_pointer(context, builder, sig.args[0], args[0], args[1])
+        data = builder.load(builder.bitcast(p, v8.as_pointer()), align=1, typ=v8)
+        return builder.sext(data, _V) if sig.args[0].dtype.signed else builder.zext(data, _V)
+
+    return i32x16(a, i), codegen
+
+
+@intrinsic
+def vadd(typingctx, u, v):
+    if not (u == i32x16 and v == i32x16):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.add(args[0], args[1])
+
+    return i32x16(u, v), codegen
+
+
+@intrinsic
+def vsub(typingctx, u, v):
+    if not (u == i32x16 and v == i32x16):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.sub(args[0], args[1])
+
+    return i32x16(u, v), codegen
+
+
 @intrinsic
 def vinterleave4(typingctx, a, i0, i1, i2, i3):
     if not (_is_c_array(a, 1) and all(isinstance(i, types.Integer) for i in (i0, i1, i2, i3))):
@@ -423,15 +470,36 @@ def py_vrequantize(acc, bias, multiplier, left, right, offset, lo, hi):
 
 
 def py_vstore_bytes(a, i, v, n):
+    count = min(max(int(n), 0), 16)
+    # (no element stored: nothing to check but the array's layout)
+    dst = _unit_bytes(a, i if count else 0, count)
+    # truncated to 8 bits (astype wraps)
+    dst[:] = np.asarray(v, np.int32)[:count].astype(a.dtype)
+
+
+def _unit_bytes(a, i, n: int):
+    """Elements i..i + n - 1 of a one-byte 1-D array of unit stride."""
     if a.ndim != 1 or a.itemsize != 1 or (a.size > 1 and a.strides[0] != 1):
         raise ValueError(f"expected a one-byte array of unit stride, got {a.dtype} "
                          f"{a.shape} strides {a.strides}")
-    count = min(max(int(n), 0), 16)
     start = int(i)
-    if count and (start < 0 or start + count > a.size):
-        raise IndexError(f"elements {start}..{start + count - 1} of an array of {a.size}")
-    # truncated to 8 bits (astype wraps)
-    a[start:start + count] = np.asarray(v, np.int32)[:count].astype(a.dtype)
+    if start < 0 or start + n > a.size:
+        raise IndexError(f"elements {start}..{start + n - 1} of an array of {a.size}")
+    return a[start:start + n]
+
+
+def py_vwiden(a, i):
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"expected an array of one-byte integers, got {a.dtype}")
+    return _unit_bytes(a, i, 16).astype(np.int32)
+
+
+def py_vadd(u, v):
+    return _int32(np.asarray(u, np.int64) + np.asarray(v, np.int64))
+
+
+def py_vsub(u, v):
+    return _int32(np.asarray(u, np.int64) - np.asarray(v, np.int64))
 
 
 def py_vinterleave4(a, i0, i1, i2, i3):
@@ -472,4 +540,4 @@ def aligned_copy(a):
 if config.DISABLE_JIT:
     vzero, vload, vbroadcast4, vstore = py_vzero, py_vload, py_vbroadcast4, py_vstore
     vdot4, vsplat, vrequantize, vstore_bytes = py_vdot4, py_vsplat, py_vrequantize, py_vstore_bytes
-    vinterleave4 = py_vinterleave4
+    vwiden, vadd, vsub, vinterleave4 = py_vwiden, py_vadd, py_vsub, py_vinterleave4

@@ -56,6 +56,17 @@ def _store_bytes(v, out, i, n):
 
 
 @numba.njit
+def _widen(a, i, out):
+    simd.vstore(out, 0, simd.vwiden(a, i))
+
+
+@numba.njit
+def _add_sub(u, v, out):
+    simd.vstore(out, 0, simd.vadd(simd.vload(u, 0), simd.vload(v, 0)))
+    simd.vstore(out, 16, simd.vsub(simd.vload(u, 0), simd.vload(v, 0)))
+
+
+@numba.njit
 def _interleave(a, i0, i1, i2, i3, out):
     simd.vstore(out, 0, simd.vinterleave4(a, i0, i1, i2, i3))
 
@@ -189,6 +200,33 @@ def test_store_bytes(values, i, n):
         assert np.array_equal(got, want)
 
 
+@compiled
+@given(st.binary(min_size=41, max_size=41), st.integers(0, 24))
+def test_widen(raw, i):
+    for dtype in (np.int8, np.uint8):
+        a = np.frombuffer(raw, dtype)
+        want = a[i:i + 16].astype(np.int32)
+        got = np.zeros(16, np.int32)
+        _widen(a, i, got)
+        assert np.array_equal(got, want)
+        assert np.array_equal(simd.py_vwiden(a, i), want)
+        # a view of unit stride that starts inside a larger array
+        _widen(a[1:], i, got)
+        assert np.array_equal(got, a[1 + i:17 + i].astype(np.int32))
+
+
+@compiled
+@given(st.lists(INT32, min_size=16, max_size=16), st.lists(INT32, min_size=16, max_size=16))
+def test_add_sub_wrap(us, vs):
+    u, v = lanes(us), lanes(vs)
+    wide_u, wide_v = np.array(us, np.int64), np.array(vs, np.int64)
+    want = np.concatenate([lanes(wide_u + wide_v), lanes(wide_u - wide_v)])
+    got = np.zeros(32, np.int32)
+    _add_sub(u, v, got)
+    assert np.array_equal(got, want)
+    assert np.array_equal(np.concatenate([simd.py_vadd(u, v), simd.py_vsub(u, v)]), want)
+
+
 def test_python_path_refuses_to_leave_the_array():
     a = np.zeros(70, np.uint8)
     simd.py_vload(a, 6)
@@ -206,4 +244,9 @@ def test_python_path_refuses_to_leave_the_array():
         simd.py_vload(np.zeros((4, 40), np.uint8)[:, :20], 0)
     with pytest.raises(IndexError):
         simd.py_vinterleave4(a, 0, 0, 55, 0)
+    simd.py_vwiden(a, 54)
+    with pytest.raises(IndexError):
+        simd.py_vwiden(a, 55)
+    with pytest.raises(ValueError):
+        simd.py_vwiden(a[::2], 0)
 
