@@ -19,6 +19,7 @@ import numpy as np
 
 from ._jit import kernel
 from .fixedpoint import clamp, multiply_by_quantized_multiplier
+from .simd import vadd, vrequantize, vsplat, vstore_bytes, vsub, vwiden
 
 
 @kernel
@@ -60,6 +61,46 @@ def add_output(raw_sum, out_multiplier, out_shift, out_offset, act_min, act_max)
 
 
 @kernel
+def _vector_rescale(multiplier, shift, left_shift):
+    """Whether ``vrequantize`` computes ``MultiplyByQuantizedMultiplier(v
+    << left_shift, multiplier, shift)``: a multiplier in [0, 2**31) and
+    shifts it takes (0..31 each way)."""
+    return (0 <= multiplier < (1 << 31) and left_shift + max(shift, 0) <= 31
+            and -shift <= 31)
+
+
+@kernel
+def _add_or_sub_lanes(o, x, y, n, sign_b, offset_a, multiplier_a, shift_a, offset_b,
+                      multiplier_b, shift_b, out_multiplier, out_shift, out_offset, act_min,
+                      act_max):
+    """:func:`add_or_sub`'s arithmetic on the first 16 * (n // 16) elements of
+    a row whose operands have unit stride, 16 at a time; returns how many
+    it did. Each ``vrequantize`` is one ``MultiplyByQuantizedMultiplier``
+    of the scalar path, the same integers: an input's offset is its bias
+    and the shift left by 20 joins the multiplier's own left shift (the
+    offset input is at most 255 in magnitude, so (x + offset) << 20 fits
+    int32 and shifting again wraps as the scalar path's int32 shift does);
+    the two rescaled inputs add or subtract in int32 as in the reference
+    (each below 2**28 in magnitude: no wrap)."""
+    none = vsplat(0)
+    lowest = vsplat(-(1 << 31))
+    highest = vsplat((1 << 31) - 1)
+    off_a, m_a = vsplat(offset_a), vsplat(multiplier_a)
+    l_a, r_a = vsplat(20 + max(shift_a, 0)), vsplat(max(-shift_a, 0))
+    off_b, m_b = vsplat(offset_b), vsplat(multiplier_b)
+    l_b, r_b = vsplat(20 + max(shift_b, 0)), vsplat(max(-shift_b, 0))
+    m_o, l_o, r_o = vsplat(out_multiplier), vsplat(max(out_shift, 0)), vsplat(max(-out_shift, 0))
+    off_o, lo, hi = vsplat(out_offset), vsplat(act_min), vsplat(act_max)
+    done = n - n % 16
+    for j in range(0, done, 16):
+        ra = vrequantize(vwiden(x, j), off_a, m_a, l_a, r_a, none, lowest, highest)
+        rb = vrequantize(vwiden(y, j), off_b, m_b, l_b, r_b, none, lowest, highest)
+        raw = vadd(ra, rb) if sign_b > 0 else vsub(ra, rb)
+        vstore_bytes(o, j, vrequantize(raw, none, m_o, l_o, r_o, off_o, lo, hi), 16)
+    return done
+
+
+@kernel
 def add_or_sub(out, a, b, shape, strides, sign_b, offset_a, multiplier_a, shift_a, offset_b,
                multiplier_b, shift_b, out_multiplier, out_shift, out_offset, act_min, act_max):
     """Each input offset, shifted left by 20 and rescaled; the second added
@@ -74,12 +115,21 @@ def add_or_sub(out, a, b, shape, strides, sign_b, offset_a, multiplier_a, shift_
     last = shape.size - 1
     n = shape[last]
     so, sa, sb = strides[0, last], strides[1, last], strides[2, last]
+    vector = (out.strides[0] == 1 and a.strides[0] == 1 and b.strides[0] == 1
+              and _vector_rescale(multiplier_a, shift_a, 20)
+              and _vector_rescale(multiplier_b, shift_b, 20)
+              and _vector_rescale(out_multiplier, out_shift, 0))
     for r in range(num_rows(shape)):
         o = out[row_offset(r, shape, strides, 0):]
         x = a[row_offset(r, shape, strides, 1):]
         y = b[row_offset(r, shape, strides, 2):]
         if so == 1 and sa == 1 and sb == 1:
-            for j in range(n):
+            done = 0
+            if vector:
+                done = _add_or_sub_lanes(o, x, y, n, sign_b, offset_a, multiplier_a, shift_a,
+                                         offset_b, multiplier_b, shift_b, out_multiplier,
+                                         out_shift, out_offset, act_min, act_max)
+            for j in range(done, n):
                 raw = (add_rescale_input(x[j], offset_a, multiplier_a, shift_a)
                        + sign_b * add_rescale_input(y[j], offset_b, multiplier_b, shift_b))
                 o[j] = add_output(raw, out_multiplier, out_shift, out_offset, act_min, act_max)

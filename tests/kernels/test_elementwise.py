@@ -126,6 +126,20 @@ def test_operator_matches_oracle(name, type_name, shapes, activation, const_b, d
     assert np.array_equal(got, oracle(name, a, b, q, activation, type_name))
 
 
+@given(st.sampled_from(["ADD", "SUB"]), st.sampled_from(list(TYPES)), st.integers(0, 3),
+       st.integers(0, 70), st.sampled_from(ACTIVATIONS), st.data())
+def test_long_rows_match_oracle(name, type_name, rows, n, activation, data):
+    """Rows long enough for kernels/elementwise.py's 16-lane path (operands
+    of one shape, unit stride): every length from 0 to 70, so the lanes and
+    the scalar tail both run."""
+    q = data.draw(quantization(type_name, name))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    a, b = (random_array(rng, (rows, n), type_name) for _ in range(2))
+    content = binary_model(name, a.shape, b.shape, type_name, *q, activation)
+    got = run_op(content, a, b)
+    assert np.array_equal(got, oracle(name, a, b, q, activation, type_name))
+
+
 @given(st.sampled_from(["ADD", "MUL", "SUB"]), st.sampled_from(list(TYPES)), broadcast_pair(max_rank=4),
        st.sampled_from(ACTIVATIONS), st.data())
 def test_in_place_and_strided_views(name, type_name, shapes, activation, data):
@@ -198,6 +212,21 @@ def test_every_input_pair_matches_reference(name, type_name, activation, data):
     dtype, lo, hi = TYPES[type_name]
     a = np.arange(lo, hi + 1).astype(dtype).reshape(256, 1)
     b = np.roll(np.arange(lo, hi + 1).astype(dtype), 3).reshape(1, 256)
+    content = binary_model(name, a.shape, b.shape, type_name, *q, activation)
+    assert_matches_reference(content, a, b)
+
+
+@settings(max_examples=15)
+@given(st.sampled_from(["ADD", "SUB"]), st.sampled_from(list(TYPES)), st.sampled_from(ACTIVATIONS),
+       st.data())
+def test_every_input_pair_in_one_row_matches_reference(name, type_name, activation, data):
+    """All 65536 pairs again, as two operands of one shape [256, 256] (no
+    broadcast): the 16-lane path of ADD and SUB on every pair of values."""
+    q = data.draw(quantization(type_name, name))
+    dtype, lo, hi = TYPES[type_name]
+    values = np.arange(lo, hi + 1).astype(dtype)
+    a = np.repeat(values, 256).reshape(256, 256)
+    b = np.tile(np.roll(values, 3), 256).reshape(256, 256)
     content = binary_model(name, a.shape, b.shape, type_name, *q, activation)
     assert_matches_reference(content, a, b)
 
