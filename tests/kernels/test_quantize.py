@@ -41,6 +41,40 @@ def test_requantize_matches_oracle(in_type, out_type, in_scale, out_scale, data)
     assert np.array_equal(out, naive.requantize(x, in_zp, m, shift, out_zp, qmin, qmax).astype(out_type))
 
 
+@given(st.sampled_from([np.int8, np.uint8]), out_types,
+       st.sampled_from([1.0, 2.0, 0.5, 3.0, 1.0 / 3.0]) | scales, st.data())
+def test_requantize_every_value_matches_oracle(in_type, out_type, ratio, data):
+    """Every input value, twice over (512 elements: the 16-lane path), at
+    exact ratios (1.0: the uint8 -> int8 QUANTIZE of image models) and at
+    any other."""
+    imin, imax = RANGES[in_type]
+    qmin, qmax = RANGES[out_type]
+    x = np.tile(np.arange(imin, imax + 1), 2).astype(in_type)
+    in_zp = data.draw(st.integers(imin, imax))
+    out_zp = data.draw(st.integers(qmin, qmax))
+    m, shift = quantize_multiplier(float(ratio))
+    out = np.zeros(x.shape, out_type)
+    k.requantize(x, in_zp, m, shift, out_zp, qmin, qmax, out)
+    assert np.array_equal(out, naive.requantize(x, in_zp, m, shift, out_zp, qmin, qmax).astype(out_type))
+
+
+@pytest.mark.parametrize("in_type,in_zp,out_type,out_zp", [
+    (np.uint8, 128, np.int8, 0), (np.uint8, 127, np.int8, -1), (np.int8, -128, np.uint8, 0),
+    (np.int8, 5, np.int8, 5), (np.uint8, 0, np.uint8, 0), (np.uint8, 100, np.int8, 0),
+    (np.int8, 0, np.int8, -3),
+])
+def test_requantize_ratio_one_matches_oracle(in_type, in_zp, out_type, out_zp):
+    """Scale ratio exactly 1: zero points that move every value inside the
+    output's range (the kernel's unclamped path) and ones that clamp some."""
+    imin, imax = RANGES[in_type]
+    qmin, qmax = RANGES[out_type]
+    x = np.tile(np.arange(imin, imax + 1), 3).astype(in_type)
+    m, shift = quantize_multiplier(1.0)
+    out = np.zeros(x.shape, out_type)
+    k.requantize(x, in_zp, m, shift, out_zp, qmin, qmax, out)
+    assert np.array_equal(out, naive.requantize(x, in_zp, m, shift, out_zp, qmin, qmax).astype(out_type))
+
+
 @given(st.sampled_from([np.int8, np.uint8]), scales, st.data())
 def test_dequantize_matches_oracle(in_type, scale, data):
     lo, hi = RANGES[in_type]
