@@ -4,6 +4,7 @@ import numpy as np
 
 from ._jit import kernel
 from .fixedpoint import clamp, multiply_by_quantized_multiplier, wrap_int32
+from .simd import vadd, vload, vrequantize, vsplat, vstore, vstore_bytes, vwiden
 
 
 @kernel
@@ -59,20 +60,39 @@ def mean_quantized_blocks(x, outer, reduced, inner, in_zero_point, count, multip
     ``reference_ops::QuantizedMeanOrSum`` sums it.
 
     Exact by construction: every output sums the same input values as in
-    :func:`mean_quantized`, in int64 (no value is lost before the final wrap
-    to int32, so the order of the additions does not matter), then the same
-    requantization."""
-    acc = np.zeros(inner, np.int64)
+    :func:`mean_quantized`, in wrapping int32 (addition modulo 2**32: the
+    order of the additions does not matter), then the same requantization,
+    16 outputs at a time where ``vrequantize`` takes the multiplier and
+    shift (a multiplier in [0, 2**31), shifts of at most 31 each way)."""
+    # int32 sums wrap as the reference's int32 accumulator does
+    acc = np.zeros(inner, np.int32)
+    bias = wrap_int32(-in_zero_point * count)
+    lanes = (out.strides[0] == 1 and 0 <= multiplier < (1 << 31) and max(shift, 0) <= 31
+             and -shift <= 31)
+    wide = inner - inner % 16 if x.strides[0] == 1 else 0
     for o in range(outer):
         acc[:] = 0
         base = o * reduced * inner
         for r in range(reduced):
             row = base + r * inner
-            for i in range(inner):
-                acc[i] += x[row + i]
-        for i in range(inner):
+            for i in range(0, wide, 16):
+                vstore(acc, i, vadd(vload(acc, i), vwiden(x, row + i)))
+            for i in range(wide, inner):
+                acc[i] = np.int32(np.int64(acc[i]) + x[row + i])
+        done = 0
+        if lanes:
+            # vrequantize: the same int32 steps as below (the zero point
+            # correction as a wrapped bias), 16 outputs at a time
+            vb, vm = vsplat(bias), vsplat(multiplier)
+            vl, vr = vsplat(max(shift, 0)), vsplat(max(-shift, 0))
+            vo, lo, hi = vsplat(out_zero_point), vsplat(qmin), vsplat(qmax)
+            done = inner - inner % 16
+            for i in range(0, done, 16):
+                v = vrequantize(vload(acc, i), vb, vm, vl, vr, vo, lo, hi)
+                vstore_bytes(out, o * inner + i, v, 16)
+        for i in range(done, inner):
             # the zero point correction is an int64 product, cast back to int32
-            shifted = wrap_int32(wrap_int32(acc[i]) - in_zero_point * count)
+            shifted = wrap_int32(np.int64(acc[i]) - in_zero_point * count)
             v = multiply_by_quantized_multiplier(shifted, multiplier, shift)
             out[o * inner + i] = clamp(wrap_int32(v + out_zero_point), qmin, qmax)
 

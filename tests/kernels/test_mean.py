@@ -103,6 +103,30 @@ def test_blocked_kernel_equals_the_general_kernel(case):
     assert np.array_equal(got, want)
 
 
+@given(st.sampled_from(sorted(TYPES)), st.integers(1, 3), st.integers(1, 20), st.integers(1, 80),
+       scales, scales, st.data())
+def test_blocked_kernel_wide_rows(type_name, outer, rows, inner, in_scale, out_scale, data):
+    """Rows of up to 80 outputs (MobileNet's [1, 4, 4, 1280] over 16 rows is
+    one such case): the 16-lane requantization and its scalar tail against
+    the general kernel and the oracle."""
+    dtype, lo, hi = TYPES[type_name]
+    x = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1))).integers(
+        lo, hi + 1, (outer, rows, inner)).astype(dtype)
+    in_zp, out_zp = data.draw(st.integers(lo, hi)), data.draw(st.integers(lo, hi))
+    m, s = mean_multiplier(*quantize_multiplier(in_scale / out_scale), rows)
+    args = (in_zp, rows, m, s, out_zp, lo, hi)
+    want = np.empty(outer * inner, x.dtype)
+    got = np.empty(outer * inner, x.dtype)
+    kr.mean_quantized(x.reshape(-1), np.array(x.shape, np.int64), np.array([inner, 0, 1]),
+                      *args, want)
+    kr.mean_quantized_blocks(x.reshape(-1), outer, rows, inner, *args, got)
+    assert np.array_equal(got, want)
+    # (the scales are float32 values: the oracle takes the same multiplier)
+    oracle = naive.mean(x, [1], False, in_zp, *quantize_multiplier(in_scale / out_scale),
+                        out_zp, lo, hi)
+    assert np.array_equal(got.reshape(outer, inner), oracle)
+
+
 @pytest.mark.parametrize("shape,axes,want", [
     ((1, 4, 4, 1280), [1, 2], (1, 16, 1280)), ((2, 3, 4), [0], (1, 2, 12)),
     ((2, 1, 3, 4), [0, 2], (1, 6, 4)), ((2, 3, 4), [0, 2], None), ((1, 5), [0], None),
