@@ -44,7 +44,9 @@ from . import gemm
 from ._jit import kernel
 from .gemm import gemm_u8s8
 from .pool import PoolParams, max_pool_rows
-from .simd import aligned_copy, aligned_full, vload, vrequantize, vsplat, vstore, vstore_bytes
+from .simd import (
+    aligned_copy, aligned_full, vload, vrequantize, vsplat, vstore, vstore_bytes, vwiden,
+)
 
 
 class ConvParams(NamedTuple):
@@ -76,23 +78,17 @@ def _fill_padded(x, b, iy_begin, iy_end, params, xpad, x_row0, p_row0):
     in_w = x.shape[2]
     channels = x.shape[3]
     wp_ = params.padded_w
-    # int8 + 128 in 0..255 (the byte x ^ 0x80), added in int64 (an int8 scalar
-    # + 128 overflows in NumPy: numba widens it anyway)
+    flat = xpad.reshape(-1)
     for iy in range(iy_begin, iy_end):
-        src = x[b, iy - x_row0]
-        p0 = (params.pad_h + iy - p_row0) * wp_ + params.pad_w
-        if channels == 3:
-            # RGB: the channel loop written out, so that the pixels vectorize
-            for ix in range(in_w):
-                xpad[p0 + ix, 0] = np.uint8(np.int64(src[ix, 0]) + 128)
-                xpad[p0 + ix, 1] = np.uint8(np.int64(src[ix, 1]) + 128)
-                xpad[p0 + ix, 2] = np.uint8(np.int64(src[ix, 2]) + 128)
-            continue
-        for ix in range(in_w):
-            s = src[ix]
-            d = xpad[p0 + ix]
-            for c in range(channels):
-                d[c] = np.uint8(np.int64(s[c]) + 128)
+        # the row's bytes in memory order (a copy only when x is a strided
+        # view), so that one loop of bytes runs over the whole row
+        src = np.ascontiguousarray(x[b, iy - x_row0]).reshape(-1)
+        p0 = ((params.pad_h + iy - p_row0) * wp_ + params.pad_w) * channels
+        dst = flat[p0:p0 + in_w * channels]
+        # int8 + 128 in 0..255 (the byte x ^ 0x80), added in int64 (an int8
+        # scalar + 128 overflows in NumPy: numba widens it anyway)
+        for k in range(src.size):
+            dst[k] = np.uint8(np.int64(src[k]) + 128)
 
 
 @kernel
@@ -127,7 +123,11 @@ def _pack(xpad, p_row0, oy0, n_rows, out_w, c0, cin_g, params, a):
             for ky in range(filt_h):
                 pix = (oy * stride_h + ky * dil_h - p_row0) * wp_ + ox * stride_w
                 d = p * kp + ky * run
-                if adjacent:
+                if adjacent and run <= 16:
+                    # a short run (an RGB image's 3x3 window: 9 bytes): only
+                    # its own bytes, one masked store
+                    vstore_bytes(dst, d, vwiden(src, pix * channels), 16)
+                elif adjacent:
                     s = pix * channels
                     for off in range(0, run, 64):
                         vstore(dst, d + off, vload(src, s + off))
