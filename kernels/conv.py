@@ -99,11 +99,13 @@ def _pack(xpad, p_row0, oy0, n_rows, out_w, c0, cin_g, params, a):
     ``p_row0``.
 
     A filter row's taps that are adjacent in the padded image (no dilation,
-    one group) are copied 64 bytes at a time, the last copy running up to
-    63 bytes past the taps: into the next filter row's or pixel's place
-    (written next, since they are written in order), the window's padding
-    (multiplied by zero weights) or the spare bytes at the end of ``a``;
-    it reads as far past the taps, into the spare bytes of ``xpad``."""
+    one group) are copied 16, 32 or 64 bytes at a time (16 or 32 when the
+    row has at most that many bytes: an RGB image's 3x3 or 7x7 window), the
+    last copy running up to 63 bytes past the taps: into the next filter
+    row's or pixel's place (written next, since they are written in
+    order), the window's padding (multiplied by zero weights) or the spare
+    bytes at the end of ``a``; it reads as far past the taps, into the
+    spare bytes of ``xpad``."""
     channels = xpad.shape[1]
     src = xpad.reshape(-1)
     dst = a.reshape(-1)
@@ -124,9 +126,11 @@ def _pack(xpad, p_row0, oy0, n_rows, out_w, c0, cin_g, params, a):
                 pix = (oy * stride_h + ky * dil_h - p_row0) * wp_ + ox * stride_w
                 d = p * kp + ky * run
                 if adjacent and run <= 16:
-                    # a short run (an RGB image's 3x3 window: 9 bytes): only
-                    # its own bytes, one masked store
                     vstore_bytes(dst, d, vwiden(src, pix * channels), 16)
+                elif adjacent and run <= 32:
+                    s = pix * channels
+                    vstore_bytes(dst, d, vwiden(src, s), 16)
+                    vstore_bytes(dst, d + 16, vwiden(src, s + 16), 16)
                 elif adjacent:
                     s = pix * channels
                     for off in range(0, run, 64):
