@@ -30,6 +30,8 @@ on it; each is a handful of LLVM IR instructions, inlined where it is called:
   in a lane: sign-extended for int8, zero-extended for uint8;
 - ``vadd(u, v)``, ``vsub(u, v)``: per lane, u + v and u - v, wrapping as
   int32 does;
+- ``vmax8(u, v)``, ``vmaxu8(u, v)``: the 64 bytes of u and v as int8 (or
+  uint8) values, the larger of each pair;
 - ``vinterleave4(a, i0, i1, i2, i3)``: the 16 bytes of C-contiguous
   one-byte array ``a`` from each of its flat elements i0..i3, interleaved:
   lane j holds bytes ``a[i0 + j], a[i1 + j], a[i2 + j], a[i3 + j]`` (in
@@ -70,11 +72,12 @@ from numba.core import cgutils, config, types
 from numba.extending import intrinsic, models, register_model
 
 __all__ = ["i32x16", "vzero", "vload", "vbroadcast4", "vstore", "vdot4", "vsplat",
-           "vrequantize", "vstore_bytes", "vwiden", "vadd", "vsub", "vinterleave4",
+           "vrequantize", "vstore_bytes", "vwiden", "vadd", "vsub", "vmax8", "vmaxu8",
+           "vinterleave4",
            "target_has_vnni",
            "py_vzero", "py_vload", "py_vbroadcast4", "py_vstore", "py_vdot4", "py_vsplat",
            "py_vrequantize", "py_vstore_bytes", "py_vwiden", "py_vadd", "py_vsub",
-           "py_vinterleave4", "aligned_full",
+           "py_vmax8", "py_vmaxu8", "py_vinterleave4", "aligned_full",
            "aligned_copy"]
 
 _I8 = ir.IntType(8)
@@ -379,6 +382,26 @@ def vsub(typingctx, u, v):
     return i32x16(u, v), codegen
 
 
+def _byte_max(signed: bool):
+    def typer(typingctx, u, v):
+        if not (u == i32x16 and v == i32x16):
+            return None
+
+        def codegen(context, builder, sig, args):
+            v8 = ir.VectorType(_I8, 64)
+            a, b = (builder.bitcast(x, v8) for x in args)
+            larger = builder.icmp_signed(">", a, b) if signed else builder.icmp_unsigned(">", a, b)
+            return builder.bitcast(builder.select(larger, a, b), _V)
+
+        return i32x16(u, v), codegen
+
+    return typer
+
+
+vmax8 = intrinsic(_byte_max(True))
+vmaxu8 = intrinsic(_byte_max(False))
+
+
 @intrinsic
 def vinterleave4(typingctx, a, i0, i1, i2, i3):
     if not (_is_c_array(a, 1) and all(isinstance(i, types.Integer) for i in (i0, i1, i2, i3))):
@@ -502,6 +525,16 @@ def py_vsub(u, v):
     return _int32(np.asarray(u, np.int64) - np.asarray(v, np.int64))
 
 
+def py_vmax8(u, v):
+    return np.maximum(np.asarray(u, np.int32).view(np.int8),
+                      np.asarray(v, np.int32).view(np.int8)).view(np.int32)
+
+
+def py_vmaxu8(u, v):
+    return np.maximum(np.asarray(u, np.int32).view(np.uint8),
+                      np.asarray(v, np.int32).view(np.uint8)).view(np.int32)
+
+
 def py_vinterleave4(a, i0, i1, i2, i3):
     if a.itemsize != 1:
         raise TypeError(f"expected an array of one-byte elements, got {a.dtype}")
@@ -541,3 +574,4 @@ if config.DISABLE_JIT:
     vzero, vload, vbroadcast4, vstore = py_vzero, py_vload, py_vbroadcast4, py_vstore
     vdot4, vsplat, vrequantize, vstore_bytes = py_vdot4, py_vsplat, py_vrequantize, py_vstore_bytes
     vwiden, vadd, vsub, vinterleave4 = py_vwiden, py_vadd, py_vsub, py_vinterleave4
+    vmax8, vmaxu8 = py_vmax8, py_vmaxu8

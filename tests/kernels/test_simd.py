@@ -67,6 +67,12 @@ def _add_sub(u, v, out):
 
 
 @numba.njit
+def _byte_max(u, v, out):
+    simd.vstore(out, 0, simd.vmax8(simd.vload(u, 0), simd.vload(v, 0)))
+    simd.vstore(out, 16, simd.vmaxu8(simd.vload(u, 0), simd.vload(v, 0)))
+
+
+@numba.njit
 def _interleave(a, i0, i1, i2, i3, out):
     simd.vstore(out, 0, simd.vinterleave4(a, i0, i1, i2, i3))
 
@@ -225,6 +231,19 @@ def test_add_sub_wrap(us, vs):
     _add_sub(u, v, got)
     assert np.array_equal(got, want)
     assert np.array_equal(np.concatenate([simd.py_vadd(u, v), simd.py_vsub(u, v)]), want)
+
+
+@compiled
+@given(st.binary(min_size=64, max_size=64), st.binary(min_size=64, max_size=64))
+def test_byte_max(ub, vb):
+    u, v = np.frombuffer(ub, np.int32).copy(), np.frombuffer(vb, np.int32).copy()
+    want = np.concatenate([
+        np.maximum(np.frombuffer(ub, np.int8), np.frombuffer(vb, np.int8)).view(np.int32),
+        np.maximum(np.frombuffer(ub, np.uint8), np.frombuffer(vb, np.uint8)).view(np.int32)])
+    got = np.zeros(32, np.int32)
+    _byte_max(u, v, got)
+    assert np.array_equal(got, want)
+    assert np.array_equal(np.concatenate([simd.py_vmax8(u, v), simd.py_vmaxu8(u, v)]), want)
 
 
 def test_python_path_refuses_to_leave_the_array():
