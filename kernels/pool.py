@@ -18,6 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._jit import kernel
+from .simd import vload, vmax8, vmaxu8, vsplat, vstore
 
 
 class PoolParams(NamedTuple):
@@ -61,10 +62,43 @@ def max_pool_rows(x, x_row0, in_h, out, out_row0, b, first, last, fields, row):
     filt_h = params.filter_h
     filt_w = params.filter_w
     lowest = params.lowest
+    # 64 or more one-byte channels: each block of 64 channels of an output
+    # pixel's maximum held in a register over the whole window, the last
+    # block ending at the last channel (it may cover channels the block
+    # before did: the same maxima, stored again)
+    wide = (row.itemsize == 1 and channels >= 64 and row.strides[1] == 1
+            and row.strides[0] == channels)
+    if wide:
+        # the image's bytes (a copy only when x is a strided view)
+        image = np.ascontiguousarray(x[b]).reshape(-1)
+        flat_row = row.reshape(-1)
+        start = vsplat((lowest & 0xFF) * 0x01010101)
+        last_block = channels - 64
     for oy in range(first, last):
         y0 = oy * stride_h - params.pad_h
         fy0 = max(0, -y0)
         fy1 = min(filt_h, in_h - y0)
+        if wide:
+            for ox in range(out.shape[2]):
+                x0 = ox * stride_w - params.pad_w
+                fx0 = max(0, -x0)
+                fx1 = min(filt_w, in_w - x0)
+                c = 0
+                while True:
+                    m = start
+                    for fy in range(fy0, fy1):
+                        p = ((y0 + fy - x_row0) * in_w + x0) * channels + c
+                        for fx in range(fx0, fx1):
+                            if lowest < 0:
+                                m = vmax8(m, vload(image, p + fx * channels))
+                            else:
+                                m = vmaxu8(m, vload(image, p + fx * channels))
+                    vstore(flat_row, ox * channels + c, m)
+                    if c == last_block:
+                        break
+                    c = min(c + 64, last_block)
+            _write_row(row, out, b, oy - out_row0, params.act_min, params.act_max)
+            continue
         for ox in range(out.shape[2]):
             x0 = ox * stride_w - params.pad_w
             fx0 = max(0, -x0)
