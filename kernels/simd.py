@@ -360,26 +360,24 @@ def vwiden(typingctx, a, i):
     return i32x16(a, i), codegen
 
 
-@intrinsic
-def vadd(typingctx, u, v):
-    if not (u == i32x16 and v == i32x16):
-        return None
+def _lane_arithmetic(method: str):
+    """An intrinsic of two i32x16 values: the IR builder's ``method`` (add,
+    sub) lane by lane, wrapping as int32 does."""
+    def typer(typingctx, u, v):
+        if not (u == i32x16 and v == i32x16):
+            return None
 
-    def codegen(context, builder, sig, args):
-        return builder.add(args[0], args[1])
+        def codegen(context, builder, sig, args):
+            return getattr(builder, method)(args[0], args[1])
 
-    return i32x16(u, v), codegen
+        return i32x16(u, v), codegen
+
+    typer.__name__ = typer.__qualname__ = f"v{method}"
+    return typer
 
 
-@intrinsic
-def vsub(typingctx, u, v):
-    if not (u == i32x16 and v == i32x16):
-        return None
-
-    def codegen(context, builder, sig, args):
-        return builder.sub(args[0], args[1])
-
-    return i32x16(u, v), codegen
+vadd = intrinsic(_lane_arithmetic("add"))
+vsub = intrinsic(_lane_arithmetic("sub"))
 
 
 def _byte_max(signed: bool):
@@ -395,6 +393,7 @@ def _byte_max(signed: bool):
 
         return i32x16(u, v), codegen
 
+    typer.__name__ = typer.__qualname__ = "vmax8" if signed else "vmaxu8"
     return typer
 
 
