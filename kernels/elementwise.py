@@ -18,7 +18,7 @@ differently.
 import numpy as np
 
 from ._jit import kernel
-from .fixedpoint import clamp, multiply_by_quantized_multiplier
+from .fixedpoint import clamp, multiply_by_quantized_multiplier, vector_rescale
 from .simd import vadd, vrequantize, vsplat, vstore_bytes, vsub, vwiden
 
 
@@ -58,15 +58,6 @@ def add_output(raw_sum, out_multiplier, out_shift, out_offset, act_min, act_max)
     int32) is scaled to the output, offset and clamped."""
     v = multiply_by_quantized_multiplier(raw_sum, out_multiplier, out_shift) + out_offset
     return clamp(v, act_min, act_max)
-
-
-@kernel
-def _vector_rescale(multiplier, shift, left_shift):
-    """Whether ``vrequantize`` computes ``MultiplyByQuantizedMultiplier(v
-    << left_shift, multiplier, shift)``: a multiplier in [0, 2**31) and
-    shifts it takes (0..31 each way)."""
-    return (0 <= multiplier < (1 << 31) and left_shift + max(shift, 0) <= 31
-            and -shift <= 31)
 
 
 @kernel
@@ -116,9 +107,9 @@ def add_or_sub(out, a, b, shape, strides, sign_b, offset_a, multiplier_a, shift_
     n = shape[last]
     so, sa, sb = strides[0, last], strides[1, last], strides[2, last]
     vector = (out.strides[0] == 1 and a.strides[0] == 1 and b.strides[0] == 1
-              and _vector_rescale(multiplier_a, shift_a, 20)
-              and _vector_rescale(multiplier_b, shift_b, 20)
-              and _vector_rescale(out_multiplier, out_shift, 0))
+              and vector_rescale(multiplier_a, shift_a, 20)
+              and vector_rescale(multiplier_b, shift_b, 20)
+              and vector_rescale(out_multiplier, out_shift, 0))
     for r in range(num_rows(shape)):
         o = out[row_offset(r, shape, strides, 0):]
         x = a[row_offset(r, shape, strides, 1):]

@@ -57,6 +57,16 @@ def multiply_by_quantized_multiplier_greater_than_one(x, multiplier, left_shift)
 
 
 @kernel
+def vector_rescale(multiplier, shift, left_shift):
+    """Whether kernels/simd.py's ``vrequantize`` computes
+    ``MultiplyByQuantizedMultiplier(v << left_shift, multiplier, shift)``
+    (the shift left by ``left_shift`` first, as ADD's inputs are): a
+    multiplier in [0, 2**31) and shifts it takes (0..31 each way)."""
+    return (0 <= multiplier < (1 << 31) and left_shift + max(shift, 0) <= 31
+            and -shift <= 31)
+
+
+@kernel
 def clamp(x, lo, hi):
     if x < lo:
         return lo

@@ -4,7 +4,8 @@ import numpy as np
 
 from ._jit import kernel
 from .fixedpoint import (
-    clamp, float_to_int32, multiply_by_quantized_multiplier, round_half_away, wrap_int32,
+    clamp, float_to_int32, multiply_by_quantized_multiplier, round_half_away, vector_rescale,
+    wrap_int32,
 )
 from .simd import vrequantize, vsplat, vstore_bytes, vwiden
 
@@ -50,8 +51,8 @@ def requantize(x, in_zero_point, multiplier, shift, out_zero_point, qmin, qmax, 
                 out[i] = clamp(np.int64(x[i]) + step, qmin, qmax)
         return
     done = 0
-    if (x.strides[0] == 1 and out.strides[0] == 1 and 0 <= multiplier < (1 << 31)
-            and max(shift, 0) <= 20 and -shift <= 31 and small):
+    if (x.strides[0] == 1 and out.strides[0] == 1 and vector_rescale(multiplier, shift, 0)
+            and shift <= 20 and small):
         bias, m = vsplat(-in_zero_point), vsplat(multiplier)
         left, right = vsplat(max(shift, 0)), vsplat(max(-shift, 0))
         offset, lo, hi = vsplat(out_zero_point), vsplat(qmin), vsplat(qmax)

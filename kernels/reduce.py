@@ -3,7 +3,12 @@
 import numpy as np
 
 from ._jit import kernel
-from .fixedpoint import clamp, multiply_by_quantized_multiplier, wrap_int32
+from .fixedpoint import (
+    clamp,
+    multiply_by_quantized_multiplier,
+    vector_rescale,
+    wrap_int32,
+)
 from .simd import vadd, vload, vrequantize, vsplat, vstore, vstore_bytes, vwiden
 
 
@@ -67,8 +72,7 @@ def mean_quantized_blocks(x, outer, reduced, inner, in_zero_point, count, multip
     # int32 sums wrap as the reference's int32 accumulator does
     acc = np.zeros(inner, np.int32)
     bias = wrap_int32(-in_zero_point * count)
-    lanes = (out.strides[0] == 1 and 0 <= multiplier < (1 << 31) and max(shift, 0) <= 31
-             and -shift <= 31)
+    lanes = out.strides[0] == 1 and vector_rescale(multiplier, shift, 0)
     wide = inner - inner % 16 if x.strides[0] == 1 else 0
     for o in range(outer):
         acc[:] = 0
