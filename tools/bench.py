@@ -339,10 +339,11 @@ def bench_model(key: str, shared: Path, rounds: int, batch: int) -> dict:
         LiteEngine("builtin_ref", "litert BUILTIN_REF (reference kernels)", path, inputs, 1,
                    OpResolverType.BUILTIN_REF, 1),
     ]
+    not_timed = {}
     try:
         engines.append(MicroEngine("micro", "tflite-micro Python interpreter", path, inputs, 1))
-    except RuntimeError:  # a model TFLite Micro cannot run (SSD: no TILE kernel)
-        pass
+    except RuntimeError as exc:  # a model TFLite Micro cannot run (SSD: no TILE kernel)
+        not_timed["micro"] = f"tflite-micro cannot run it: {str(exc).strip().splitlines()[-1]}"
     load_before = os.getloadavg()
     time_engines(engines, rounds)
     load_after = os.getloadavg()
@@ -376,6 +377,7 @@ def bench_model(key: str, shared: Path, rounds: int, batch: int) -> dict:
         "xnnpack_equal_to_reference": {"equal": int(xnn_same), "inputs": len(want)},
         "loadavg_before": load_before,
         "loadavg_after": load_after,
+        "not_timed": not_timed,
     }
 
 
@@ -736,6 +738,8 @@ def print_table(doc: dict) -> None:
                 ratio = f"{b1['ms_per_image'] / s['ms_per_image']:.3f}x"
             print(f"  {s['label']:52s} {s['ms_per_image']:9.2f} {s['images_per_s']:9.1f} "
                   f"{ratio:>13s} {s['samples']:4d}")
+        for why in r.get("not_timed", {}).values():
+            print(f"  not timed: {why}")
         checks = ", ".join(f"{k}: {c['equal']}/{c['inputs']}" for k, c in r["check"].items())
         verdict = "EQUAL to" if r["all_equal"] else "DIFFERENT from"
         x = r["xnnpack_equal_to_reference"]
