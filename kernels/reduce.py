@@ -74,6 +74,11 @@ def mean_quantized_blocks(x, outer, reduced, inner, in_zero_point, count, multip
     bias = wrap_int32(-in_zero_point * count)
     lanes = out.strides[0] == 1 and vector_rescale(multiplier, shift, 0)
     wide = inner - inner % 16 if x.strides[0] == 1 else 0
+    # vrequantize: the same int32 steps as the scalar tail below (the zero
+    # point correction as a wrapped bias), 16 outputs at a time
+    vb, vm = vsplat(bias), vsplat(multiplier)
+    vl, vr = vsplat(max(shift, 0)), vsplat(max(-shift, 0))
+    vo, lo, hi = vsplat(out_zero_point), vsplat(qmin), vsplat(qmax)
     for o in range(outer):
         acc[:] = 0
         base = o * reduced * inner
@@ -85,11 +90,6 @@ def mean_quantized_blocks(x, outer, reduced, inner, in_zero_point, count, multip
                 acc[i] = np.int32(np.int64(acc[i]) + x[row + i])
         done = 0
         if lanes:
-            # vrequantize: the same int32 steps as below (the zero point
-            # correction as a wrapped bias), 16 outputs at a time
-            vb, vm = vsplat(bias), vsplat(multiplier)
-            vl, vr = vsplat(max(shift, 0)), vsplat(max(-shift, 0))
-            vo, lo, hi = vsplat(out_zero_point), vsplat(qmin), vsplat(qmax)
             done = inner - inner % 16
             for i in range(0, done, 16):
                 v = vrequantize(vload(acc, i), vb, vm, vl, vr, vo, lo, hi)
